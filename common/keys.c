@@ -1,0 +1,49 @@
+/* keys.c -- the Redis key schema (see keys.h and docs/PROTOCOL.md, 2). */
+#include "autoconfig.h"
+#include "keys.h"
+
+#include <stdio.h>
+
+static int fit(int n, size_t outlen) {
+    return (n < 0 || (size_t)n >= outlen) ? -1 : n;
+}
+
+int jugKeySession(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s", prefix, sid), outlen);
+}
+
+int jugKeySessionChannels(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:channels", prefix, sid), outlen);
+}
+
+int jugKeyInbox(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:inbox", prefix, sid), outlen);
+}
+
+int jugKeySent(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:sent", prefix, sid), outlen);
+}
+
+int jugKeyChannel(char *out, size_t outlen, const char *prefix, const char *channel) {
+    return fit(snprintf(out, outlen, "%schannel:%s", prefix, channel), outlen);
+}
+
+int jugKeySessions(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%ssessions", prefix), outlen);
+}
+
+int jugKeySeq(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sseq", prefix), outlen);
+}
+
+int jugKeyPollerLease(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%spoller:lease", prefix), outlen);
+}
+
+int jugKeyPollerLast(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%spoller:last", prefix), outlen);
+}
+
+int jugEventChannel(char *out, size_t outlen, const char *channel, const char *event) {
+    return fit(snprintf(out, outlen, "%s:%s", channel, event), outlen);
+}

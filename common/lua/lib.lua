@@ -1,0 +1,83 @@
+-- lib.lua -- helpers shared by every script. build-aux/lua2c.sh puts this
+-- text in front of each script, so there is one copy of the session rules.
+--
+-- Conventions: ARGV[1] is the key prefix; session ids and channel names are
+-- validated in C before they get here; "meta" is stored as JSON text.
+
+-- Redis < 7 needs effects replication for TIME before writes; Redis 7 always does it.
+if redis.replicate_commands then redis.replicate_commands() end
+
+local NUDGE = '{"id":0}'
+
+-- Milliseconds on the Redis clock, the one clock all workers and pollers share.
+local function jug_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Deliveries start with {"id":<n>, so no JSON parser is needed to order them.
+local function jug_delivery_id(item)
+  return tonumber(string.match(item, '^{"id":(%d+)')) or 0
+end
+
+local function jug_event_json(channel, sid, meta)
+  return '{"channel":' .. cjson.encode(channel) .. ',"session_id":"' .. sid ..
+         '","meta":' .. meta .. '}'
+end
+
+-- End a session: leave every channel (one unsubscribe event each) and delete
+-- its keys. Returns the number of channels it had.
+local function jug_end_session(prefix, evchan, sid)
+  local skey = prefix .. 'session:' .. sid
+  local meta = redis.call('HGET', skey, 'meta') or 'null'
+  local chans = redis.call('SMEMBERS', skey .. ':channels')
+  for _, ch in ipairs(chans) do
+    redis.call('SREM', prefix .. 'channel:' .. ch, sid)
+    redis.call('PUBLISH', evchan .. ':unsubscribe', jug_event_json(ch, sid, meta))
+  end
+  redis.call('DEL', skey, skey .. ':channels', skey .. ':inbox', skey .. ':sent')
+  redis.call('ZREM', prefix .. 'sessions', sid)
+  return #chans
+end
+
+-- Mark a session alive now. Returns its meta, or nil if it is unknown or
+-- lapsed (a lapsed one is ended on the spot, so its roster events are not
+-- late just because the poller has not swept yet).
+local function jug_touch(prefix, evchan, sid, ttl_ms, backstop_s, now)
+  local score = redis.call('ZSCORE', prefix .. 'sessions', sid)
+  if not score then return nil end
+  if now - tonumber(score) > ttl_ms then
+    jug_end_session(prefix, evchan, sid)
+    return nil
+  end
+  local skey = prefix .. 'session:' .. sid
+  redis.call('ZADD', prefix .. 'sessions', now, sid)
+  redis.call('EXPIRE', skey, backstop_s)
+  redis.call('EXPIRE', skey .. ':channels', backstop_s)
+  return redis.call('HGET', skey, 'meta') or 'null'
+end
+
+-- Subscribe a live session to argv[first..]. Refuses (changing nothing) when
+-- the session would exceed max_channels. Returns the number newly added.
+local function jug_subscribe(prefix, evchan, sid, meta, backstop_s, max_channels, argv, first)
+  local ckey = prefix .. 'session:' .. sid .. ':channels'
+  local fresh = {}
+  for i = first, #argv do
+    if redis.call('SISMEMBER', ckey, argv[i]) == 0 then fresh[#fresh + 1] = argv[i] end
+  end
+  if redis.call('SCARD', ckey) + #fresh > max_channels then
+    return redis.error_reply('TOOMANY too many channels for one session')
+  end
+  for _, ch in ipairs(fresh) do
+    if redis.call('SADD', ckey, ch) == 1 then
+      redis.call('SADD', prefix .. 'channel:' .. ch, sid)
+      redis.call('PUBLISH', evchan .. ':subscribe', jug_event_json(ch, sid, meta))
+    end
+  end
+  redis.call('EXPIRE', ckey, backstop_s)
+  return #fresh
+end
+
+local function jug_no_session()
+  return redis.error_reply('NOSESSION unknown or expired session')
+end

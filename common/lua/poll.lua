@@ -1,0 +1,59 @@
+-- poll.lua -- acknowledge, drain the inbox, return what the client still needs.
+-- ARGV: prefix, event channel, sid, ttl ms, backstop s, ack, after, max queue,
+--       max batch, "1" if the caller's BLMOVE moved a nudge into "sent"
+--
+-- Deliveries with id <= ack are dropped from "sent"; the inbox moves behind
+-- them; the reply is up to max batch deliveries with id > after, oldest first.
+-- Long-poll passes after = ack (everything unacknowledged is sent again);
+-- a stream passes the last id it wrote, to get only what is new.
+local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
+local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
+local ack, after = tonumber(ARGV[6]), tonumber(ARGV[7])
+local max_queue, max_batch = tonumber(ARGV[8]), tonumber(ARGV[9])
+if not jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms()) then
+  return jug_no_session()
+end
+local skey = prefix .. 'session:' .. sid
+local sent, inbox = skey .. ':sent', skey .. ':inbox'
+if ARGV[10] == '1' then redis.call('LREM', sent, 0, NUDGE) end
+
+while ack > 0 do
+  local head = redis.call('LINDEX', sent, 0)
+  if not head or jug_delivery_id(head) > ack then break end
+  redis.call('LPOP', sent)
+end
+
+local items = redis.call('LRANGE', inbox, 0, -1)
+if #items > 0 then
+  redis.call('DEL', inbox)
+  local batch = {}
+  for _, item in ipairs(items) do
+    if item ~= NUDGE then batch[#batch + 1] = item end
+    if #batch == 500 then redis.call('RPUSH', sent, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call('RPUSH', sent, unpack(batch)) end
+end
+
+local len = redis.call('LLEN', sent)
+if len == 0 then return {} end
+if len > max_queue then
+  redis.call('LTRIM', sent, -max_queue, -1)
+  len = max_queue
+end
+redis.call('EXPIRE', sent, backstop)
+
+-- Walk back from the tail in chunks to the first delivery newer than "after".
+local first = len
+while first > 0 do
+  local lo = math.max(first - 64, 0)
+  local chunk = redis.call('LRANGE', sent, lo, first - 1)
+  local stop = false
+  for i = #chunk, 1, -1 do
+    local id = jug_delivery_id(chunk[i])
+    if id <= after then stop = true; break end
+    first = lo + i - 1
+  end
+  if stop then break end
+end
+if first >= len then return {} end
+return redis.call('LRANGE', sent, first, math.min(first + max_batch, len) - 1)

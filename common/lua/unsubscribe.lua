@@ -1,0 +1,16 @@
+-- unsubscribe.lua -- unsubscribe a session from channels; one event each.
+-- ARGV: prefix, event channel, sid, ttl ms, backstop s, channel...
+local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
+local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
+local meta = jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms())
+if not meta then return jug_no_session() end
+local ckey = prefix .. 'session:' .. sid .. ':channels'
+local removed = 0
+for i = 6, #ARGV do
+  if redis.call('SREM', ckey, ARGV[i]) == 1 then
+    redis.call('SREM', prefix .. 'channel:' .. ARGV[i], sid)
+    redis.call('PUBLISH', evchan .. ':unsubscribe', jug_event_json(ARGV[i], sid, meta))
+    removed = removed + 1
+  end
+end
+return removed
