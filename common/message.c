@@ -188,6 +188,14 @@ static int rawMember(const char *json, size_t len, const char *key, const char *
     return -1;
 }
 
+/* Raw CR/LF in valid JSON can only be whitespace: turn them into spaces so
+ * every delivery is one line (SSE data lines, multipart parts, scripts). */
+static char *oneLine(char *json) {
+    for (char *p = json; p && *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    return json;
+}
+
 static char *dataText(const cJSON *data, const char *json, size_t len) {
     if (!data) return strdup("null");
     const char *raw;
@@ -197,7 +205,7 @@ static char *dataText(const cJSON *data, const char *json, size_t len) {
         if (copy) {
             memcpy(copy, raw, rawlen);
             copy[rawlen] = '\0';
-            if (jugJsonValid(copy, rawlen)) return copy;
+            if (jugJsonValid(copy, rawlen)) return oneLine(copy);
             free(copy);
         }
     }
@@ -251,6 +259,7 @@ int jugMessageFromRaw(jugMessage *msg, const char *channel, const char *payload,
         }
         msg->data_json = cJSON_PrintUnformatted(parsed);
         cJSON_Delete(parsed);
+        oneLine(msg->data_json);
     } else {
         char *text = malloc(len + 1);
         if (text) {

@@ -1,0 +1,45 @@
+/* handlers.h -- one function per endpoint; main.c dispatches to them.
+ *
+ * A handler gets the parsed request, a response ready to write and the
+ * thread's store; it writes a complete response (or a stream) and returns.
+ * Errors are answered with jugResponseError(); nothing is thrown upward. */
+#ifndef JUG_HANDLERS_H
+#define JUG_HANDLERS_H
+
+#include "config.h"
+#include "request.h"
+#include "response.h"
+#include "store.h"
+
+typedef struct jugContext {
+    const jugConfig *cfg;
+    jugRequest *req;
+    jugResponse *res;
+    jugStore *store;
+} jugContext;
+
+typedef void (*jugHandler)(jugContext *ctx);
+
+/* handlers.c: session and subscription endpoints */
+void jugHandleConnect(jugContext *ctx);
+void jugHandleSubscribe(jugContext *ctx);
+void jugHandleUnsubscribe(jugContext *ctx);
+void jugHandleMeta(jugContext *ctx);
+void jugHandleEvent(jugContext *ctx);
+void jugHandleDisconnect(jugContext *ctx);
+void jugHandlePublish(jugContext *ctx);      /* demo only */
+void jugHandleScript(jugContext *ctx);       /* serves juggernaut.js */
+
+/* longpoll.c: long-poll, and JSONP long-poll */
+void jugHandlePoll(jugContext *ctx);
+
+/* transport_sse.c, transport_multipart.c, transport_htmlfile.c */
+void jugHandleSse(jugContext *ctx);
+void jugHandleStream(jugContext *ctx);       /* Jugglite /stream?channel=a,b */
+void jugHandleMultipart(jugContext *ctx);
+void jugHandleHtmlfile(jugContext *ctx);
+
+/* Answer a store failure with the fitting status (410, 413, 503, 500). */
+void jugRespondStoreError(jugContext *ctx, jugStoreStatus status);
+
+#endif

@@ -1,0 +1,48 @@
+/* response.h -- writing HTTP responses through FastCGI.
+ *
+ * Every response goes through here so that each one carries the no-cache
+ * headers, nosniff, and CORS headers for allowed origins, and so that JSONP
+ * and errors look the same everywhere. Writes that fail (the browser went
+ * away) set res->gone; callers check it and stop. */
+#ifndef JUG_RESPONSE_H
+#define JUG_RESPONSE_H
+
+#include <stddef.h>
+#include "config.h"
+#include "request.h"
+
+typedef struct jugResponse {
+    FCGX_Stream *out;
+    const jugConfig *cfg;
+    const jugRequest *req;
+    const char *callback;   /* validated JSONP callback, or NULL */
+    int headers_sent;
+    int gone;               /* a write or flush failed */
+} jugResponse;
+
+/* Prepare a response; returns 0, or 400 if callback= is not a valid name. */
+int jugResponseInit(jugResponse *res, const jugRequest *req, const jugConfig *cfg);
+
+/* Status line and headers. extra: more header lines ("Name: value\r\n"...) or NULL. */
+int jugResponseHeaders(jugResponse *res, int status, const char *content_type, const char *extra);
+
+/* A complete JSON body, or JSONP (status 200, body "cb(json);") when a callback was given. */
+int jugResponseJson(jugResponse *res, int status, const char *json);
+
+/* {"error":code,"message":message} with status (JSONP adds "status"). 503 adds Retry-After. */
+int jugResponseError(jugResponse *res, int status, const char *code, const char *message);
+
+int jugResponseWrite(jugResponse *res, const char *data, size_t len);
+int jugResponseFlush(jugResponse *res);
+
+/* 1 if name is a safe JSONP/htmlfile callback (docs/PROTOCOL.md, 3). */
+int jugCallbackValid(const char *name);
+
+/* Copy of json safe inside <script> and JSONP: <, >, &, U+2028, U+2029 as
+ * \u escapes. malloc'd; NULL on allocation failure. */
+char *jugJsonForScript(const char *json, size_t len);
+
+/* The error code of an HTTP status (400 -> "bad_request", ...). */
+const char *jugErrorCode(int status);
+
+#endif

@@ -1,0 +1,27 @@
+/* stream.h -- the loop shared by every streaming transport.
+ *
+ * SSE, multipart XHR and htmlfile differ only in how they frame things; the
+ * loop that resumes from the acknowledged id, waits on the session's inbox,
+ * writes each delivery the moment it arrives, sends keepalives, notices a
+ * browser that left, and ends after stream_max_duration lives here once. */
+#ifndef JUG_STREAM_H
+#define JUG_STREAM_H
+
+#include "handlers.h"
+
+typedef struct jugStreamOps {
+    const char *content_type;
+    const char *extra_headers;   /* e.g. "X-Accel-Buffering: no\r\n" (always added by the loop too) */
+    /* Each returns 0, or -1 when the write failed. */
+    int (*begin)(jugContext *ctx, void *state);
+    int (*message)(jugContext *ctx, const char *delivery, size_t len, long long id, void *state);
+    int (*keepalive)(jugContext *ctx, void *state);
+    /* reason: "reconnect" (max duration reached), "session_expired", "unavailable" */
+    int (*end)(jugContext *ctx, const char *reason, void *state);
+} jugStreamOps;
+
+/* Stream deliveries of session sid after ack until the client leaves, the
+ * session ends or stream_max_duration passes. Writes headers itself. */
+void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops, void *state);
+
+#endif
