@@ -108,12 +108,12 @@ static int parseOrigins(jugConfig *cfg, const char *value, char *err, size_t err
     return 0;
 }
 
+/* Checked before it is stored, so a refused value never replaces a good one. */
 static int parseChannelName(char *out, size_t outlen, const char *value, char *err, size_t errlen) {
-    if (parseString(out, outlen, value, 0, err, errlen) < 0) return -1;
     for (const char *p = value; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("_-.:/", *p))
             return fail(err, errlen, "'%s' may only use letters, digits and _-.:/", value);
-    return 0;
+    return parseString(out, outlen, value, 0, err, errlen);
 }
 
 int jugConfigSet(jugConfig *cfg, const char *key, const char *value, char *err, size_t errlen) {

@@ -196,6 +196,20 @@ static char *oneLine(char *json) {
     return json;
 }
 
+/* cJSON ends strings at an escaped NUL, so "a\u0000b" would read as "a":
+ * refuse any such escape in the channel fields instead of misdelivering. */
+static int channelsHaveNul(const char *json, size_t len) {
+    static const char *const keys[] = {"channels", "channel"};
+    for (int k = 0; k < 2; k++) {
+        const char *raw;
+        size_t rawlen;
+        if (rawMember(json, len, keys[k], &raw, &rawlen) < 0) continue;
+        for (size_t i = 0; i + 6 <= rawlen; i++)
+            if (!memcmp(raw + i, "\\u0000", 6)) return 1;
+    }
+    return 0;
+}
+
 static char *dataText(const cJSON *data, const char *json, size_t len) {
     if (!data) return strdup("null");
     const char *raw;
@@ -225,6 +239,10 @@ int jugMessageParse(jugMessage *msg, const char *json, size_t len, size_t max_si
         goto done;
     }
     if (parseChannels(msg, root, max_channels, err, errlen) < 0) goto done;
+    if (channelsHaveNul(json, len)) {
+        fail(msg, err, errlen, "invalid channel name (has a NUL character)");
+        goto done;
+    }
     if (parseExcept(msg, root, err, errlen) < 0) goto done;
     if (parseOptionalString(msg, &msg->event, root, "event", err, errlen) < 0) goto done;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -257,9 +275,13 @@ int jugMessageFromRaw(jugMessage *msg, const char *channel, const char *payload,
             cJSON_Delete(parsed);
             return -1;
         }
-        msg->data_json = cJSON_PrintUnformatted(parsed);
         cJSON_Delete(parsed);
-        oneLine(msg->data_json);
+        /* The payload itself, not cJSON's reprint: big numbers stay exact. */
+        if ((msg->data_json = malloc(len + 1))) {
+            memcpy(msg->data_json, payload, len);
+            msg->data_json[len] = '\0';
+            oneLine(msg->data_json);
+        }
     } else {
         char *text = malloc(len + 1);
         if (text) {

@@ -1,1 +1,311 @@
-int main(void) { return 0; }
+/* main.c -- juggernaut.fcgi: the FastCGI (or plain CGI) worker browsers talk to.
+ *
+ * Under a FastCGI server it runs cfg.threads worker threads, each accepting
+ * requests on the listening socket the server passed as fd 0 and each with
+ * its own Redis connection. Started as a plain CGI program it serves the
+ * one request in its environment and exits. "--check" tells an admin on a
+ * shared host whether the configuration loads and Redis answers. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "cgi.h"
+#include "config.h"
+#include "handlers.h"
+#include "log.h"
+#include "redis.h"
+
+#define PROGRAM "juggernaut.fcgi"
+#define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
+
+/* Worker stacks are small so that many threads fit a shared host's limits;
+ * request code keeps big buffers on the heap. Sanitizers need more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_STACK (1024 * 1024)
+#else
+#define WORKER_STACK (128 * 1024)
+#endif
+
+/* How long SIGTERM waits for requests in progress before exiting anyway. */
+#define SHUTDOWN_GRACE_MS 3000
+
+static jugConfig config;
+static atomic_int stopping;
+static pthread_mutex_t acceptLock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t runningLock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t runningDone = PTHREAD_COND_INITIALIZER;
+static int running;
+
+static const jugHandler handlers[JUG_EP_COUNT] = {
+    [JUG_EP_CONNECT] = jugHandleConnect,
+    [JUG_EP_SUBSCRIBE] = jugHandleSubscribe,
+    [JUG_EP_UNSUBSCRIBE] = jugHandleUnsubscribe,
+    [JUG_EP_META] = jugHandleMeta,
+    [JUG_EP_EVENT] = jugHandleEvent,
+    [JUG_EP_DISCONNECT] = jugHandleDisconnect,
+    [JUG_EP_POLL] = jugHandlePoll,
+    [JUG_EP_SSE] = jugHandleSse,
+    [JUG_EP_MULTIPART] = jugHandleMultipart,
+    [JUG_EP_HTMLFILE] = jugHandleHtmlfile,
+    [JUG_EP_STREAM] = jugHandleStream,
+    [JUG_EP_SCRIPT] = jugHandleScript,
+    [JUG_EP_PUBLISH] = jugHandlePublish,
+};
+
+/* ---- one request ---- */
+
+static void serveRequest(FCGX_Request *fcgx, jugStore *store) {
+    jugRequest req;
+    jugResponse res;
+    char err[256];
+    int rc = jugRequestParse(&req, fcgx, &config, err, sizeof(err));
+    int cbrc = jugResponseInit(&res, &req, &config);
+    if (!rc && cbrc) {
+        rc = cbrc;
+        snprintf(err, sizeof(err), "callback must be a JavaScript name (a.b.c, at most 64 characters each)");
+    }
+    if (rc) {
+        jugLog(rc >= 500 ? JUG_LOG_ERROR : JUG_LOG_INFO, "%s %s: %d: %s", req.method ? req.method : "?",
+               req.endpoint_name ? req.endpoint_name : "", rc, err);
+        jugResponseError(&res, rc, jugErrorCode(rc), err);
+    } else if (!strcmp(req.method, "OPTIONS")) {
+        jugResponsePreflight(&res);
+    } else if (req.endpoint == JUG_EP_UNKNOWN || !handlers[req.endpoint]) {
+        snprintf(err, sizeof(err), "unknown endpoint '%s'", req.endpoint_name);
+        jugLog(JUG_LOG_INFO, "%s: 404: %s", req.method, err);
+        jugResponseError(&res, 404, "not_found", err);
+    } else {
+        jugContext ctx = {&config, &req, &res, store};
+        handlers[req.endpoint](&ctx);
+    }
+    jugRequestFree(&req);
+}
+
+/* ---- FastCGI: worker threads ---- */
+
+static void *workerMain(void *arg) {
+    (void)arg;
+    jugStore store;
+    jugStoreInit(&store, &config);
+    FCGX_Request fcgx;
+    if (FCGX_InitRequest(&fcgx, 0, 0) != 0) {
+        jugLog(JUG_LOG_ERROR, "cannot set up a FastCGI request");
+        goto done;
+    }
+    while (!atomic_load(&stopping)) {
+        pthread_mutex_lock(&acceptLock);
+        int rc = atomic_load(&stopping) ? -1 : FCGX_Accept_r(&fcgx);
+        pthread_mutex_unlock(&acceptLock);
+        if (rc < 0) {
+            if (atomic_load(&stopping)) break;
+            jugLog(JUG_LOG_ERROR, "FastCGI accept failed (%d); retrying", rc);
+            sleep(1);
+            continue;
+        }
+        serveRequest(&fcgx, &store);
+        /* Finish at once so the web server sees the end now, not at the next accept. */
+        FCGX_Finish_r(&fcgx);
+    }
+    FCGX_Free(&fcgx, 0);
+done:
+    jugStoreClose(&store);
+    pthread_mutex_lock(&runningLock);
+    running--;
+    pthread_cond_signal(&runningDone);
+    pthread_mutex_unlock(&runningLock);
+    return NULL;
+}
+
+static int startWorkers(int count) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WORKER_STACK);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int started = 0;
+    for (int i = 0; i < count; i++) {
+        pthread_t t;
+        pthread_mutex_lock(&runningLock);
+        running++;
+        pthread_mutex_unlock(&runningLock);
+        int rc = pthread_create(&t, &attr, workerMain, NULL);
+        if (rc) {
+            pthread_mutex_lock(&runningLock);
+            running--;
+            pthread_mutex_unlock(&runningLock);
+            jugLog(JUG_LOG_ERROR, "cannot start worker thread %d: %s", i, strerror(rc));
+            break;
+        }
+        started++;
+    }
+    pthread_attr_destroy(&attr);
+    return started;
+}
+
+/* Wait up to SHUTDOWN_GRACE_MS for the workers; 1 if all ended. */
+static int waitWorkers(void) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SHUTDOWN_GRACE_MS / 1000;
+    pthread_mutex_lock(&runningLock);
+    int rc = 0;
+    while (running > 0 && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&runningDone, &runningLock, &until);
+    int left = running;
+    pthread_mutex_unlock(&runningLock);
+    return left == 0;
+}
+
+static int serveFastCgi(void) {
+    /* Workers never take signals: the main thread waits for them below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    int started = startWorkers(config.threads);
+    if (started == 0) return 1;
+    jugLog(JUG_LOG_INFO, "serving FastCGI with %d threads", started);
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
+        /* SIGHUP: nothing to reload in place; the server restarts us for that. */
+    }
+    jugLog(JUG_LOG_INFO, "signal %d: stopping", sig);
+    atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
+    /* Wakes the thread blocked in accept(); the others see "stopping". */
+    shutdown(0, SHUT_RDWR);
+    if (!waitWorkers()) {
+        jugLog(JUG_LOG_INFO, "requests still running after %d ms; exiting anyway", SHUTDOWN_GRACE_MS);
+        _exit(0);
+    }
+    return 0;
+}
+
+/* ---- plain CGI: one request ---- */
+
+static int serveCgi(void) {
+    FCGX_Request fcgx;
+    if (jugCgiRequestInit(&fcgx) < 0) {
+        jugLog(JUG_LOG_ERROR, "out of memory");
+        return 1;
+    }
+    jugStore store;
+    jugStoreInit(&store, &config);
+    serveRequest(&fcgx, &store);
+    jugStoreClose(&store);
+    jugCgiRequestFinish(&fcgx);
+    return 0;
+}
+
+/* Started as CGI with a broken configuration: still answer in JSON. */
+static void cgiConfigError(void) {
+    fputs("Status: 500 Internal Server Error\r\n"
+          "Content-Type: application/json; charset=utf-8\r\n"
+          "Cache-Control: no-cache, no-store, must-revalidate\r\n"
+          "Pragma: no-cache\r\nExpires: 0\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+          "{\"error\":\"internal\",\"message\":\"juggernaut.fcgi is misconfigured; see the server log\"}",
+          stdout);
+    fflush(stdout);
+}
+
+/* ---- --check ---- */
+
+static const char *configPath(const char *explicit_path) {
+    if (explicit_path && *explicit_path) return explicit_path;
+    const char *env = getenv("JUGGERNAUT_CONFIG");
+    if (env && *env) return env;
+    if (access(DEFAULT_CONFIG, R_OK) == 0) return DEFAULT_CONFIG;
+    return NULL;
+}
+
+static int runCheck(const char *path, int config_ok, const char *config_err) {
+    const char *shown = configPath(path);
+    if (!config_ok) {
+        printf("config: FAILED: %s\n", config_err);
+        return 1;
+    }
+    printf("config: ok (%s)\n", shown ? shown : "built-in defaults");
+    char where[300];
+    if (config.redis.unix_path[0]) snprintf(where, sizeof(where), "%s", config.redis.unix_path);
+    else snprintf(where, sizeof(where), "%s:%d", config.redis.host, config.redis.port);
+    char err[256];
+    redisContext *c = jugRedisConnect(&config.redis, 2000, err, sizeof(err));
+    if (!c) {
+        printf("redis: FAILED: %s\n", err);
+        return 1;
+    }
+    int ok = 0;
+    redisReply *r = redisCommand(c, "PING");
+    if (!r) {
+        printf("redis: FAILED: %s\n", c->errstr);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        printf("redis: FAILED: %s\n", r->str);
+    } else {
+        redisReply *info = redisCommand(c, "COMMAND INFO BLMOVE");
+        ok = info && info->type == REDIS_REPLY_ARRAY && info->elements == 1 &&
+             info->element[0]->type == REDIS_REPLY_ARRAY;
+        if (ok) printf("redis: ok (%s, db %d)\n", where, config.redis.db);
+        else printf("redis: FAILED: %s answers but lacks BLMOVE (Redis 6.2 or later is needed)\n", where);
+        if (info) freeReplyObject(info);
+    }
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return ok ? 0 : 1;
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: %s [-c FILE] [--check]\n"
+                 "  Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
+                 "  -c FILE   configuration file (default $JUGGERNAUT_CONFIG, else %s)\n"
+                 "  --check   report whether the configuration loads and Redis answers\n",
+            PROGRAM, DEFAULT_CONFIG);
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check")) {
+            check = 1;
+        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            path = argv[++i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char err[JUG_CONFIG_ERRLEN];
+    int config_ok = jugConfigLoad(&config, path, DEFAULT_CONFIG, err, sizeof(err)) == 0;
+    if (check) return runCheck(path, config_ok, err);
+    if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level) < 0) {
+        snprintf(err, sizeof(err), "unknown log_level '%s'", config.log_level);
+        config_ok = 0;
+    }
+    FCGX_Init();
+    int cgi = FCGX_IsCGI();
+    if (!config_ok) {
+        jugLogInit(PROGRAM, "stderr", "info");
+        jugLog(JUG_LOG_ERROR, "configuration: %s", err);
+        if (cgi) cgiConfigError();
+        return 1;
+    }
+    if (config.threads < 1) config.threads = 1;
+    return cgi ? serveCgi() : serveFastCgi();
+}

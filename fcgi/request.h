@@ -45,7 +45,18 @@ typedef struct jugRequest {
     jugParam *params;
     int param_count;
     int client_fd;               /* connection to the web server; -1 in CGI mode */
+    char *storage;               /* owns every name and value of params */
 } jugRequest;
+
+/* Parameters one request may carry; more is a 400. */
+#define JUG_MAX_PARAMS 256
+
+/* The endpoint of a name from the URL ("poll", "juggernaut.js"), or JUG_EP_UNKNOWN. */
+jugEndpoint jugEndpointFromName(const char *name, size_t len);
+
+/* 1 if the JSON text nests arrays/objects at most max_depth deep. The JSON
+ * parser recurses once per level, and worker threads have small stacks. */
+int jugJsonDepthOk(const char *text, size_t len, int max_depth);
 
 /* Parse an accepted request. Returns 0, or an HTTP status (400, 405, 413)
  * with the reason in err. */

@@ -45,4 +45,23 @@ char *jugJsonForScript(const char *json, size_t len);
 /* The error code of an HTTP status (400 -> "bad_request", ...). */
 const char *jugErrorCode(int status);
 
+/* Like jugResponseHeaders, but cacheable for max_age seconds (static files). */
+int jugResponseHeadersCached(jugResponse *res, int status, const char *content_type, int max_age,
+                             const char *extra);
+
+/* Answer an OPTIONS preflight: 204, with the CORS grant if the origin is allowed. */
+int jugResponsePreflight(jugResponse *res);
+
+/* A growing text buffer for building JSON bodies. A failed allocation sets
+ * oom and makes later appends no-ops, so callers check once at the end. */
+typedef struct jugBuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} jugBuf;
+
+void jugBufAppend(jugBuf *b, const char *data, size_t len);
+void jugBufAppendStr(jugBuf *b, const char *s);
+void jugBufFree(jugBuf *b);
+
 #endif

@@ -65,6 +65,11 @@ void jugDeliveriesFree(jugDeliveries *d);
  * may have moved. *nudged is set when the moved item was a nudge. */
 jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged);
 
+/* Push a nudge onto the session's inbox so that a request waiting on it
+ * wakes up and re-reads "sent" (after this request moved something there
+ * that it could not hand to its client). */
+jugStoreStatus jugStoreNudge(jugStore *store, const char *sid);
+
 /* Publish raw text on the app channel (demo publish endpoint only). */
 jugStoreStatus jugStorePublish(jugStore *store, const char *message);
 

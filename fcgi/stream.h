@@ -24,4 +24,8 @@ typedef struct jugStreamOps {
  * session ends or stream_max_duration passes. Writes headers itself. */
 void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops, void *state);
 
+/* The JSON control record of docs/PROTOCOL.md for "keepalive", "reconnect",
+ * "session_expired" or "unavailable" (multipart and htmlfile frame these). */
+const char *jugStreamControlJson(const char *reason);
+
 #endif

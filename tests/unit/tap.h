@@ -9,15 +9,17 @@ static int tapCount, tapFailed;
 
 #define TAP_OK(cond, ...)                                                      \
     do {                                                                       \
+        int tapPass = !!(cond); /* once: cond may have side effects */         \
         tapCount++;                                                            \
-        if (cond) printf("ok %d - ", tapCount);                                \
+        if (tapPass) printf("ok %d - ", tapCount);                             \
         else {                                                                 \
             tapFailed++;                                                       \
             printf("not ok %d - ", tapCount);                                  \
         }                                                                      \
         printf(__VA_ARGS__);                                                   \
         printf("\n");                                                          \
-        if (!(cond)) printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+        if (!tapPass) printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+        fflush(stdout);                                                        \
     } while (0)
 
 #define TAP_STR_EQ(got, want, ...)                                             \

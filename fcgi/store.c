@@ -1,0 +1,371 @@
+/* store.c -- the worker's session store on Redis (see store.h).
+ *
+ * Every change to a session is one Lua script (common/lua/), run with the
+ * ARGV layout documented at the top of each script. The only command sent
+ * directly is the blocking BLMOVE of jugStoreWait(), which waits with
+ * poll(2) on both the Redis socket and the web server's connection, so a
+ * browser that leaves frees its worker thread at once. */
+#include "autoconfig.h"
+#include "store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys.h"
+#include "redis.h"
+
+#define CONNECT_TIMEOUT_MS 1000
+/* How long past the BLMOVE timeout we wait for Redis to answer it. */
+#define WAIT_MARGIN_MS 2000
+#define NUDGE "{\"id\":0}"
+
+/* The numbers every session script takes after prefix, channel and sid. */
+typedef struct scriptNumbers {
+    char ttl_ms[24];
+    char backstop[24];
+    char max_channels[24];
+} scriptNumbers;
+
+static void setError(jugStore *store, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void setError(jugStore *store, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(store->err, sizeof(store->err), fmt, ap);
+    va_end(ap);
+}
+
+void jugStoreInit(jugStore *store, const jugConfig *cfg) {
+    memset(store, 0, sizeof(*store));
+    store->cfg = cfg;
+}
+
+/* Forget the connection: after an I/O error, or while a reply is pending. */
+static void dropConnection(jugStore *store) {
+    if (store->redis) redisFree(store->redis);
+    store->redis = NULL;
+}
+
+void jugStoreClose(jugStore *store) {
+    dropConnection(store);
+}
+
+/* Connect if needed. Returns 1 if this call made a fresh connection, 0 if
+ * an old one is reused, -1 with store->err on failure. */
+static int ensureConnected(jugStore *store) {
+    if (store->redis) return 0;
+    char err[200];
+    store->redis = jugRedisConnect(&store->cfg->redis, CONNECT_TIMEOUT_MS, err, sizeof(err));
+    if (!store->redis) {
+        setError(store, "%s", err);
+        return -1;
+    }
+    return 1;
+}
+
+static int backstopSeconds(const jugConfig *cfg) {
+    long b = (long)cfg->session_ttl * 10;
+    return b < 600 ? 600 : (int)b;
+}
+
+static void fillNumbers(scriptNumbers *n, const jugConfig *cfg) {
+    snprintf(n->ttl_ms, sizeof(n->ttl_ms), "%lld", (long long)cfg->session_ttl * 1000);
+    snprintf(n->backstop, sizeof(n->backstop), "%d", backstopSeconds(cfg));
+    snprintf(n->max_channels, sizeof(n->max_channels), "%d", cfg->max_channels_per_session);
+}
+
+/* Run a script, reconnecting once if a reused connection turns out dead
+ * (Redis restarted since this thread last used it). NULL: unavailable. */
+static redisReply *runScript(jugStore *store, jugScript script, int argc, const char **argv) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fresh = ensureConnected(store);
+        if (fresh < 0) return NULL;
+        redisReply *r = jugRedisScript(store->redis, script, 0, argc, argv, NULL);
+        if (r) return r;
+        setError(store, "Redis: %s", store->redis->errstr);
+        dropConnection(store);
+        if (fresh) break;
+    }
+    return NULL;
+}
+
+/* The status of a script's reply; frees it unless the caller keeps it. */
+static jugStoreStatus replyStatus(jugStore *store, redisReply *r) {
+    if (!r) return JUG_STORE_UNAVAILABLE;
+    if (r->type != REDIS_REPLY_ERROR) return JUG_STORE_OK;
+    jugStoreStatus st = JUG_STORE_ERROR;
+    if (!strncmp(r->str, "NOSESSION", 9)) st = JUG_STORE_NO_SESSION;
+    else if (!strncmp(r->str, "TOOMANY", 7)) st = JUG_STORE_TOO_MANY;
+    setError(store, "%s", r->str);
+    return st;
+}
+
+static jugStoreStatus runSimple(jugStore *store, jugScript script, int argc, const char **argv) {
+    redisReply *r = runScript(store, script, argc, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (r) freeReplyObject(r);
+    return st;
+}
+
+/* argv = fixed[0..nfixed) followed by channels. */
+static jugStoreStatus runWithChannels(jugStore *store, jugScript script, const char **fixed,
+                                      int nfixed, const char **channels, int count) {
+    const char **argv = malloc(sizeof(char *) * (size_t)(nfixed + count));
+    if (!argv) {
+        setError(store, "%s", "out of memory");
+        return JUG_STORE_ERROR;
+    }
+    memcpy(argv, fixed, sizeof(char *) * (size_t)nfixed);
+    for (int i = 0; i < count; i++) argv[nfixed + i] = channels[i];
+    jugStoreStatus st = runSimple(store, script, nfixed + count, argv);
+    free(argv);
+    return st;
+}
+
+jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **channels, int count,
+                               char sid[JUG_SID_LEN + 1]) {
+    const jugConfig *cfg = store->cfg;
+    if (jugSidGenerate(sid) < 0) {
+        setError(store, "%s", "no random bytes from the kernel");
+        return JUG_STORE_ERROR;
+    }
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, meta, n.backstop, n.max_channels};
+    return runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 6, channels, count);
+}
+
+jugStoreStatus jugStoreSubscribe(jugStore *store, const char *sid, const char **channels, int count) {
+    const jugConfig *cfg = store->cfg;
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, n.max_channels};
+    return runWithChannels(store, JUG_SCRIPT_SUBSCRIBE, fixed, 6, channels, count);
+}
+
+jugStoreStatus jugStoreUnsubscribe(jugStore *store, const char *sid, const char **channels, int count) {
+    const jugConfig *cfg = store->cfg;
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop};
+    return runWithChannels(store, JUG_SCRIPT_UNSUBSCRIBE, fixed, 5, channels, count);
+}
+
+/* meta, event and disconnect: the five common arguments and maybe one more. */
+static jugStoreStatus runSession(jugStore *store, jugScript script, const char *sid, const char *last) {
+    const jugConfig *cfg = store->cfg;
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, last};
+    return runSimple(store, script, last ? 6 : 5, argv);
+}
+
+jugStoreStatus jugStoreSetMeta(jugStore *store, const char *sid, const char *meta) {
+    return runSession(store, JUG_SCRIPT_META, sid, meta);
+}
+
+jugStoreStatus jugStoreEvent(jugStore *store, const char *sid, const char *data) {
+    return runSession(store, JUG_SCRIPT_EVENT, sid, data);
+}
+
+jugStoreStatus jugStoreDisconnect(jugStore *store, const char *sid) {
+    return runSession(store, JUG_SCRIPT_DISCONNECT, sid, NULL);
+}
+
+long long jugDeliveryId(const char *item) {
+    static const char head[] = "{\"id\":";
+    if (!item || strncmp(item, head, sizeof(head) - 1)) return 0;
+    long long id = 0;
+    for (const char *p = item + sizeof(head) - 1; *p >= '0' && *p <= '9' && id < 100000000000000000LL; p++)
+        id = id * 10 + (*p - '0');
+    return id;
+}
+
+void jugDeliveriesFree(jugDeliveries *d) {
+    for (int i = 0; i < d->count; i++) free(d->items[i]);
+    free(d->items);
+    free(d->lens);
+    free(d->ids);
+    memset(d, 0, sizeof(*d));
+}
+
+static jugStoreStatus copyDeliveries(jugStore *store, const redisReply *r, jugDeliveries *out) {
+    if (r->type != REDIS_REPLY_ARRAY) {
+        setError(store, "%s", "poll script answered something other than a list");
+        return JUG_STORE_ERROR;
+    }
+    if (r->elements == 0) return JUG_STORE_OK;
+    out->items = calloc(r->elements, sizeof(char *));
+    out->lens = calloc(r->elements, sizeof(size_t));
+    out->ids = calloc(r->elements, sizeof(long long));
+    if (!out->items || !out->lens || !out->ids) goto oom;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        char *copy = malloc(e->len + 1);
+        if (!copy) goto oom;
+        memcpy(copy, e->str, e->len);
+        copy[e->len] = '\0';
+        out->items[out->count] = copy;
+        out->lens[out->count] = e->len;
+        out->ids[out->count] = jugDeliveryId(copy);
+        out->count++;
+    }
+    return JUG_STORE_OK;
+oom:
+    jugDeliveriesFree(out);
+    setError(store, "%s", "out of memory");
+    return JUG_STORE_ERROR;
+}
+
+jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
+                            int nudged, jugDeliveries *out) {
+    const jugConfig *cfg = store->cfg;
+    memset(out, 0, sizeof(*out));
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    char sack[24], safter[24], squeue[24], sbatch[24];
+    snprintf(sack, sizeof(sack), "%lld", ack);
+    snprintf(safter, sizeof(safter), "%lld", after);
+    snprintf(squeue, sizeof(squeue), "%d", cfg->max_queue);
+    snprintf(sbatch, sizeof(sbatch), "%d", max > 0 ? max : 1);
+    const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop,
+                          sack, safter, squeue, sbatch, nudged ? "1" : "0"};
+    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 10, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (st == JUG_STORE_OK) st = copyDeliveries(store, r, out);
+    if (r) freeReplyObject(r);
+    return st;
+}
+
+/* ---- waiting ---- */
+
+static long long monotonicMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send a command without reading its reply. */
+static int sendOnly(jugStore *store, int argc, const char **argv) {
+    redisContext *c = store->redis;
+    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) return -1;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK) return -1;
+    return 0;
+}
+
+/* What the BLMOVE answered. */
+static jugWaitResult waitResult(jugStore *store, redisReply *r, int *nudged) {
+    jugWaitResult w = JUG_WAIT_ERROR;
+    if (r->type == REDIS_REPLY_NIL) {
+        w = JUG_WAIT_TIMEOUT;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        *nudged = r->len == sizeof(NUDGE) - 1 && !memcmp(r->str, NUDGE, r->len);
+        w = JUG_WAIT_READY;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        setError(store, "BLMOVE: %s", r->str);
+    } else {
+        setError(store, "%s", "BLMOVE: unexpected reply");
+    }
+    freeReplyObject(r);
+    return w;
+}
+
+jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged) {
+    const jugConfig *cfg = store->cfg;
+    *nudged = 0;
+    if (timeout_ms <= 0) return JUG_WAIT_TIMEOUT;
+    if (ensureConnected(store) < 0) return JUG_WAIT_ERROR;
+    char inbox[JUG_KEY_MAX], sent[JUG_KEY_MAX], secs[32];
+    if (jugKeyInbox(inbox, sizeof(inbox), cfg->key_prefix, sid) < 0 ||
+        jugKeySent(sent, sizeof(sent), cfg->key_prefix, sid) < 0) {
+        setError(store, "%s", "key too long");
+        return JUG_WAIT_ERROR;
+    }
+    snprintf(secs, sizeof(secs), "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
+    const char *argv[] = {"BLMOVE", inbox, sent, "LEFT", "RIGHT", secs};
+    if (sendOnly(store, 6, argv) < 0) {
+        setError(store, "Redis: %s", store->redis->errstr);
+        dropConnection(store);
+        return JUG_WAIT_ERROR;
+    }
+    long long deadline = monotonicMs() + timeout_ms + WAIT_MARGIN_MS;
+    for (;;) {
+        long long left = deadline - monotonicMs();
+        if (left <= 0) {
+            setError(store, "%s", "Redis did not answer BLMOVE in time");
+            dropConnection(store);
+            return JUG_WAIT_ERROR;
+        }
+        struct pollfd pfd[2] = {{.fd = store->redis->fd, .events = POLLIN},
+                                {.fd = client_fd, .events = POLLIN}};
+        int n = poll(pfd, client_fd >= 0 ? 2 : 1, (int)left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            setError(store, "poll: %s", strerror(errno));
+            dropConnection(store);
+            return JUG_WAIT_ERROR;
+        }
+        if (pfd[0].revents) {
+            redisReply *r = NULL;
+            if (redisBufferRead(store->redis) != REDIS_OK ||
+                redisGetReplyFromReader(store->redis, (void **)&r) != REDIS_OK) {
+                setError(store, "Redis: %s", store->redis->errstr);
+                dropConnection(store);
+                return JUG_WAIT_ERROR;
+            }
+            if (r) return waitResult(store, r, nudged);
+        }
+        if (client_fd >= 0 && pfd[1].revents) {
+            /* The BLMOVE may still move an item after we hang up: never
+             * reuse this connection, and wake whoever waits next. */
+            dropConnection(store);
+            jugStoreNudge(store, sid);
+            return JUG_WAIT_CLIENT_GONE;
+        }
+    }
+}
+
+jugStoreStatus jugStoreNudge(jugStore *store, const char *sid) {
+    const jugConfig *cfg = store->cfg;
+    char inbox[JUG_KEY_MAX], backstop[24];
+    if (jugKeyInbox(inbox, sizeof(inbox), cfg->key_prefix, sid) < 0) return JUG_STORE_ERROR;
+    snprintf(backstop, sizeof(backstop), "%d", backstopSeconds(cfg));
+    if (ensureConnected(store) < 0) return JUG_STORE_UNAVAILABLE;
+    const char *push[] = {"RPUSH", inbox, NUDGE};
+    const char *expire[] = {"EXPIRE", inbox, backstop};
+    redisReply *r1 = redisCommandArgv(store->redis, 3, push, NULL);
+    redisReply *r2 = r1 ? redisCommandArgv(store->redis, 3, expire, NULL) : NULL;
+    jugStoreStatus st = r2 ? JUG_STORE_OK : JUG_STORE_UNAVAILABLE;
+    if (!r2) {
+        setError(store, "Redis: %s", store->redis->errstr);
+        dropConnection(store);
+    }
+    if (r1) freeReplyObject(r1);
+    if (r2) freeReplyObject(r2);
+    return st;
+}
+
+jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fresh = ensureConnected(store);
+        if (fresh < 0) return JUG_STORE_UNAVAILABLE;
+        const char *argv[] = {"PUBLISH", store->cfg->channel, message};
+        redisReply *r = redisCommandArgv(store->redis, 3, argv, NULL);
+        if (r) {
+            jugStoreStatus st = replyStatus(store, r);
+            freeReplyObject(r);
+            return st;
+        }
+        setError(store, "Redis: %s", store->redis->errstr);
+        dropConnection(store);
+        if (fresh) break;
+    }
+    return JUG_STORE_UNAVAILABLE;
+}

@@ -1,0 +1,992 @@
+/* jugbench.c -- load generator for juggernaut-fcgi: prints figures, tests nothing.
+ *
+ * Talks raw HTTP/1.1 (benchnet.c) to the web server running juggernaut.fcgi
+ * and publishes through Redis exactly as apps do (PUBLISH on the app
+ * channel), so every figure includes the real poller and worker.
+ *
+ *   latency  publish -> long-poll response time of one session
+ *   fanout   poller pushes/s into N session inboxes (sessions made by connect.lua)
+ *   deliver  N long-poll clients x M messages at a rate: missing / duplicated
+ *   hold     N concurrently held long-polls: worker memory per held request
+ *   stream   N SSE or multipart clients x M messages: deliveries/s, completeness
+ *
+ * Every phase has a hard deadline. Output lines are "key: value" pairs after
+ * a "jugbench <subcommand>" header so scripts can grep them. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+
+#include "benchnet.h"
+#include "config.h"
+#include "keys.h"
+#include "redis.h"
+#include "sid.h"
+
+#define MAX_PIDS 8
+#define SESSION_TTL_MS "3600000"   /* for disconnect.lua: never treat our sessions as lapsed */
+#define BACKSTOP_S "3600"
+
+enum { PH_IDLE = 0, PH_CONNECT, PH_READY, PH_POLL, PH_STREAM, PH_FAILED };
+
+typedef struct client {
+    benchConn conn;
+    char sid[JUG_SID_LEN + 1];
+    int phase;
+    int tries;
+    long long ack;          /* highest delivery id received */
+    int distinct;           /* distinct payload sequence numbers received */
+    unsigned char *seen;    /* per sequence number: received yet? */
+    int answered;           /* hold: the held request was answered */
+} client;
+
+typedef struct options {
+    const char *cmd;
+    char url[512];
+    char host[64];
+    char base[256];         /* path of the endpoint, e.g. /juggernaut */
+    struct sockaddr_in addr;
+    const char *redis;
+    const char *prefix;
+    const char *pubchan;    /* channel apps publish to */
+    int samples, subscribers, messages, connections;
+    double rate;            /* messages/s; 0 = as fast as possible */
+    int pids[MAX_PIDS], npids;
+    int server_pid;
+    const char *transport;
+    int timeout_s;          /* hard deadline of the measuring phase */
+    int concurrency;        /* connects in flight at once */
+    int poll_timeout;
+    int gap_ms;
+    int max_queue;
+    double min_seconds;     /* fanout: repeat rounds until this long */
+} options;
+
+typedef struct bench {
+    options *o;
+    benchLoop loop;
+    client *clients;
+    int n;
+    char channel[64];       /* the channel this run subscribes to */
+    int connecting, connected, failed_connects;
+    long long deliveries, dup_id, dup_seq, bad_seq, errors, reconnects, answered;
+    int complete;           /* clients that have every message */
+    long long last_delivery_us;
+    long long *lat;         /* latency: samples in microseconds */
+    int nlat;
+    int want_seq;           /* latency: the sequence number awaited */
+    int stream_ok;          /* stream: clients whose stream answered 200 */
+} bench;
+
+/* ------------------------------------------------------------ helpers */
+
+static redisContext *redisOpen(const options *o)
+{
+    jugRedisAddress addr;
+    char err[256];
+    if (jugRedisAddressParse(&addr, o->redis, err, sizeof(err)) < 0) {
+        fprintf(stderr, "jugbench: --redis %s: %s\n", o->redis, err);
+        return NULL;
+    }
+    redisContext *c = jugRedisConnect(&addr, 10000, err, sizeof(err));
+    if (!c) fprintf(stderr, "jugbench: redis %s: %s\n", o->redis, err);
+    return c;
+}
+
+static int publish(redisContext *rc, const options *o, const char *channel, int seq)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "{\"channels\":[\"%s\"],\"data\":{\"seq\":%d,\"t\":%lld}}",
+             channel, seq, benchNowUs());
+    redisReply *r = redisCommand(rc, "PUBLISH %s %s", o->pubchan, msg);
+    if (!r) return -1;
+    int ok = r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static long long redisInfoField(redisContext *rc, const char *section, const char *field)
+{
+    redisReply *r = redisCommand(rc, "INFO %s", section);
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        char key[64];
+        snprintf(key, sizeof(key), "\r\n%s:", field);
+        const char *p = strstr(r->str, key);
+        if (p) v = strtoll(p + strlen(key), NULL, 10);
+    }
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+static long long readRssKb(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long long kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtoll(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static int readThreads(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "Threads:", 8) == 0) n = atoi(line + 8);
+    fclose(f);
+    return n;
+}
+
+static long long workerRssKb(const options *o)
+{
+    long long sum = 0;
+    for (int i = 0; i < o->npids; i++) {
+        long long kb = readRssKb(o->pids[i]);
+        if (kb < 0) return -1;
+        sum += kb;
+    }
+    return sum;
+}
+
+static int cmpLL(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const long long *sorted, int n, double p)
+{
+    if (n == 0) return 0;
+    int i = (int)(p * (n - 1) + 0.5);
+    return sorted[i] / 1000.0;
+}
+
+/* ------------------------------------------------------------ sessions over HTTP */
+
+static void startConnect(bench *b, client *c)
+{
+    char target[512];
+    snprintf(target, sizeof(target), "%s/connect?channel=%s", b->o->base, b->channel);
+    c->phase = PH_CONNECT;
+    b->connecting++;
+    if (benchConnGet(&b->loop, &c->conn, target, NULL) < 0) {
+        c->phase = PH_FAILED;
+        b->connecting--;
+        b->failed_connects++;
+    }
+}
+
+static void startPoll(bench *b, client *c)
+{
+    char target[512];
+    snprintf(target, sizeof(target), "%s/poll?session_id=%s&ack=%lld&timeout=%d",
+             b->o->base, c->sid, c->ack, b->o->poll_timeout);
+    c->phase = PH_POLL;
+    if (benchConnGet(&b->loop, &c->conn, target, NULL) < 0) c->phase = PH_FAILED;
+}
+
+static void startStream(bench *b, client *c)
+{
+    char target[512];
+    snprintf(target, sizeof(target), "%s/%s?session_id=%s&ack=%lld", b->o->base,
+             b->o->transport, c->sid, c->ack);
+    c->phase = PH_STREAM;
+    if (benchConnGet(&b->loop, &c->conn, target, NULL) < 0) c->phase = PH_FAILED;
+}
+
+static void onConnectDone(bench *b, client *c, benchEvent ev)
+{
+    b->connecting--;
+    if (ev == BENCH_EV_DONE && c->conn.status == 200) {
+        cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
+        cJSON *sid = cJSON_GetObjectItemCaseSensitive(j, "session_id");
+        if (cJSON_IsString(sid) && strlen(sid->valuestring) == JUG_SID_LEN) {
+            strcpy(c->sid, sid->valuestring);
+            c->phase = PH_READY;
+            b->connected++;
+            cJSON_Delete(j);
+            return;
+        }
+        cJSON_Delete(j);
+    }
+    if (++c->tries < 3) {
+        startConnect(b, c);
+        return;
+    }
+    c->phase = PH_FAILED;
+    b->failed_connects++;
+    if (b->failed_connects <= 3)
+        fprintf(stderr, "jugbench: connect failed (status %d): %.200s\n", c->conn.status,
+                c->conn.body.data ? c->conn.body.data : "");
+}
+
+/* Start connects while fewer than the allowed number are in flight. */
+static void kickConnects(bench *b, int *next)
+{
+    while (*next < b->n && b->connecting < b->o->concurrency)
+        startConnect(b, &b->clients[(*next)++]);
+}
+
+/* Connect every client's session over HTTP. Returns the number connected. */
+static int connectAll(bench *b, int deadline_s)
+{
+    long long deadline = benchNowUs() + (long long)deadline_s * 1000000;
+    int next = 0;
+    kickConnects(b, &next);
+    while ((next < b->n || b->connecting > 0) && benchNowUs() < deadline) {
+        benchLoopRun(&b->loop, 50);
+        kickConnects(b, &next);
+    }
+    return b->connected;
+}
+
+/* ------------------------------------------------------------ deliveries */
+
+/* Count one delivery for client c; data carries the payload sequence number. */
+static void countDelivery(bench *b, client *c, long long id, const cJSON *data)
+{
+    b->deliveries++;
+    b->last_delivery_us = benchNowUs();
+    if (id <= c->ack) b->dup_id++;
+    if (id > c->ack) c->ack = id;
+    cJSON *seq = cJSON_GetObjectItemCaseSensitive(data, "seq");
+    if (!cJSON_IsNumber(seq) || seq->valueint < 0 || seq->valueint >= b->o->messages || !c->seen) {
+        b->bad_seq++;
+        return;
+    }
+    if (c->seen[seq->valueint]) {
+        b->dup_seq++;
+        return;
+    }
+    c->seen[seq->valueint] = 1;
+    if (++c->distinct == b->o->messages) b->complete++;
+}
+
+/* One delivery or control record as JSON text. */
+static void handleRecord(bench *b, client *c, const char *json, int *reconnect)
+{
+    cJSON *j = cJSON_Parse(json);
+    if (!j) return;
+    cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+    cJSON *event = cJSON_GetObjectItemCaseSensitive(j, "event");
+    if (cJSON_IsNumber(id) && id->valuedouble > 0) {
+        countDelivery(b, c, (long long)id->valuedouble, cJSON_GetObjectItemCaseSensitive(j, "data"));
+    } else if (cJSON_IsString(event) && strcmp(event->valuestring, "keepalive") != 0) {
+        *reconnect = 1;
+        if (strcmp(event->valuestring, "reconnect") != 0) b->errors++;
+    } else if (cJSON_GetObjectItemCaseSensitive(j, "error")) {
+        b->errors++;
+        *reconnect = 1;
+    }
+    cJSON_Delete(j);
+}
+
+static void onPollDone(bench *b, client *c, benchEvent ev)
+{
+    if (ev == BENCH_EV_FAILED) {
+        b->reconnects++;
+        startPoll(b, c);
+        return;
+    }
+    if (c->conn.status != 200) {
+        b->errors++;
+        if (c->conn.status == 410) {
+            c->phase = PH_FAILED;
+            return;
+        }
+        startPoll(b, c);
+        return;
+    }
+    cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs) {
+        cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (cJSON_IsNumber(id))
+            countDelivery(b, c, (long long)id->valuedouble, cJSON_GetObjectItemCaseSensitive(m, "data"));
+    }
+    cJSON_Delete(j);
+    startPoll(b, c);
+}
+
+/* Take every complete line of a stream body: SSE "data: {...}" or a
+ * multipart part's JSON line; headers, padding and comments are skipped. */
+static void consumeStream(bench *b, client *c, int *reconnect)
+{
+    benchBuf *body = &c->conn.body;
+    size_t off = 0;
+    for (;;) {
+        char *nl = memchr(body->data + off, '\n', body->len - off);
+        if (!nl) break;
+        *nl = '\0';
+        char *line = body->data + off;
+        if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
+        if (strncmp(line, "data: ", 6) == 0) handleRecord(b, c, line + 6, reconnect);
+        else if (line[0] == '{') handleRecord(b, c, line, reconnect);
+        else if (strncmp(line, "event: ", 7) == 0) *reconnect = 1;
+        off = (size_t)(nl - body->data) + 1;
+    }
+    benchBufConsume(body, off);
+}
+
+static void onStreamEvent(bench *b, client *c, benchEvent ev)
+{
+    int reconnect = 0;
+    if (ev != BENCH_EV_FAILED && c->conn.got_headers && c->conn.status == 200) {
+        if (!c->answered) {
+            c->answered = 1;
+            b->stream_ok++;
+        }
+        consumeStream(b, c, &reconnect);
+    }
+    if (ev == BENCH_EV_BODY) return;
+    if (ev == BENCH_EV_FAILED || c->conn.status != 200) b->errors++;
+    b->reconnects++;
+    if (c->conn.status == 410) {
+        c->phase = PH_FAILED;
+        return;
+    }
+    startStream(b, c);   /* resumes after the last id: nothing is lost */
+}
+
+static void onHoldDone(bench *b, client *c, benchEvent ev)
+{
+    if (!c->answered) {
+        c->answered = 1;
+        b->answered++;
+    }
+    if (ev == BENCH_EV_DONE && c->conn.status == 200) {
+        b->deliveries += strstr(c->conn.body.data ? c->conn.body.data : "", "\"id\":") != NULL;
+    } else {
+        b->errors++;
+    }
+    c->phase = PH_IDLE;
+}
+
+static void onLatencyDone(bench *b, client *c, benchEvent ev)
+{
+    long long now = benchNowUs();
+    if (ev == BENCH_EV_DONE && c->conn.status == 200) {
+        cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "messages")) {
+            cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+            cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
+            cJSON *seq = cJSON_GetObjectItemCaseSensitive(data, "seq");
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(data, "t");
+            if (cJSON_IsNumber(id) && (long long)id->valuedouble > c->ack) c->ack = (long long)id->valuedouble;
+            if (cJSON_IsNumber(seq) && seq->valueint == b->want_seq && cJSON_IsNumber(t)) {
+                b->lat[b->nlat++] = now - (long long)t->valuedouble;
+                b->want_seq = -1;
+            }
+        }
+        cJSON_Delete(j);
+    } else {
+        b->errors++;
+    }
+    c->phase = PH_READY;
+}
+
+static void dispatch(benchLoop *loop, benchConn *conn, benchEvent ev)
+{
+    bench *b = loop->user;
+    client *c = &b->clients[conn->index];
+    if (c->phase == PH_CONNECT) {
+        if (ev != BENCH_EV_BODY) onConnectDone(b, c, ev);
+    } else if (c->phase == PH_STREAM) {
+        onStreamEvent(b, c, ev);
+    } else if (ev == BENCH_EV_BODY) {
+        return;
+    } else if (strcmp(b->o->cmd, "latency") == 0) {
+        onLatencyDone(b, c, ev);
+    } else if (strcmp(b->o->cmd, "hold") == 0) {
+        onHoldDone(b, c, ev);
+    } else if (c->phase == PH_POLL) {
+        onPollDone(b, c, ev);
+    }
+}
+
+/* ------------------------------------------------------------ setup/teardown */
+
+static int benchInit(bench *b, options *o, int n, const char *tag)
+{
+    memset(b, 0, sizeof(*b));
+    b->o = o;
+    b->n = n;
+    snprintf(b->channel, sizeof(b->channel), "bench-%s-%d", tag, (int)getpid());
+    long need = (long)n + 64;
+    long got = benchRaiseNofile(need);
+    if (got < need) {
+        fprintf(stderr, "jugbench: RLIMIT_NOFILE is %ld, need %ld\n", got, need);
+        return -1;
+    }
+    if (benchLoopInit(&b->loop, &o->addr, o->host, dispatch) < 0) return -1;
+    b->loop.user = b;
+    b->clients = calloc((size_t)n, sizeof(client));
+    if (!b->clients) return -1;
+    for (int i = 0; i < n; i++) {
+        benchConnInit(&b->clients[i].conn, i);
+        if (o->messages > 0) b->clients[i].seen = calloc((size_t)o->messages, 1);
+    }
+    return 0;
+}
+
+/* End every session we made (so the reaper does not do it later, mid-run). */
+static void disconnectAll(bench *b, redisContext *rc)
+{
+    if (!rc) return;
+    int pending = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (!b->clients[i].sid[0]) continue;
+        const char *argv[] = { "EVALSHA", jugScriptSha(JUG_SCRIPT_DISCONNECT), "0", b->o->prefix,
+                               b->o->pubchan, b->clients[i].sid, SESSION_TTL_MS, BACKSTOP_S };
+        redisAppendCommandArgv(rc, 8, argv, NULL);
+        pending++;
+    }
+    for (int i = 0; i < pending; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) break;
+        freeReplyObject(r);
+    }
+}
+
+static void benchFree(bench *b, redisContext *rc)
+{
+    for (int i = 0; i < b->n; i++) benchConnClose(&b->loop, &b->clients[i].conn);
+    disconnectAll(b, rc);
+    for (int i = 0; i < b->n; i++) {
+        benchConnFree(&b->loop, &b->clients[i].conn);
+        free(b->clients[i].seen);
+    }
+    free(b->clients);
+    free(b->lat);
+    benchLoopClose(&b->loop);
+}
+
+static void printMachine(void)
+{
+    char line[256], model[256] = "?";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *v = strchr(line, ':');
+            snprintf(model, sizeof(model), "%s", v ? v + 2 : line);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    }
+    if (f) fclose(f);
+    printf("machine: nproc=%ld model=%s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+/* ------------------------------------------------------------ latency */
+
+static int cmdLatency(options *o)
+{
+    redisContext *rc = redisOpen(o);
+    bench b;
+    if (!rc || benchInit(&b, o, 1, "lat") < 0) return 1;
+    b.lat = calloc((size_t)o->samples, sizeof(long long));
+    client *c = &b.clients[0];
+    if (connectAll(&b, 10) != 1) {
+        fprintf(stderr, "jugbench: could not connect a session\n");
+        benchFree(&b, rc);
+        redisFree(rc);
+        return 1;
+    }
+    long long deadline = benchNowUs() + (long long)o->timeout_s * 1000000;
+    int lost = 0;
+    for (int i = 0; i < o->samples && benchNowUs() < deadline; i++) {
+        startPoll(&b, c);
+        c->phase = PH_POLL;
+        long long gap_end = benchNowUs() + o->gap_ms * 1000;   /* let the poll block in BLMOVE */
+        while (benchNowUs() < gap_end && c->phase == PH_POLL) benchLoopRun(&b.loop, 1);
+        if (c->phase != PH_POLL) continue;   /* answered early: a leftover; poll again */
+        b.want_seq = i;
+        if (publish(rc, o, b.channel, i) < 0) break;
+        long long wait_end = benchNowUs() + 5000000;
+        while (b.want_seq == i && benchNowUs() < wait_end && benchNowUs() < deadline) {
+            if (c->phase != PH_POLL) startPoll(&b, c);   /* answered without our message */
+            benchLoopRun(&b.loop, 5);
+        }
+        if (b.want_seq == i) lost++;
+        while (c->phase == PH_POLL && benchNowUs() < wait_end) benchLoopRun(&b.loop, 5);
+    }
+    qsort(b.lat, (size_t)b.nlat, sizeof(long long), cmpLL);
+    printf("jugbench latency\n");
+    printMachine();
+    printf("samples: %d\nlost: %d\nerrors: %lld\n", b.nlat, lost, b.errors);
+    printf("latency_ms: p50=%.3f p90=%.3f p99=%.3f max=%.3f\n", pct(b.lat, b.nlat, 0.5),
+           pct(b.lat, b.nlat, 0.9), pct(b.lat, b.nlat, 0.99), pct(b.lat, b.nlat, 1.0));
+    benchFree(&b, rc);
+    redisFree(rc);
+    return 0;
+}
+
+/* ------------------------------------------------------------ fanout */
+
+/* Create n sessions subscribed to channel with connect.lua, pipelined. */
+static int makeSessions(redisContext *rc, const options *o, const char *channel, char (*sids)[JUG_SID_LEN + 1],
+                        int n)
+{
+    const int batch = 1000;
+    for (int start = 0; start < n; start += batch) {
+        int end = start + batch < n ? start + batch : n;
+        for (int i = start; i < end; i++) {
+            if (jugSidGenerate(sids[i]) < 0) return -1;
+            const char *argv[] = { "EVALSHA", jugScriptSha(JUG_SCRIPT_CONNECT), "0", o->prefix, o->pubchan,
+                                   sids[i], "null", BACKSTOP_S, "100", channel };
+            redisAppendCommandArgv(rc, 10, argv, NULL);
+        }
+        for (int i = start; i < end; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(rc, (void **)&r) != REDIS_OK) return -1;
+            int bad = r->type == REDIS_REPLY_ERROR;
+            if (bad) fprintf(stderr, "jugbench: connect.lua: %s\n", r->str);
+            freeReplyObject(r);
+            if (bad) return -1;
+        }
+    }
+    return 0;
+}
+
+static long long getSeq(redisContext *rc, const options *o)
+{
+    char key[JUG_KEY_MAX];
+    jugKeySeq(key, sizeof(key), o->prefix);
+    redisReply *r = redisCommand(rc, "GET %s", key);
+    long long v = (r && r->type == REDIS_REPLY_STRING) ? strtoll(r->str, NULL, 10) : 0;
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+static long long inboxLen(redisContext *rc, const options *o, const char *sid)
+{
+    char key[JUG_KEY_MAX];
+    jugKeyInbox(key, sizeof(key), o->prefix, sid);
+    redisReply *r = redisCommand(rc, "LLEN %s", key);
+    long long v = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+/* Sessions whose inbox does not hold exactly want items. */
+static int countShortInboxes(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n,
+                             long long want)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        char key[JUG_KEY_MAX];
+        jugKeyInbox(key, sizeof(key), o->prefix, sids[i]);
+        redisAppendCommand(rc, "LLEN %s", key);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) return n;
+        if (r->type != REDIS_REPLY_INTEGER || r->integer != want) bad++;
+        freeReplyObject(r);
+    }
+    return bad;
+}
+
+static void endSessions(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *argv[] = { "EVALSHA", jugScriptSha(JUG_SCRIPT_DISCONNECT), "0", o->prefix, o->pubchan,
+                               sids[i], SESSION_TTL_MS, BACKSTOP_S };
+        redisAppendCommandArgv(rc, 8, argv, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) return;
+        freeReplyObject(r);
+    }
+}
+
+/* Load the scripts by running each once through jugRedisScript (EVAL fallback). */
+static int loadScript(redisContext *rc, jugScript s)
+{
+    redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", jugScriptSource(s));
+    int ok = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, jugScriptSha(s)) == 0;
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+typedef struct fanRound {
+    long long elapsed_us, publish_us, fanned, receivers;
+} fanRound;
+
+/* Publish m messages through the poller and wait until the fan-out script
+ * ran for the last one (seq) and the last session's inbox holds them all. */
+static int fanoutRound(redisContext *rc, const options *o, const char *channel,
+                       char (*sids)[JUG_SID_LEN + 1], int n, long long hard_end, fanRound *out)
+{
+    int m = o->messages;
+    long long seq0 = getSeq(rc, o);
+    long long t0 = benchNowUs();
+    for (int i = 0; i < m; i++) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "{\"channels\":[\"%s\"],\"data\":{\"seq\":%d}}", channel, i);
+        redisAppendCommand(rc, "PUBLISH %s %s", o->pubchan, msg);
+    }
+    long long receivers = 0;
+    for (int i = 0; i < m; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) return -1;
+        if (r->type == REDIS_REPLY_INTEGER) receivers += r->integer;
+        freeReplyObject(r);
+    }
+    out->publish_us = benchNowUs() - t0;
+    long long seq;
+    while ((seq = getSeq(rc, o)) < seq0 + m && benchNowUs() < hard_end) usleep(200);
+    while (inboxLen(rc, o, sids[n - 1]) < m && benchNowUs() < hard_end) usleep(200);
+    out->elapsed_us = benchNowUs() - t0;
+    out->fanned = seq - seq0;
+    out->receivers = m ? receivers / m : 0;
+    return out->fanned == m ? 0 : -1;
+}
+
+static void emptyInboxes(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n)
+{
+    for (int i = 0; i < n; i++) {
+        char key[JUG_KEY_MAX];
+        jugKeyInbox(key, sizeof(key), o->prefix, sids[i]);
+        redisAppendCommand(rc, "DEL %s", key);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) return;
+        freeReplyObject(r);
+    }
+}
+
+static int cmdFanout(options *o)
+{
+    redisContext *rc = redisOpen(o);
+    if (!rc) return 1;
+    if (loadScript(rc, JUG_SCRIPT_CONNECT) < 0 || loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) {
+        fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
+        redisFree(rc);
+        return 1;
+    }
+    int n = o->subscribers, m = o->messages;
+    if (m > o->max_queue) {
+        fprintf(stderr, "jugbench: --messages %d capped to max_queue %d\n", m, o->max_queue);
+        m = o->messages = o->max_queue;
+    }
+    char channel[64];
+    snprintf(channel, sizeof(channel), "bench-fan-%d-%d", (int)getpid(), n);
+    char (*sids)[JUG_SID_LEN + 1] = calloc((size_t)n, sizeof(*sids));
+    long long t_setup = benchNowUs();
+    if (!sids || makeSessions(rc, o, channel, sids, n) < 0) {
+        fprintf(stderr, "jugbench: could not create sessions\n");
+        free(sids);
+        redisFree(rc);
+        return 1;
+    }
+    double setup_s = (benchNowUs() - t_setup) / 1e6;
+    /* Inboxes are capped at max_queue, so a short run is repeated (emptying
+     * them in between, untimed) until it has lasted min_seconds in total. */
+    fanRound total = { 0 };
+    int rounds = 0, shortn = 0;
+    long long hard_end = benchNowUs() + (long long)o->timeout_s * 1000000;
+    while (rounds < 100 && (rounds == 0 || total.elapsed_us < o->min_seconds * 1e6) &&
+           benchNowUs() < hard_end) {
+        if (rounds > 0) emptyInboxes(rc, o, sids, n);
+        fanRound r;
+        if (fanoutRound(rc, o, channel, sids, n, hard_end, &r) < 0) break;
+        total.elapsed_us += r.elapsed_us;
+        total.publish_us += r.publish_us;
+        total.fanned += r.fanned;
+        total.receivers = r.receivers;
+        shortn += countShortInboxes(rc, o, sids, n, m);
+        rounds++;
+    }
+    double el = total.elapsed_us / 1e6;
+    printf("jugbench fanout\n");
+    printMachine();
+    printf("subscribers: %d\nmessages: %d\nrounds: %d\npollers_subscribed: %lld\n", n, m, rounds,
+           total.receivers);
+    printf("session_setup_s: %.3f\npublish_s: %.3f\nelapsed_s: %.3f\n", setup_s, total.publish_us / 1e6, el);
+    printf("fanned_out_messages: %lld\nincomplete_inboxes: %d\n", total.fanned, shortn);
+    printf("pushes_per_s: %.0f\nmessages_per_s: %.0f\n", el > 0 ? (double)n * total.fanned / el : 0,
+           el > 0 ? total.fanned / el : 0);
+    endSessions(rc, o, sids, n);
+    free(sids);
+    redisFree(rc);
+    return 0;
+}
+
+/* ------------------------------------------------------------ deliver */
+
+static void printDelivery(const bench *b, const char *transport, double publish_s, double el)
+{
+    long long distinct = 0;
+    for (int i = 0; i < b->n; i++) distinct += b->clients[i].distinct;
+    long long expected = (long long)b->connected * b->o->messages;
+    printf("transport: %s\nsubscribers: %d\nconnected: %d\nmessages: %d\n", transport, b->n, b->connected,
+           b->o->messages);
+    printf("publish_s: %.3f\nelapsed_s: %.3f\n", publish_s, el);
+    printf("expected: %lld\ndelivered: %lld\nmissing: %lld\n", expected, distinct, expected - distinct);
+    printf("duplicated: %lld\nduplicated_by_id: %lld\nbad_payload: %lld\n", b->dup_seq, b->dup_id, b->bad_seq);
+    printf("complete_clients: %d\nerrors: %lld\nreconnects: %lld\nhttp_failures: %lld\n", b->complete,
+           b->errors, b->reconnects, b->loop.failures);
+    printf("deliveries_per_s: %.0f\n", el > 0 ? distinct / el : 0);
+}
+
+/* Publish M messages at the rate while serving clients, then wait for them all. */
+static int runPublishing(bench *b, redisContext *rc, double *publish_s, double *el)
+{
+    const options *o = b->o;
+    long long t0 = benchNowUs();
+    long long interval = o->rate > 0 ? (long long)(1e6 / o->rate) : 0;
+    int sent = 0;
+    while (sent < o->messages) {
+        long long due = t0 + sent * interval;
+        long long now = benchNowUs();
+        if (now >= due) {
+            if (publish(rc, o, b->channel, sent++) < 0) return -1;
+            if (interval == 0 && sent % 50 != 0) continue;   /* burst, but keep reading */
+            benchLoopRun(&b->loop, 0);
+        } else {
+            benchLoopRun(&b->loop, (int)((due - now) / 1000));
+        }
+    }
+    *publish_s = (benchNowUs() - t0) / 1e6;
+    long long deadline = benchNowUs() + (long long)o->timeout_s * 1000000;
+    while (b->complete < b->connected && benchNowUs() < deadline) benchLoopRun(&b->loop, 20);
+    long long last = b->last_delivery_us > t0 ? b->last_delivery_us : benchNowUs();
+    *el = (last - t0) / 1e6;
+    /* A moment more to catch late duplicates. */
+    long long linger = benchNowUs() + 300000;
+    while (benchNowUs() < linger) benchLoopRun(&b->loop, 20);
+    return 0;
+}
+
+static int cmdDeliver(options *o, int streaming)
+{
+    redisContext *rc = redisOpen(o);
+    bench b;
+    if (!rc || benchInit(&b, o, o->subscribers, streaming ? o->transport : "poll") < 0) return 1;
+    if (loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
+    long long tc = benchNowUs();
+    connectAll(&b, 60);
+    double connect_s = (benchNowUs() - tc) / 1e6;
+    for (int i = 0; i < b.n; i++) {
+        client *c = &b.clients[i];
+        if (c->phase != PH_READY) continue;
+        if (streaming) startStream(&b, c);
+        else startPoll(&b, c);
+    }
+    /* Let the first requests reach the worker (and streams answer) first. */
+    long long settle = benchNowUs() + 10000000;
+    long long min_settle = benchNowUs() + 500000;
+    while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected)))
+        benchLoopRun(&b.loop, 20);
+    double publish_s = 0, el = 0;
+    int rcode = runPublishing(&b, rc, &publish_s, &el);
+    printf("jugbench %s\n", streaming ? "stream" : "deliver");
+    printMachine();
+    printf("connect_s: %.3f\nrate: %.0f\n", connect_s, o->rate);
+    if (streaming) printf("streams_open: %d\n", b.stream_ok);
+    printDelivery(&b, streaming ? o->transport : "poll", publish_s, el);
+    benchFree(&b, rc);
+    redisFree(rc);
+    return rcode < 0 ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ hold */
+
+static int countInFlight(const bench *b)
+{
+    int n = 0;
+    for (int i = 0; i < b->n; i++) n += b->clients[i].phase == PH_POLL && b->clients[i].conn.busy;
+    return n;
+}
+
+/* Wait until Redis sees the polls blocked (or they stop growing). */
+static long long waitHeld(bench *b, redisContext *rc, long long base_blocked, int want)
+{
+    long long deadline = benchNowUs() + (long long)b->o->timeout_s * 1000000;
+    long long blocked = 0, best = -1, best_at = benchNowUs();
+    while (benchNowUs() < deadline) {
+        benchLoopRun(&b->loop, 100);
+        blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") - base_blocked : countInFlight(b);
+        if (blocked >= want) break;
+        if (blocked > best) {
+            best = blocked;
+            best_at = benchNowUs();
+        } else if (benchNowUs() - best_at > 3000000) {
+            break;   /* no progress for 3 s: that is all we can hold */
+        }
+    }
+    return blocked;
+}
+
+static void printProcs(const options *o, const char *when)
+{
+    for (int i = 0; i < o->npids; i++)
+        printf("worker_%s: pid=%d rss_kib=%lld threads=%d\n", when, o->pids[i], readRssKb(o->pids[i]),
+               readThreads(o->pids[i]));
+    if (o->server_pid > 0)
+        printf("server_%s: pid=%d rss_kib=%lld\n", when, o->server_pid, readRssKb(o->server_pid));
+}
+
+static int cmdHold(options *o)
+{
+    redisContext *rc = o->redis ? redisOpen(o) : NULL;
+    bench b;
+    if ((o->redis && !rc) || benchInit(&b, o, o->connections, "hold") < 0) return 1;
+    if (rc && loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
+    long long tc = benchNowUs();
+    connectAll(&b, 120);
+    double connect_s = (benchNowUs() - tc) / 1e6;
+    long long base_blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") : 0;
+    long long rss0 = workerRssKb(o);
+    long long redis_mem0 = rc ? redisInfoField(rc, "memory", "used_memory") : -1;
+    printf("jugbench hold\n");
+    printMachine();
+    printf("rlimit_nofile: %ld\n", benchRaiseNofile(0));
+    printProcs(o, "before");
+    long long tp = benchNowUs();
+    for (int i = 0; i < b.n; i++) {
+        if (b.clients[i].phase != PH_READY) continue;
+        startPoll(&b, &b.clients[i]);
+        if (i % 200 == 199) benchLoopRun(&b.loop, 0);
+    }
+    long long held = waitHeld(&b, rc, base_blocked, b.connected);
+    double hold_s = (benchNowUs() - tp) / 1e6;
+    long long rss1 = workerRssKb(o);
+    int inflight = countInFlight(&b);
+    printProcs(o, "after");
+    long long redis_mem1 = rc ? redisInfoField(rc, "memory", "used_memory") : -1;
+    printf("connections: %d\nsessions_connected: %d\nconnect_s: %.3f\n", b.n, b.connected, connect_s);
+    printf("held: %lld\nin_flight: %d\nanswered_early: %lld\nhold_s: %.3f\n", held, inflight, b.answered, hold_s);
+    printf("worker_rss_kib: before=%lld after=%lld\n", rss0, rss1);
+    if (held > 0 && rss1 >= 0) {
+        printf("kib_per_held_request: %.1f\n", (double)(rss1 - rss0) / held);
+        printf("kib_per_held_request_total: %.1f\n", (double)rss1 / held);
+    }
+    if (rc) printf("redis_used_memory_kib: before=%lld after=%lld\n", redis_mem0 / 1024, redis_mem1 / 1024);
+    /* Release: one message answers every held poll. */
+    long long tr = benchNowUs();
+    long long answered0 = b.answered;
+    if (rc) publish(rc, o, b.channel, 0);
+    long long deadline = tr + 30000000;
+    while (rc && b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
+    printf("released: %lld\nrelease_s: %.3f\nerrors: %lld\nhttp_failures: %lld\n", b.answered - answered0,
+           (benchNowUs() - tr) / 1e6, b.errors, b.loop.failures);
+    benchFree(&b, rc);
+    if (rc) redisFree(rc);
+    return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: jugbench latency|fanout|deliver|hold|stream [options]\n"
+            "  --url http://127.0.0.1:PORT/juggernaut   worker endpoint base\n"
+            "  --redis URL_OR_SOCKET   --prefix jug:   --pubchan juggernaut\n"
+            "  --samples N  --subscribers N  --messages N  --rate MSG_PER_S\n"
+            "  --connections N  --worker-pid PID[,PID]  --server-pid PID\n"
+            "  --transport sse|multipart  --timeout S  --concurrency N\n"
+            "  --poll-timeout S  --gap-ms MS  --max-queue N  --min-seconds S\n");
+}
+
+static void parsePids(options *o, char *list)
+{
+    for (char *tok = strtok(list, ","); tok && o->npids < MAX_PIDS; tok = strtok(NULL, ","))
+        o->pids[o->npids++] = atoi(tok);
+}
+
+static int parseOptions(options *o, int argc, char **argv)
+{
+    static const struct option longs[] = {
+        { "url", 1, 0, 'u' }, { "redis", 1, 0, 'r' }, { "prefix", 1, 0, 'p' }, { "pubchan", 1, 0, 'P' },
+        { "samples", 1, 0, 's' }, { "subscribers", 1, 0, 'n' }, { "messages", 1, 0, 'm' },
+        { "rate", 1, 0, 'R' }, { "connections", 1, 0, 'c' }, { "worker-pid", 1, 0, 'w' },
+        { "server-pid", 1, 0, 'S' }, { "transport", 1, 0, 't' }, { "timeout", 1, 0, 'T' },
+        { "concurrency", 1, 0, 'C' }, { "poll-timeout", 1, 0, 'o' }, { "gap-ms", 1, 0, 'g' },
+        { "max-queue", 1, 0, 'q' }, { "min-seconds", 1, 0, 'M' }, { 0, 0, 0, 0 }
+    };
+    *o = (options){ .prefix = "jug:", .pubchan = "juggernaut", .samples = 2000, .subscribers = 1000,
+                    .messages = 200, .connections = 10000, .transport = "sse", .timeout_s = 30,
+                    .concurrency = 200, .poll_timeout = 25, .gap_ms = 2, .max_queue = 1000,
+                    .min_seconds = 1.0 };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'u': snprintf(o->url, sizeof(o->url), "%s", optarg); break;
+        case 'r': o->redis = optarg; break;
+        case 'p': o->prefix = optarg; break;
+        case 'P': o->pubchan = optarg; break;
+        case 's': o->samples = atoi(optarg); break;
+        case 'n': o->subscribers = atoi(optarg); break;
+        case 'm': o->messages = atoi(optarg); break;
+        case 'R': o->rate = atof(optarg); break;
+        case 'c': o->connections = atoi(optarg); break;
+        case 'w': parsePids(o, optarg); break;
+        case 'S': o->server_pid = atoi(optarg); break;
+        case 't': o->transport = optarg; break;
+        case 'T': o->timeout_s = atoi(optarg); break;
+        case 'C': o->concurrency = atoi(optarg); break;
+        case 'o': o->poll_timeout = atoi(optarg); break;
+        case 'g': o->gap_ms = atoi(optarg); break;
+        case 'q': o->max_queue = atoi(optarg); break;
+        case 'M': o->min_seconds = atof(optarg); break;
+        default: return -1;
+        }
+    }
+    if (o->url[0] && benchUrlParse(o->url, &o->addr, o->host, sizeof(o->host), o->base, sizeof(o->base)) < 0) {
+        fprintf(stderr, "jugbench: bad --url %s\n", o->url);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    options o;
+    if (parseOptions(&o, argc - 1, argv + 1) < 0) {
+        usage();
+        return 2;
+    }
+    o.cmd = argv[1];
+    int needs_url = strcmp(o.cmd, "fanout") != 0;
+    int needs_redis = strcmp(o.cmd, "hold") != 0;
+    if ((needs_url && !o.url[0]) || (needs_redis && !o.redis)) {
+        usage();
+        return 2;
+    }
+    if (strcmp(o.cmd, "latency") == 0) return cmdLatency(&o);
+    if (strcmp(o.cmd, "fanout") == 0) return cmdFanout(&o);
+    if (strcmp(o.cmd, "deliver") == 0) return cmdDeliver(&o, 0);
+    if (strcmp(o.cmd, "stream") == 0) return cmdDeliver(&o, 1);
+    if (strcmp(o.cmd, "hold") == 0) return cmdHold(&o);
+    usage();
+    return 2;
+}

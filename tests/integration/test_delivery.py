@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+# test_delivery.py -- publish -> poller -> Redis lists -> long-poll, end to end.
+#
+# Real redis-server, lighttpd running juggernaut.fcgi, one poller. Checks exact
+# contents, ids and order of deliveries: latency, except, several channels,
+# acknowledgement and redelivery of cut-off responses, and that malformed
+# publishes are dropped without disturbing the good ones around them.
+import os
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import jugtest as jt  # noqa: E402
+
+suite = jt.Suite("test_delivery", time_limit=150)
+test = suite.test
+
+
+def data_of(msgs):
+    return [m["data"] for m in msgs]
+
+
+@test
+def t_publish_then_poll(env):
+    """a published message is delivered by long-poll with its exact content"""
+    c = env.client(["d1"])
+    env.redis.publish(["d1"], {"x": 1, "s": "h\u00e9llo \u2028"})
+    got = c.collect(1)
+    jt.equal(len(got), 1, "number of deliveries")
+    m = got[0]
+    jt.equal(sorted(m.keys()), ["channel", "data", "id"], "delivery keys")
+    jt.equal(m["channel"], "d1", "channel")
+    jt.equal(m["data"], {"x": 1, "s": "h\u00e9llo \u2028"}, "data")
+    jt.check(isinstance(m["id"], int) and m["id"] > 0, "id is a positive integer", m)
+    jt.equal(c.poll(timeout=1), [], "after ack, nothing more")
+
+
+@test
+def t_latency(env):
+    """a waiting long-poll answers within 1 s of the publish"""
+    c = env.client(["lat"])
+    result = {}
+
+    def poll():
+        result["msgs"] = env.http.poll(c.sid, 0, timeout=5)
+        result["at"] = time.monotonic()
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.7)  # the request is now blocked in the worker
+    jt.check("at" not in result, "poll answered before anything was published", result)
+    published = time.monotonic()
+    env.redis.publish(["lat"], "now")
+    t.join(10)
+    jt.check("at" in result, "poll did not answer")
+    delay = result["at"] - published
+    jt.equal(data_of(result["msgs"]), ["now"], "delivered data")
+    jt.check(delay < 1.0, "latency %.3f s, want < 1 s" % delay)
+    jt.diag("latency %.1f ms" % (delay * 1000))
+
+
+@test
+def t_queued_between_polls(env):
+    """messages published while no poll waits are kept, in order, for the next poll"""
+    c = env.client(["q"])
+    for i in range(5):
+        env.redis.publish(["q"], i)
+    time.sleep(0.5)
+    msgs = c.poll(timeout=1)
+    jt.equal(data_of(msgs), [0, 1, 2, 3, 4], "data in publish order")
+    ids = [m["id"] for m in msgs]
+    jt.equal(ids, sorted(set(ids)), "ids strictly increasing")
+
+
+@test
+def t_except_string(env):
+    """except (a session id string) skips that session only"""
+    a, b = env.client(["ex"]), env.client(["ex"])
+    env.redis.publish(["ex"], "not for a", except_=a.sid)
+    env.redis.publish(["ex"], "for all")
+    jt.equal(data_of(a.collect(1)), ["for all"], "a's deliveries")
+    jt.equal(data_of(b.collect(2)), ["not for a", "for all"], "b's deliveries")
+
+
+@test
+def t_except_array(env):
+    """except as an array of ids (numbers accepted) skips the listed sessions"""
+    a, b, c = env.client(["exa"]), env.client(["exa"]), env.client(["exa"])
+    env.redis.publish(["exa"], 1, except_=[a.sid, 12345, c.sid])
+    env.redis.publish(["exa"], 2, except_=42)
+    env.redis.publish(["exa"], 3, except_=[])
+    jt.equal(data_of(a.collect(2)), [2, 3], "a's deliveries")
+    jt.equal(data_of(b.collect(3)), [1, 2, 3], "b's deliveries")
+    jt.equal(data_of(c.collect(2)), [2, 3], "c's deliveries")
+
+
+@test
+def t_several_channels(env):
+    """one message for several channels: one delivery per subscribed channel, distinct ids"""
+    c = env.client(["mc1", "mc2"])
+    other = env.client(["mc3"])
+    env.redis.publish(["mc1", "mc2", "mc3"], "multi")
+    got = c.collect(2, settle=0.5)
+    jt.equal([(m["channel"], m["data"]) for m in got], [("mc1", "multi"), ("mc2", "multi")],
+             "deliveries")
+    jt.check(got[0]["id"] < got[1]["id"], "distinct increasing ids", got)
+    o = other.collect(1)
+    jt.equal([(m["channel"], m["data"]) for m in o], [("mc3", "multi")], "other session")
+    jt.check(o[0]["id"] not in (got[0]["id"], got[1]["id"]), "ids unique across channels", o, got)
+
+
+@test
+def t_channel_shorthand_and_types(env):
+    """'channel' shorthand and every JSON data type pass through unchanged"""
+    c = env.client(["ty", "/observer/42", "user:7"])
+    values = ["text", 3.5, -7, True, False, None, [1, "two", {"3": []}], {"deep": {"er": [None]}}]
+    for v in values:
+        env.redis.publish(["ty"], v)
+    env.redis.command("PUBLISH", "juggernaut", '{"channel":"/observer/42","data":"short"}')
+    env.redis.command("PUBLISH", "juggernaut", '{"channels":["user:7"]}')
+    got = c.collect(len(values) + 2)
+    jt.equal(data_of(got), values + ["short", None], "data")
+    jt.equal([m["channel"] for m in got][-2:], ["/observer/42", "user:7"], "channels")
+
+
+@test
+def t_many_in_order(env):
+    """100 quick publishes arrive exactly once each, in order"""
+    c = env.client(["many"])
+    for i in range(100):
+        env.redis.publish(["many"], i)
+    got = c.collect(100, within=10, settle=0.5)
+    jt.equal(data_of(got), list(range(100)), "data")
+
+
+@test
+def t_no_ack_redelivers(env):
+    """a poll that does not acknowledge gets the same deliveries again; acked ones are gone"""
+    c = env.client(["ack"])
+    env.redis.publish(["ack"], "a")
+    env.redis.publish(["ack"], "b")
+    first = jt.wait_for(lambda: env.http.poll(c.sid, 0, timeout=1), 5, "first poll")
+    jt.equal(data_of(first), ["a", "b"], "first poll")
+    again = env.http.poll(c.sid, 0, timeout=1)
+    jt.equal(again, first, "same deliveries again without ack")
+    part = env.http.poll(c.sid, first[0]["id"], timeout=1)
+    jt.equal(part, first[1:], "after acking the first")
+    env.redis.publish(["ack"], "c")
+    rest = env.http.poll(c.sid, first[1]["id"], timeout=2)
+    jt.equal(data_of(rest), ["c"], "after acking both")
+    jt.equal(env.http.poll(c.sid, rest[0]["id"], timeout=1), [], "all acked")
+
+
+@test
+def t_cut_off_response(env):
+    """a response cut off after its headers is delivered again by the next poll"""
+    c = env.client(["cut"])
+    env.redis.publish(["cut"], "lost on the way")
+    time.sleep(0.3)
+    req = ("GET /juggernaut/poll?session_id=%s&ack=0&timeout=1 HTTP/1.1\r\n"
+           "Host: 127.0.0.1\r\nConnection: close\r\n\r\n" % c.sid).encode()
+    head = env.http.raw(req, read_bytes=12)
+    jt.check(head.startswith(b"HTTP/1.1 200"), "cut-off request started a 200", head)
+    env.redis.publish(["cut"], "after")
+    got = c.collect(2)
+    jt.equal(data_of(got), ["lost on the way", "after"], "next polls")
+
+
+@test
+def t_abandoned_wait(env):
+    """a long-poll abandoned while waiting does not swallow the next message"""
+    c = env.client(["aband"])
+    req = ("GET /juggernaut/poll?session_id=%s&ack=0&timeout=3 HTTP/1.1\r\n"
+           "Host: 127.0.0.1\r\nConnection: close\r\n\r\n" % c.sid).encode()
+    got = env.http.raw(req, read_bytes=1, timeout=0.5)  # gives up while it waits
+    jt.equal(got, b"", "nothing was sent before the client left")
+    env.redis.publish(["aband"], "x")
+    msgs = c.collect(1, within=8)
+    jt.equal(data_of(msgs), ["x"], "delivered to the next poll")
+
+
+@test
+def t_post_poll(env):
+    """poll works as a form POST too"""
+    c = env.client(["postpoll"])
+    env.redis.publish(["postpoll"], "p")
+    time.sleep(0.3)
+    r = env.http.post("poll", {"session_id": c.sid, "ack": 0, "timeout": 1})
+    jt.equal(r.status, 200, "status")
+    jt.check_headers(r)
+    jt.equal(data_of(r.json()["messages"]), ["p"], "data")
+
+
+@test
+def t_malformed_publishes(env):
+    """malformed publishes are dropped without disturbing good ones around them"""
+    c = env.client(["mal"])
+    bad = [
+        "not json",
+        "",
+        "[1,2]",
+        '"mal"',
+        '{"channels":"mal","data":1}',
+        '{"channels":[],"data":1}',
+        '{"channels":[1],"data":1}',
+        '{"channels":["mal",7],"data":1}',
+        '{"data":1}',
+        '{"channels":["mal","bad name"],"data":1}',
+        '{"channels":["mal","a,b"],"data":1}',
+        '{"channels":["mal","<x>"],"data":1}',
+        '{"channels":["mal","' + "x" * 129 + '"],"data":1}',
+        '{"channels":["mal"],"data":1,"except":{"a":1}}',
+        '{"channels":["mal"],"data":1,"except":[{}]}',
+        '{"channels":["mal"],"data":"' + "y" * 5000 + '"}',
+        '{"channels":["mal",' + ",".join('"c%d"' % i for i in range(11)) + '],"data":1}',
+        '{"channels":["mal"],"data":1',
+        '{"channels":["mal"],"data":\x00}',
+    ]
+    env.redis.publish(["mal"], "first")
+    for i, text in enumerate(bad):
+        env.redis.publish_raw(text)
+        env.redis.publish(["mal"], "good %d" % i)
+    env.redis.publish(["mal"], "last")
+    want = ["first"] + ["good %d" % i for i in range(len(bad))] + ["last"]
+    got = c.collect(len(want), within=10, settle=0.5)
+    jt.equal(data_of(got), want, "exact sequence")
+    jt.check(all(p.alive() for p in env.pollers), "poller still running")
+
+
+def setup():
+    return jt.Env("delivery", session_ttl=30, poll_timeout=5, max_message_size=4096,
+                  max_channels_per_message=10).start()
+
+
+if __name__ == "__main__":
+    jt.main(suite, setup)
