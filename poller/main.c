@@ -138,6 +138,28 @@ static int writePidfile(const char *path) {
     return fclose(f);
 }
 
+/* The pid in path if it names a running juggernaut-poller, else 0. Lets a
+ * cron line start the poller every minute without starting a second one;
+ * /proc/<pid>/comm guards against a stale pidfile whose pid was reused. */
+static int runningPoller(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int pid = 0;
+    int found = fscanf(f, "%d", &pid) == 1;
+    fclose(f);
+    if (!found || pid <= 0 || pid == (int)getpid()) return 0;
+    if (kill(pid, 0) < 0 && errno != EPERM) return 0;
+    char comm_path[64], comm[32] = "";
+    snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+    FILE *c = fopen(comm_path, "r");
+    if (c) {
+        if (!fgets(comm, sizeof(comm), c)) comm[0] = '\0';
+        fclose(c);
+    }
+    /* the kernel keeps 15 bytes of the name: "juggernaut-poll" */
+    return strncmp(comm, "juggernaut-poll", 15) == 0 ? pid : 0;
+}
+
 /* Remove the pidfile only if it is still ours. */
 static void removePidfile(const char *path) {
     FILE *f = fopen(path, "r");
@@ -327,6 +349,12 @@ int main(int argc, char **argv) {
         }
         snprintf(pidpath, sizeof(pidpath), "%s/%.255s", cwd, pidfile);
         pidfile = pidpath;
+    }
+
+    int running = pidfile ? runningPoller(pidfile) : 0;
+    if (running) {
+        jugLog(JUG_LOG_INFO, "already running as pid %d (%s): nothing to do", running, pidfile);
+        return 0;
     }
 
     int ready = -1;
