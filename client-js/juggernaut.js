@@ -753,13 +753,15 @@
 
   proto._enqueue = function (endpoint, params) {
     var last = this._queue.length ? this._queue[this._queue.length - 1] : null;
-    /* Subscribes (or unsubscribes) in a row go out as one request. */
-    if (last && last.endpoint === endpoint && (endpoint === "subscribe" || endpoint === "unsubscribe")) {
+    /* Subscribes (or unsubscribes) in a row go out as one request: the
+     * queue runs from a timer so that a burst of calls is seen whole. */
+    if (last && last !== this._queueItem && last.endpoint === endpoint &&
+        (endpoint === "subscribe" || endpoint === "unsubscribe")) {
       last.params.channel = last.params.channel.concat(params.channel);
     } else {
       this._queue.push({endpoint: endpoint, params: params, tries: 0});
     }
-    this._runQueue();
+    if (!this._queueBusy && !hasOwn(this._timers, "queue")) this._setTimer("queue", this._runQueue, 0);
   };
 
   proto._runQueue = function () {
@@ -769,8 +771,10 @@
     for (k in item.params) {
       if (hasOwn(item.params, k)) params[k] = item.params[k];
     }
+    this._queueItem = item;
     this._queueBusy = this._request(item.endpoint, params, function (err) {
       self._queueBusy = null;
+      self._queueItem = null;
       if (!err) {
         self._queue.shift();
         self._runQueue();
@@ -852,7 +856,7 @@
     var keep = [], i;
     if (this.state !== "connected") return;
     this._stopTransport();
-    if (this._queueBusy) { this._queueBusy.abort(); this._queueBusy = null; }
+    if (this._queueBusy) { this._queueBusy.abort(); this._queueBusy = null; this._queueItem = null; }
     this._clearTimer("queue");
     for (i = 0; i < this._queue.length; i++) {
       if (this._queue[i].endpoint === "event") keep.push(this._queue[i]);
@@ -886,7 +890,7 @@
   proto.disconnect = function () {
     var sid = this.sessionID, wasUp = this._up, k;
     this._stopTransport();
-    if (this._queueBusy) { this._queueBusy.abort(); this._queueBusy = null; }
+    if (this._queueBusy) { this._queueBusy.abort(); this._queueBusy = null; this._queueItem = null; }
     if (this._connectReq) { this._connectReq.abort(); this._connectReq = null; }
     for (k in this._timers) {
       if (hasOwn(this._timers, k)) this._env.clearTimeout(this._timers[k]);

@@ -39,6 +39,10 @@ void jugHandleStream(jugContext *ctx);       /* Jugglite /stream?channel=a,b */
 void jugHandleMultipart(jugContext *ctx);
 void jugHandleHtmlfile(jugContext *ctx);
 
+/* main.c: 1 once SIGTERM arrived; long waits should end soon (answer or
+ * close normally) so the process can exit. */
+int jugShuttingDown(void);
+
 /* Answer a store failure with the fitting status (410, 413, 503, 500). */
 void jugRespondStoreError(jugContext *ctx, jugStoreStatus status);
 

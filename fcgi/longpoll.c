@@ -19,6 +19,11 @@
 /* Deliveries one response carries at most; the rest come with the next poll. */
 #define POLL_BATCH 500
 
+/* While waiting, a space goes out this often: JSON and JSONP allow leading
+ * whitespace, and the write is what makes lighttpd notice a browser that
+ * left (it then closes our connection and the wait ends). */
+#define POLL_HEARTBEAT_MS 1000
+
 static long long monotonicMs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,6 +68,12 @@ static void respondMessages(jugContext *ctx, const char *sid, const jugDeliverie
     }
 }
 
+static int heartbeat(void *arg) {
+    jugResponse *res = arg;
+    if (jugResponseWrite(res, " ", 1) < 0 || jugResponseFlush(res) < 0) return -1;
+    return jugShuttingDown() ? 1 : 0;
+}
+
 void jugHandlePoll(jugContext *ctx) {
     char err[160];
     const char *sid;
@@ -81,6 +92,13 @@ void jugHandlePoll(jugContext *ctx) {
     for (;;) {
         jugDeliveries d;
         jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, POLL_BATCH, nudged, &d);
+        if (st != JUG_STORE_OK && ctx->res->headers_sent) {
+            /* Too late for an error status: answer "nothing yet", and the
+             * client's next poll gets the error (410, 503) properly. */
+            jugLog(JUG_LOG_INFO, "poll: %s after waiting: %s", sid, ctx->store->err);
+            respondMessages(ctx, sid, &d);
+            return;
+        }
         if (st != JUG_STORE_OK) {
             jugRespondStoreError(ctx, st);
             return;
@@ -92,8 +110,9 @@ void jugHandlePoll(jugContext *ctx) {
             return;
         }
         jugDeliveriesFree(&d);
-        jugWaitResult w = jugStoreWait(ctx->store, sid, (int)left, ctx->req->client_fd, &nudged);
-        if (w == JUG_WAIT_READY) continue;
+        if (!ctx->res->headers_sent && jugResponseStartJson(ctx->res) < 0) return;
+        jugWaitResult w = jugStoreWaitTick(ctx->store, sid, (int)left, ctx->req->client_fd, &nudged,
+                                           POLL_HEARTBEAT_MS, heartbeat, ctx->res);
         if (w == JUG_WAIT_CLIENT_GONE) {
             jugLog(JUG_LOG_DEBUG, "poll: client of %s left while waiting", sid);
             return;
@@ -102,11 +121,10 @@ void jugHandlePoll(jugContext *ctx) {
             /* A connection that died while idle (Redis restarted) fails only
              * here; polling again reconnects, once. */
             jugLog(JUG_LOG_WARNING, "poll: wait failed: %s", ctx->store->err);
-            if (!retried++) continue;
-            jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
-            return;
+            if (retried++) deadline = 0;
         }
-        /* Timed out: the next round polls once more (which also marks the
-         * session alive at the end of the wait) and answers. */
+        if (jugShuttingDown()) deadline = 0;
+        /* READY: poll again at once. TIMEOUT: the next round polls once more
+         * (which also marks the session alive after the wait) and answers. */
     }
 }

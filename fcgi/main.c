@@ -63,6 +63,10 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_PUBLISH] = jugHandlePublish,
 };
 
+int jugShuttingDown(void) {
+    return atomic_load(&stopping);
+}
+
 /* ---- one request ---- */
 
 static void serveRequest(FCGX_Request *fcgx, jugStore *store) {

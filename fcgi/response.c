@@ -235,7 +235,29 @@ static int writeWhole(jugResponse *res, int status, const char *content_type, co
     return jugResponseFlush(res);
 }
 
+int jugResponseStartJson(jugResponse *res) {
+    if (jugResponseHeaders(res, 200, res->callback ? CT_SCRIPT : CT_JSON, NULL) < 0) return -1;
+    return jugResponseFlush(res);
+}
+
+/* The body alone, after jugResponseStartJson(). */
+static int writeJsonBody(jugResponse *res, const char *json) {
+    if (!res->callback) {
+        if (writeStr(res, json) < 0) return -1;
+        return jugResponseFlush(res);
+    }
+    char *safe = jugJsonForScript(json, strlen(json));
+    if (!safe) return -1;
+    writeStr(res, res->callback);
+    writeStr(res, "(");
+    writeStr(res, safe);
+    writeStr(res, ");");
+    free(safe);
+    return jugResponseFlush(res);
+}
+
 static int respondJson(jugResponse *res, int status, const char *json, const char *extra) {
+    if (res->headers_sent) return writeJsonBody(res, json);
     if (!res->callback) {
         const char *parts[] = {json};
         return writeWhole(res, status, CT_JSON, extra, parts, 1);

@@ -26,8 +26,15 @@ int jugResponseInit(jugResponse *res, const jugRequest *req, const jugConfig *cf
 /* Status line and headers. extra: more header lines ("Name: value\r\n"...) or NULL. */
 int jugResponseHeaders(jugResponse *res, int status, const char *content_type, const char *extra);
 
-/* A complete JSON body, or JSONP (status 200, body "cb(json);") when a callback was given. */
+/* A complete JSON body, or JSONP (status 200, body "cb(json);") when a callback was given.
+ * After jugResponseStartJson() only the body is written (status is ignored). */
 int jugResponseJson(jugResponse *res, int status, const char *json);
+
+/* Send and flush the head of a 200 JSON (or JSONP) response now, before the
+ * body is known. A long-poll does this before it blocks: web servers such as
+ * lighttpd watch the browser's connection only once a response has begun,
+ * and close ours when the browser leaves -- which is how we notice. */
+int jugResponseStartJson(jugResponse *res);
 
 /* {"error":code,"message":message} with status (JSONP adds "status"). 503 adds Retry-After. */
 int jugResponseError(jugResponse *res, int status, const char *code, const char *message);

@@ -278,6 +278,20 @@ static jugWaitResult waitResult(jugStore *store, redisReply *r, int *nudged) {
 }
 
 jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged) {
+    return jugStoreWaitTick(store, sid, timeout_ms, client_fd, nudged, 0, NULL, NULL);
+}
+
+/* The client left (or we stop waiting early): the BLMOVE may still move an
+ * item after we hang up, so never reuse this connection, and wake whoever
+ * waits next. */
+static jugWaitResult clientGone(jugStore *store, const char *sid) {
+    dropConnection(store);
+    jugStoreNudge(store, sid);
+    return JUG_WAIT_CLIENT_GONE;
+}
+
+jugWaitResult jugStoreWaitTick(jugStore *store, const char *sid, int timeout_ms, int client_fd,
+                               int *nudged, int tick_ms, jugWaitTick tick, void *arg) {
     const jugConfig *cfg = store->cfg;
     *nudged = 0;
     if (timeout_ms <= 0) return JUG_WAIT_TIMEOUT;
@@ -295,14 +309,27 @@ jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int
         dropConnection(store);
         return JUG_WAIT_ERROR;
     }
-    long long deadline = monotonicMs() + timeout_ms + WAIT_MARGIN_MS;
+    long long now = monotonicMs();
+    long long deadline = now + timeout_ms + WAIT_MARGIN_MS;
+    long long next_tick = tick && tick_ms > 0 ? now + tick_ms : -1;
     for (;;) {
-        long long left = deadline - monotonicMs();
+        now = monotonicMs();
+        long long left = deadline - now;
         if (left <= 0) {
             setError(store, "%s", "Redis did not answer BLMOVE in time");
             dropConnection(store);
             return JUG_WAIT_ERROR;
         }
+        if (next_tick >= 0 && now >= next_tick) {
+            int t = tick(arg);
+            if (t < 0) return clientGone(store, sid);
+            if (t > 0) {
+                clientGone(store, sid);
+                return JUG_WAIT_TIMEOUT;
+            }
+            next_tick = now + tick_ms;
+        }
+        if (next_tick >= 0 && next_tick - now < left) left = next_tick - now;
         struct pollfd pfd[2] = {{.fd = store->redis->fd, .events = POLLIN},
                                 {.fd = client_fd, .events = POLLIN}};
         int n = poll(pfd, client_fd >= 0 ? 2 : 1, (int)left);
@@ -322,13 +349,7 @@ jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int
             }
             if (r) return waitResult(store, r, nudged);
         }
-        if (client_fd >= 0 && pfd[1].revents) {
-            /* The BLMOVE may still move an item after we hang up: never
-             * reuse this connection, and wake whoever waits next. */
-            dropConnection(store);
-            jugStoreNudge(store, sid);
-            return JUG_WAIT_CLIENT_GONE;
-        }
+        if (client_fd >= 0 && pfd[1].revents) return clientGone(store, sid);
     }
 }
 

@@ -65,6 +65,17 @@ void jugDeliveriesFree(jugDeliveries *d);
  * may have moved. *nudged is set when the moved item was a nudge. */
 jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged);
 
+/* Called every tick_ms while a wait blocks; returns 0 to go on waiting, -1
+ * when the client is gone (a write to it failed), which ends the wait as
+ * CLIENT_GONE, or 1 to end the wait now as a TIMEOUT (shutting down). */
+typedef int (*jugWaitTick)(void *arg);
+
+/* jugStoreWait that also calls tick(arg) every tick_ms (tick may be NULL).
+ * lighttpd notices a browser that left only when it writes to it, so a
+ * waiting request writes something harmless now and then. */
+jugWaitResult jugStoreWaitTick(jugStore *store, const char *sid, int timeout_ms, int client_fd,
+                               int *nudged, int tick_ms, jugWaitTick tick, void *arg);
+
 /* Push a nudge onto the session's inbox so that a request waiting on it
  * wakes up and re-reads "sent" (after this request moved something there
  * that it could not hand to its client). */

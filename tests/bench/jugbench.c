@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,8 +374,9 @@ static void onHoldDone(bench *b, client *c, benchEvent ev)
     }
     if (ev == BENCH_EV_DONE && c->conn.status == 200) {
         b->deliveries += strstr(c->conn.body.data ? c->conn.body.data : "", "\"id\":") != NULL;
-    } else {
-        b->errors++;
+    } else if (b->errors++ < 3) {
+        fprintf(stderr, "jugbench: held poll answered %d: %.200s\n", c->conn.status,
+                c->conn.body.data ? c->conn.body.data : "");
     }
     c->phase = PH_IDLE;
 }
@@ -750,33 +752,50 @@ static void printDelivery(const bench *b, const char *transport, double publish_
     printf("deliveries_per_s: %.0f\n", el > 0 ? distinct / el : 0);
 }
 
+/* The publisher runs on its own thread with its own Redis connection, so
+ * the rate holds however busy the client loop is. */
+typedef struct publisher {
+    const options *o;
+    const char *channel;
+    long long t0, done_us;
+    int sent, failed;
+} publisher;
+
+static void *publisherMain(void *arg)
+{
+    publisher *p = arg;
+    redisContext *rc = redisOpen(p->o);
+    long long interval = p->o->rate > 0 ? (long long)(1e6 / p->o->rate) : 0;
+    while (rc && p->sent < p->o->messages) {
+        long long wait = p->t0 + p->sent * interval - benchNowUs();
+        if (wait > 0) usleep((useconds_t)wait);
+        if (publish(rc, p->o, p->channel, p->sent) < 0) break;
+        p->sent++;
+    }
+    p->failed = !rc || p->sent < p->o->messages;
+    p->done_us = benchNowUs();
+    if (rc) redisFree(rc);
+    return NULL;
+}
+
 /* Publish M messages at the rate while serving clients, then wait for them all. */
-static int runPublishing(bench *b, redisContext *rc, double *publish_s, double *el)
+static int runPublishing(bench *b, double *publish_s, double *el)
 {
     const options *o = b->o;
-    long long t0 = benchNowUs();
-    long long interval = o->rate > 0 ? (long long)(1e6 / o->rate) : 0;
-    int sent = 0;
-    while (sent < o->messages) {
-        long long due = t0 + sent * interval;
-        long long now = benchNowUs();
-        if (now >= due) {
-            if (publish(rc, o, b->channel, sent++) < 0) return -1;
-            if (interval == 0 && sent % 50 != 0) continue;   /* burst, but keep reading */
-            benchLoopRun(&b->loop, 0);
-        } else {
-            benchLoopRun(&b->loop, (int)((due - now) / 1000));
-        }
-    }
-    *publish_s = (benchNowUs() - t0) / 1e6;
-    long long deadline = benchNowUs() + (long long)o->timeout_s * 1000000;
+    publisher p = { .o = o, .channel = b->channel, .t0 = benchNowUs() };
+    pthread_t t;
+    if (pthread_create(&t, NULL, publisherMain, &p) != 0) return -1;
+    long long deadline = p.t0 + (long long)o->messages * (o->rate > 0 ? (long long)(1e6 / o->rate) : 0) +
+                         (long long)o->timeout_s * 1000000;
     while (b->complete < b->connected && benchNowUs() < deadline) benchLoopRun(&b->loop, 20);
-    long long last = b->last_delivery_us > t0 ? b->last_delivery_us : benchNowUs();
-    *el = (last - t0) / 1e6;
+    pthread_join(t, NULL);
+    *publish_s = (p.done_us - p.t0) / 1e6;
+    long long last = b->last_delivery_us > p.t0 ? b->last_delivery_us : benchNowUs();
+    *el = (last - p.t0) / 1e6;
     /* A moment more to catch late duplicates. */
     long long linger = benchNowUs() + 300000;
     while (benchNowUs() < linger) benchLoopRun(&b->loop, 20);
-    return 0;
+    return p.failed ? -1 : 0;
 }
 
 static int cmdDeliver(options *o, int streaming)
@@ -800,7 +819,7 @@ static int cmdDeliver(options *o, int streaming)
     while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected)))
         benchLoopRun(&b.loop, 20);
     double publish_s = 0, el = 0;
-    int rcode = runPublishing(&b, rc, &publish_s, &el);
+    int rcode = runPublishing(&b, &publish_s, &el);
     printf("jugbench %s\n", streaming ? "stream" : "deliver");
     printMachine();
     printf("connect_s: %.3f\nrate: %.0f\n", connect_s, o->rate);
@@ -848,6 +867,26 @@ static void printProcs(const options *o, const char *when)
         printf("server_%s: pid=%d rss_kib=%lld\n", when, o->server_pid, readRssKb(o->server_pid));
 }
 
+/* Send the polls, keeping at most a window of them on their way to the
+ * worker: a burst of thousands overflows the FastCGI listen backlog and
+ * lighttpd answers 503 (and disables the backend for a second). */
+static void startHeldPolls(bench *b, redisContext *rc, long long base_blocked)
+{
+    const int window = 1000;
+    long long deadline = benchNowUs() + (long long)b->o->timeout_s * 1000000;
+    int i = 0, sent = 0;
+    while (i < b->n && benchNowUs() < deadline) {
+        long long blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") - base_blocked : sent;
+        for (int k = 0; k < 250 && i < b->n && sent - blocked < window; i++) {
+            if (b->clients[i].phase != PH_READY) continue;
+            startPoll(b, &b->clients[i]);
+            sent++;
+            k++;
+        }
+        benchLoopRun(&b->loop, 10);
+    }
+}
+
 static int cmdHold(options *o)
 {
     redisContext *rc = o->redis ? redisOpen(o) : NULL;
@@ -859,17 +898,12 @@ static int cmdHold(options *o)
     double connect_s = (benchNowUs() - tc) / 1e6;
     long long base_blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") : 0;
     long long rss0 = workerRssKb(o);
-    long long redis_mem0 = rc ? redisInfoField(rc, "memory", "used_memory") : -1;
     printf("jugbench hold\n");
     printMachine();
     printf("rlimit_nofile: %ld\n", benchRaiseNofile(0));
     printProcs(o, "before");
     long long tp = benchNowUs();
-    for (int i = 0; i < b.n; i++) {
-        if (b.clients[i].phase != PH_READY) continue;
-        startPoll(&b, &b.clients[i]);
-        if (i % 200 == 199) benchLoopRun(&b.loop, 0);
-    }
+    startHeldPolls(&b, rc, base_blocked);
     long long held = waitHeld(&b, rc, base_blocked, b.connected);
     double hold_s = (benchNowUs() - tp) / 1e6;
     long long rss1 = workerRssKb(o);
@@ -883,7 +917,8 @@ static int cmdHold(options *o)
         printf("kib_per_held_request: %.1f\n", (double)(rss1 - rss0) / held);
         printf("kib_per_held_request_total: %.1f\n", (double)rss1 / held);
     }
-    if (rc) printf("redis_used_memory_kib: before=%lld after=%lld\n", redis_mem0 / 1024, redis_mem1 / 1024);
+    if (rc) printf("redis_used_memory_kib: %lld\nredis_connected_clients: %lld\n", redis_mem1 / 1024,
+                   redisInfoField(rc, "clients", "connected_clients"));
     /* Release: one message answers every held poll. */
     long long tr = benchNowUs();
     long long answered0 = b.answered;

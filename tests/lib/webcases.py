@@ -26,7 +26,7 @@ class Stream:
 
     HTTP/1.0 keeps the body free of chunked encoding on every server."""
 
-    def __init__(self, web, endpoint, params, headers=None, timeout=10):
+    def __init__(self, web, endpoint, params, headers=None, timeout=10, wait_headers=True):
         path = web.http.prefix + "/" + endpoint + "?" + jugtest.encode_params(params)
         self.sock = socket.create_connection(("127.0.0.1", web.port), timeout=timeout)
         lines = ["GET %s HTTP/1.0" % path, "Host: 127.0.0.1:%d" % web.port]
@@ -34,11 +34,16 @@ class Stream:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.raw = b""
         self.closed = False
+        self.status = None
+        self.headers = {}
+        if wait_headers:
+            self.read_headers(timeout)
+
+    def read_headers(self, timeout):
         self._read_until(lambda: b"\r\n\r\n" in self.raw, timeout, "response headers")
         head, self.body = self.raw.split(b"\r\n\r\n", 1)
         head = head.decode("latin-1").split("\r\n")
         self.status = int(head[0].split()[1])
-        self.headers = {}
         for line in head[1:]:
             k, _, v = line.partition(":")
             self.headers[k.strip().lower()] = v.strip()
@@ -148,9 +153,12 @@ def make_suite(server):
         """a waiting long-poll is answered by a publish"""
         c = env.client(["lpw"])
         started = time.monotonic()
-        stream = Stream(env.web, "poll", {"session_id": c.sid, "ack": 0, "timeout": 4})
+        # A long-poll's headers come with its answer: do not wait for them.
+        stream = Stream(env.web, "poll", {"session_id": c.sid, "ack": 0, "timeout": 4},
+                        wait_headers=False)
         time.sleep(0.5)
         publish(env, "lpw", "late")
+        stream.read_headers(8)
         stream._read_until(lambda: stream.closed, 8, "the end of the long-poll")
         reply = json.loads(stream.body)
         equal([m["data"] for m in reply["messages"]], ["late"], "deliveries")
@@ -234,7 +242,8 @@ def make_suite(server):
     def long_poll_disconnect(env):
         """a client gone mid long-poll loses nothing: it comes on the next poll"""
         c = env.client(["gone"])
-        s = Stream(env.web, "poll", {"session_id": c.sid, "ack": 0, "timeout": 3})
+        s = Stream(env.web, "poll", {"session_id": c.sid, "ack": 0, "timeout": 3},
+                   wait_headers=False)
         time.sleep(0.5)
         s.close()
         publish(env, "gone", "kept")
@@ -300,17 +309,46 @@ def make_suite(server):
             try:
                 web.start()
                 c = jugtest.Client(web.http, ["held"])
-                s = Stream(web, "sse", {"session_id": c.sid, "ack": 0}, timeout=3)
+                # Headers are held back too: do not wait for them.
+                s = Stream(web, "sse", {"session_id": c.sid, "ack": 0}, timeout=3,
+                           wait_headers=False)
                 time.sleep(0.3)
                 publish(env, "held", "first")
                 try:
-                    s.wait(lambda b: deliveries(parse_sse(b)), 1, 2, "a delivery")
+                    s._read_until(lambda: b'"first"' in s.raw, 2.5, "a delivery")
                     held = False
                 except AssertionError:
                     held = True
                 s.close()
                 check(held, "the stream was not held back: FcgidOutputBufferSize no longer "
                       "matters (mod_fcgid changed?)")
+            finally:
+                web.stop()
+                env.web.logs += web.logs
+
+    if server == "nginx":
+        @suite.test
+        def nginx_buffering_on(env):
+            """nginx with fastcgi_buffering on still streams (X-Accel-Buffering: no)"""
+            import os
+            from webservers import Nginx
+            workdir = os.path.join(env.dir, "nginx-buffering-on")
+            os.makedirs(workdir, exist_ok=True)
+            web = Nginx(workdir, env.web.worker, env.config_path, buffering="on")
+            try:
+                web.start()
+                c = jugtest.Client(web.http, ["buffered"])
+                s = Stream(web, "sse", {"session_id": c.sid, "ack": 0})
+                try:
+                    equal(s.headers.get("x-accel-buffering"), None,
+                          "nginx consumes X-Accel-Buffering")
+                    time.sleep(0.3)
+                    publish(env, "buffered", "first")
+                    got = deliveries(s.wait(lambda b: deliveries(parse_sse(b)), 1, 5,
+                                            "a delivery while the response is open"))
+                    equal([m["data"] for m in got], ["first"], "deliveries")
+                finally:
+                    s.close()
             finally:
                 web.stop()
                 env.web.logs += web.logs

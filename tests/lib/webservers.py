@@ -278,3 +278,56 @@ class ShippedLighttpd(WebServer):
 
 
 SERVERS = {"lighttpd": ShippedLighttpd, "apache": Apache, "nginx": Nginx}
+
+
+# ---------------------------------------------------------------- a shared host: Apache + .htaccess
+
+class SharedHostApache(WebServer):
+    """Apache serving a user's cgi-bin (as a shared host does) with mod_fcgid
+    at its defaults: whatever happens there is decided by the .htaccess that
+    "make install" put in cgibindir. allow_override is "All" or "None".
+
+    Runs as the user who owns the cgi-bin (like suexec) when started by
+    root, else as the current user."""
+
+    name = "apache (shared host)"
+
+    def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None):
+        super().__init__(workdir, os.path.join(cgibindir, "juggernaut.fcgi"), None, port)
+        self.cgibindir = cgibindir
+        self.account = account
+        self.allow_override = allow_override
+        require(APACHE_BIN, os.path.join(APACHE_MODULES, "mod_fcgid.so"))
+
+    @property
+    def http(self):
+        from jugtest import Http
+        return Http(self.port, prefix="/cgi-bin/juggernaut.fcgi")
+
+    def _answers(self):
+        if self.allow_override == "All":
+            return super()._answers()
+        if not self.proc.alive():
+            raise AssertionError("apache exited")
+        return self.http.get("", timeout=3).status > 0
+
+    def _start(self):
+        open_for_workers(self.dir)
+        os.makedirs(os.path.join(self.dir, "htdocs"), exist_ok=True)
+        body = "\n".join([
+            "# The host's part: a cgi-bin whose .htaccess the user controls.",
+            "Alias /cgi-bin/ %s/" % self.cgibindir,
+            "<Directory %s>" % self.cgibindir,
+            "    AllowOverride %s" % self.allow_override,
+            "    Require all granted",
+            "</Directory>",
+            '<Files ".ht*">',
+            "    Require all denied",
+            "</Files>",
+        ])
+        conf = os.path.join(self.dir, "httpd.conf")
+        with open(conf, "w") as f:
+            f.write(apache_main_config(self.dir, self.port, self.account, body))
+        log = os.path.join(self.dir, "apache.log")
+        self.logs = [log, os.path.join(self.dir, "apache-error.log")]
+        self.proc = Process("apache", [APACHE_BIN, "-DFOREGROUND", "-f", conf], log).start()
