@@ -78,6 +78,14 @@ static void fillNumbers(scriptNumbers *n, const jugConfig *cfg) {
     snprintf(n->max_channels, sizeof(n->max_channels), "%d", cfg->max_channels_per_session);
 }
 
+/* 1 if the connection failed because the server had closed it -- so the
+ * command never ran and may be sent again on a new connection. A timeout
+ * is not such a failure: the script may have run. */
+static int closedByServer(const redisContext *c) {
+    return c->err == REDIS_ERR_EOF ||
+           (c->err == REDIS_ERR_IO && (errno == EPIPE || errno == ECONNRESET));
+}
+
 /* Run a script, reconnecting once if a reused connection turns out dead
  * (Redis restarted since this thread last used it). NULL: unavailable. */
 static redisReply *runScript(jugStore *store, jugScript script, int argc, const char **argv) {
@@ -87,8 +95,9 @@ static redisReply *runScript(jugStore *store, jugScript script, int argc, const 
         redisReply *r = jugRedisScript(store->redis, script, 0, argc, argv, NULL);
         if (r) return r;
         setError(store, "Redis: %s", store->redis->errstr);
+        int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
-        if (fresh) break;
+        if (!retry) break;
     }
     return NULL;
 }
@@ -385,8 +394,9 @@ jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
             return st;
         }
         setError(store, "Redis: %s", store->redis->errstr);
+        int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
-        if (fresh) break;
+        if (!retry) break;
     }
     return JUG_STORE_UNAVAILABLE;
 }

@@ -163,7 +163,8 @@ def t_expiry(env):
 
 
 def setup():
-    return jt.Env("events", session_ttl=5, poll_timeout=2).start()
+    # Redis over TCP here (redis://127.0.0.1:port), a unix socket elsewhere.
+    return jt.Env("events", redis_tcp=True, session_ttl=5, poll_timeout=2).start()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 # would). Counts deliveries exactly: every message once, in order.
 import os
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -96,7 +97,20 @@ def t_redis_restart(env):
     env.redis.publish(["rr"], "before")
     jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:inbox" % c.sid) == 1,
                 5, "message queued")
+    other = env.client(["rr-wait"])
+    waiting = {}
+
+    def blocked_poll():
+        r = env.http.get("poll", {"session_id": other.sid, "timeout": 3}, timeout=20)
+        waiting["r"] = r
+
+    t = threading.Thread(target=blocked_poll)
+    t.start()
+    time.sleep(0.5)  # now blocked in the worker
     env.redis.stop()
+    t.join(10)
+    jt.check("r" in waiting, "a poll waiting while Redis went away never answered")
+    jt.check(waiting["r"].status in (200, 503), "the waiting poll's answer", waiting["r"])
     r = env.http.get("poll", {"session_id": c.sid, "ack": c.ack, "timeout": 1})
     jt.check_error(r, 503, "unavailable")
     jt.check(r.headers.get("retry-after", "").isdigit(), "503 carries Retry-After", r)

@@ -294,18 +294,26 @@ def make_suite(server):
         equal(r.headers.get("access-control-allow-origin"), ALLOWED_ORIGIN,
               "preflight allowed origin")
 
-    if server == "apache":
-        @suite.test
-        def apache_default_buffer(env):
-            """without FcgidOutputBufferSize 0 an sse stream is held back (why the conf sets it)"""
-            diag("Apache + mod_fcgid streams only with FcgidOutputBufferSize 0, a directive "
-                 "valid in server/virtual-host configuration only (not .htaccess); "
-                 "conf/apache-fcgid.conf sets it")
+    # What the setting each shipped conf carries for streaming is there for:
+    # without it the same stream is held back.
+    held_back = {
+        "apache": ("FcgidOutputBufferSize 65536 (mod_fcgid's default)",
+                   dict(output_buffer_size=65536)),
+        "lighttpd": ("server.stream-response-body = 0 (lighttpd's default)",
+                     dict(stream_response_body=0)),
+    }
+    if server in held_back:
+        setting, options = held_back[server]
+
+        def buffered(env):
+            if server == "apache":
+                diag("Apache + mod_fcgid streams only with FcgidOutputBufferSize 0, a "
+                     "directive valid in server/virtual-host configuration only (not "
+                     ".htaccess); conf/apache-fcgid.conf sets it")
             import os
-            from webservers import Apache
-            workdir = os.path.join(env.dir, "apache-buffered")
+            workdir = os.path.join(env.dir, server + "-buffered")
             os.makedirs(workdir, exist_ok=True)
-            web = Apache(workdir, env.web.worker, env.config_path, output_buffer_size=65536)
+            web = SERVERS[server](workdir, env.web.worker, env.config_path, **options)
             try:
                 web.start()
                 c = jugtest.Client(web.http, ["held"])
@@ -320,11 +328,15 @@ def make_suite(server):
                 except AssertionError:
                     held = True
                 s.close()
-                check(held, "the stream was not held back: FcgidOutputBufferSize no longer "
-                      "matters (mod_fcgid changed?)")
+                check(held, "the stream was not held back with %s: the setting no longer "
+                      "matters?" % setting)
             finally:
                 web.stop()
                 env.web.logs += web.logs
+        buffered.__doc__ = "with %s an sse stream is held back (why the conf changes it)" \
+            % setting
+        buffered.__name__ = "held_back"
+        suite.test(buffered)
 
     if server == "nginx":
         @suite.test

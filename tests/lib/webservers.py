@@ -246,8 +246,9 @@ class ShippedLighttpd(WebServer):
 
     name = "lighttpd"
 
-    def __init__(self, workdir, worker, config_path, port=None):
+    def __init__(self, workdir, worker, config_path, port=None, stream_response_body=None):
         super().__init__(workdir, worker, config_path, port)
+        self.stream_response_body = stream_response_body
         require(LIGHTTPD_BIN)
 
     def jug_config(self, socket_path):
@@ -256,6 +257,10 @@ class ShippedLighttpd(WebServer):
                            ("jug_socket", socket_path)):
             text = replace_line(text, r"^var\.%s\s*=.*$" % var,
                                 'var.%s = "%s"' % (var, value), "var.%s" % var)
+        if self.stream_response_body is not None:
+            text = replace_line(text, r"^\s*server\.stream-response-body = .*$",
+                                "    server.stream-response-body = %d"
+                                % self.stream_response_body, "server.stream-response-body")
         return text
 
     def _start(self):
