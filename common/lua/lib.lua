@@ -40,21 +40,32 @@ local function jug_end_session(prefix, evchan, sid)
   return #chans
 end
 
--- Mark a session alive now. Returns its meta, or nil if it is unknown or
+-- Mark a session alive now. Returns true, or false if it is unknown or
 -- lapsed (a lapsed one is ended on the spot, so its roster events are not
--- late just because the poller has not swept yet).
+-- late just because the poller has not swept yet). This runs on every poll,
+-- so it stays cheap: the backstop TTLs (many session lifetimes long) are
+-- renewed only when the clock crosses into a new half-lifetime.
 local function jug_touch(prefix, evchan, sid, ttl_ms, backstop_s, now)
   local score = redis.call('ZSCORE', prefix .. 'sessions', sid)
-  if not score then return nil end
-  if now - tonumber(score) > ttl_ms then
+  if not score then return false end
+  score = tonumber(score)
+  if now - score > ttl_ms then
     jug_end_session(prefix, evchan, sid)
-    return nil
+    return false
   end
-  local skey = prefix .. 'session:' .. sid
   redis.call('ZADD', prefix .. 'sessions', now, sid)
-  redis.call('EXPIRE', skey, backstop_s)
-  redis.call('EXPIRE', skey .. ':channels', backstop_s)
-  return redis.call('HGET', skey, 'meta') or 'null'
+  local period = math.max(math.floor(ttl_ms / 2), 1)
+  if math.floor(now / period) ~= math.floor(score / period) then
+    local skey = prefix .. 'session:' .. sid
+    redis.call('EXPIRE', skey, backstop_s)
+    redis.call('EXPIRE', skey .. ':channels', backstop_s)
+    redis.call('EXPIRE', skey .. ':sent', backstop_s)
+  end
+  return true
+end
+
+local function jug_meta(prefix, sid)
+  return redis.call('HGET', prefix .. 'session:' .. sid, 'meta') or 'null'
 end
 
 -- Subscribe a live session to argv[first..]. Refuses (changing nothing) when

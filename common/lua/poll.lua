@@ -36,11 +36,15 @@ end
 
 local len = redis.call('LLEN', sent)
 if len == 0 then return {} end
+-- A "sent" list made by RPUSH here or by the worker's BLMOVE has no TTL yet.
+if redis.call('TTL', sent) < 0 then redis.call('EXPIRE', sent, backstop) end
 if len > max_queue then
   redis.call('LTRIM', sent, -max_queue, -1)
   len = max_queue
 end
-redis.call('EXPIRE', sent, backstop)
+
+-- Long-poll (after == ack): everything left in "sent" is unacknowledged.
+if after <= ack then return redis.call('LRANGE', sent, 0, max_batch - 1) end
 
 -- Walk back from the tail in chunks to the first delivery newer than "after".
 local first = len

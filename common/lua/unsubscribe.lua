@@ -2,8 +2,10 @@
 -- ARGV: prefix, event channel, sid, ttl ms, backstop s, channel...
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
-local meta = jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms())
-if not meta then return jug_no_session() end
+if not jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms()) then
+  return jug_no_session()
+end
+local meta = jug_meta(prefix, sid)
 local ckey = prefix .. 'session:' .. sid .. ':channels'
 local removed = 0
 for i = 6, #ARGV do

@@ -14,7 +14,7 @@ import socket
 import time
 
 import jugtest
-from jugtest import Env, Suite, check, diag, equal, wait_for
+from jugtest import Env, Suite, check, diag, equal
 from webservers import SERVERS
 
 ALLOWED_ORIGIN = "http://app.example"
