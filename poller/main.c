@@ -353,7 +353,7 @@ int main(int argc, char **argv) {
 
     int running = pidfile ? runningPoller(pidfile) : 0;
     if (running) {
-        jugLog(JUG_LOG_INFO, "already running as pid %d (%s): nothing to do", running, pidfile);
+        jugLog(JUG_LOG_DEBUG, "already running as pid %d (%s): nothing to do", running, pidfile);
         return 0;
     }
 
