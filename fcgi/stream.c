@@ -82,6 +82,15 @@ static void batchClear(jugDeliveries *d) {
     memset(d, 0, sizeof(*d));
 }
 
+/* A write failed: the client left while the web server still held the
+ * request open (Apache notices only when it writes). Deliveries this stream
+ * moved into "sent" may never have reached anyone, and the browser's next
+ * stream may already be blocked on the inbox: wake it so it re-reads "sent". */
+static void streamLost(jugContext *ctx, const char *sid) {
+    if (jugStoreNudge(ctx->store, sid) != JUG_STORE_OK)
+        jugLog(JUG_LOG_DEBUG, "stream %s: nudge: %s", sid, ctx->store->err);
+}
+
 static const char *storeEndReason(jugStoreStatus st) {
     return st == JUG_STORE_NO_SESSION ? "session_expired" : "unavailable";
 }
@@ -153,5 +162,6 @@ void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStre
     }
     streamEnd(ctx, end_reason, ops, state);
 done:
+    if (ctx->res->gone) streamLost(ctx, sid);
     batchClear(&d);
 }

@@ -32,7 +32,8 @@ WORKER_BIN = os.path.join(BUILDDIR, "fcgi", "juggernaut.fcgi")
 LIGHTTPD_BIN = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 LIGHTTPD_MODULES = "/usr/lib/lighttpd"
 
-# Sanitizer reports go to the logs; abort on the first so they are seen.
+# Sanitizer reports go to the logs, where the last test point of every file
+# looks for them.
 os.environ.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
