@@ -46,7 +46,11 @@ def build_stack(jt, docroot, port=None, **overrides):
     from roster import Roster
     settings = dict(DEMO_SETTINGS, **overrides)
     env = jt.Env("demo", key_prefix=settings["key_prefix"])
-    render_config(env.config_path, env.redis.url, settings)
+    try:
+        render_config(env.config_path, env.redis.url, settings)
+    except (OSError, ValueError):
+        env.cleanup()
+        raise
     env.prefix = settings["key_prefix"]
     env.web.docroot = docroot
     env.web.port = port
@@ -90,7 +94,9 @@ def main():
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
+    # Also SIGINT: when started in the background it would be ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     status = 0
     try:
         env.start()
