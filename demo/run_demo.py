@@ -23,7 +23,9 @@ SRCDIR = os.path.dirname(DEMO_DIR)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, DEMO_DIR)
 
-DEMO_SETTINGS = dict(key_prefix="jugdemo:", session_ttl=20, poll_timeout=15, keepalive=10,
+# keepalive below the client's 5 s openTimeout: an htmlfile stream shows no
+# sign of life before its first record (see the browser tests' idle test).
+DEMO_SETTINGS = dict(key_prefix="jugdemo:", session_ttl=20, poll_timeout=15, keepalive=4,
                      stream_max=120, lease_ms=3000)
 
 
@@ -41,11 +43,11 @@ def render_config(path, redis_url, settings):
         f.write(text)
 
 
-def build_stack(jt, docroot, port=None, **overrides):
+def build_stack(jt, docroot, port=None, name="demo", **overrides):
     """An unstarted jugtest.Env for the demo config, and its Roster."""
     from roster import Roster
     settings = dict(DEMO_SETTINGS, **overrides)
-    env = jt.Env("demo", key_prefix=settings["key_prefix"])
+    env = jt.Env(name, key_prefix=settings["key_prefix"])
     try:
         render_config(env.config_path, env.redis.url, settings)
     except (OSError, ValueError):
