@@ -489,9 +489,10 @@
         frame = doc.createElement("iframe");
         doc.body.appendChild(frame);
         frame.src = src;
+        /* old IE fires no load event inside an htmlfile: watch readyState */
         var watch = function () {
           try {
-            if (frame.readyState === "complete") { ended(); return; }
+            if (frame.readyState === "complete") { timer = null; ended(); return; }
           } catch (e) { /* keep watching */ }
           timer = env.setTimeout(watch, 1000);
         };
@@ -971,6 +972,14 @@
     st = {name: name, t: t, opened: false, records: 0, probe: !!opts};
     this._st = st;
     function live() { return gen === self._gen; }
+    var handle = null;
+    /* Whatever ends a poll or stream also releases it (an iframe, a script
+     * tag, an EventSource), so nothing of it outlives it. */
+    function release() {
+      var x = handle;
+      handle = null;
+      if (x) { try { x.abort(); } catch (e) { /* gone */ } }
+    }
     var h = {
       opened: function () {
         if (!live()) return;
@@ -999,6 +1008,7 @@
         self._inflight = null;
         self._clearTimer("open");
         self._clearTimer("idle");
+        release();
         self._ended(st, err);
       }
     };
@@ -1007,7 +1017,9 @@
     }
     this._armIdle();
     try {
-      this._inflight = t.open(this, h, opts) || {abort: noop};
+      handle = t.open(this, h, opts) || {abort: noop};
+      if (live()) this._inflight = handle;
+      else release();                         /* it ended while opening */
     } catch (e) {
       this._inflight = null;
       this._gen++;
