@@ -19,17 +19,6 @@ typedef struct htmlfile {
     const char *callback;
 } htmlfile;
 
-/* Old IE runs no script before it has about 256 bytes; pad with a comment. */
-static int htmlfileBegin(jugContext *ctx, void *state) {
-    char padding[HTMLFILE_PADDING];
-    (void)state;
-    memset(padding, ' ', sizeof(padding));
-    memcpy(padding, "<!--", 4);
-    memcpy(padding + sizeof(padding) - 4, "-->\n", 4);
-    if (jugResponseWrite(ctx->res, HTMLFILE_HEAD, sizeof(HTMLFILE_HEAD) - 1) != 0) return -1;
-    return jugResponseWrite(ctx->res, padding, sizeof(padding));
-}
-
 static int writeStr(jugContext *ctx, const char *s) {
     return jugResponseWrite(ctx->res, s, strlen(s));
 }
@@ -61,6 +50,19 @@ static int htmlfileEnd(jugContext *ctx, const char *reason, void *state) {
     const char *json = jugStreamControlJson(reason);
     if (writeScript(ctx, state, json, strlen(json)) != 0) return -1;
     return writeStr(ctx, "</body></html>\n");
+}
+
+/* Old IE runs no script before it has about 256 bytes; pad with a comment.
+ * Then a first keepalive at once: a frame only shows life through scripts,
+ * and the client must see the stream open even on a quiet channel. */
+static int htmlfileBegin(jugContext *ctx, void *state) {
+    char padding[HTMLFILE_PADDING];
+    memset(padding, ' ', sizeof(padding));
+    memcpy(padding, "<!--", 4);
+    memcpy(padding + sizeof(padding) - 4, "-->\n", 4);
+    if (jugResponseWrite(ctx->res, HTMLFILE_HEAD, sizeof(HTMLFILE_HEAD) - 1) != 0) return -1;
+    if (jugResponseWrite(ctx->res, padding, sizeof(padding)) != 0) return -1;
+    return htmlfileKeepalive(ctx, state);
 }
 
 static const jugStreamOps htmlfileOps = {
