@@ -408,6 +408,7 @@
       }
       es.onopen = function () { h.opened(); };
       es.onmessage = function (ev) { h.text(ev.data, ev.lastEventId); };
+      es.addEventListener("keepalive", function () { h.record({event: "keepalive"}); }, false);
       es.addEventListener("reconnect", function () { h.record({event: "reconnect"}); }, false);
       es.addEventListener("juggernaut-error", function (ev) {
         var obj;
@@ -587,6 +588,7 @@
     this._works = {};
     this._probe = false;
     this._pollTimeout = typeof o.pollTimeout === "number" ? o.pollTimeout : 25;
+    this._keepalive = 0;          /* seconds; told by the server at connect */
     this._openTimeout = typeof o.openTimeout === "number" ? o.openTimeout : 5000;
     this._minDelay = typeof o.minDelay === "number" ? o.minDelay : 250;
     this._maxDelay = typeof o.maxDelay === "number" ? o.maxDelay : 30000;
@@ -837,6 +839,7 @@
     if (typeof obj.poll_timeout === "number" && typeof this.options.pollTimeout !== "number") {
       this._pollTimeout = obj.poll_timeout;
     }
+    if (typeof obj.keepalive_interval === "number") this._keepalive = obj.keepalive_interval;
     /* Reconcile with what the page (un)subscribed while connect was out. */
     for (i = 0; i < this._channels.length; i++) {
       if (indexOf(had, this._channels[i]) < 0) add.push(this._channels[i]);
@@ -1030,13 +1033,17 @@
   };
 
   /* Nothing at all for longer than a poll or a keepalive may take: the
-   * connection is half-open; drop it. */
+   * connection is half-open (a stream cut without a close, a dead proxy);
+   * drop it. A stream hears a keepalive every keepalive_interval seconds. */
   proto._armIdle = function () {
+    var st = this._st, seconds = this._pollTimeout + 15;
+    if (st && st.t && st.t.stream && !st.probe && this._keepalive > 0) {
+      seconds = Math.min(seconds, 2 * this._keepalive + 5);
+    }
     this._setTimer("idle", function () {
-      var st = this._st;
       this._stopTransport();
       this._ended(st, failure(0, "timeout", "no answer in time"));
-    }, (this._pollTimeout + 15) * 1000);
+    }, seconds * 1000);
   };
 
   proto._progress = function (st) {

@@ -95,11 +95,12 @@ void jugHandleConnect(jugContext *ctx) {
         return;
     }
     jugBuf b = {0};
-    char nums[96];
+    char nums[128];
     jugBufAppendStr(&b, "{\"session_id\":\"");
     jugBufAppendStr(&b, sid);
-    snprintf(nums, sizeof(nums), "\",\"poll_timeout\":%d,\"session_ttl\":%d,\"channels\":",
-             cfg->poll_timeout, cfg->session_ttl);
+    snprintf(nums, sizeof(nums),
+             "\",\"poll_timeout\":%d,\"session_ttl\":%d,\"keepalive_interval\":%d,\"channels\":",
+             cfg->poll_timeout, cfg->session_ttl, cfg->keepalive_interval);
     jugBufAppendStr(&b, nums);
     appendChannels(&b, channels, count);
     jugBufAppendStr(&b, "}");

@@ -77,7 +77,16 @@ static int sseMessage(jugContext *ctx, const char *delivery, size_t len, long lo
     return writeStr(ctx, "\n");
 }
 
+/* A named event, not a comment: EventSource hides comments from scripts,
+ * and the client must see that a quiet stream is still alive. Pages using
+ * plain onmessage never see named events. */
 static int sseKeepalive(jugContext *ctx, void *state) {
+    (void)state;
+    return writeStr(ctx, "event: keepalive\ndata: {}\n\n");
+}
+
+/* Jugglite pages know nothing of our events: a comment keeps proxies awake. */
+static int juggliteKeepalive(jugContext *ctx, void *state) {
     (void)state;
     return writeStr(ctx, ": keepalive\n\n");
 }
@@ -220,7 +229,7 @@ static int juggliteEnd(jugContext *ctx, const char *reason, void *state) {
 }
 
 static const jugStreamOps juggliteOps = {
-    "text/event-stream; charset=utf-8", NULL, sseBegin, juggliteMessage, sseKeepalive, juggliteEnd,
+    "text/event-stream; charset=utf-8", NULL, sseBegin, juggliteMessage, juggliteKeepalive, juggliteEnd,
 };
 
 /* Last-Event-ID of the form "<sid>.<n>" as our own ids are: 0 and the parts,
