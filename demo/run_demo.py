@@ -11,11 +11,7 @@
 import argparse
 import os
 import re
-import shutil
-import signal
-import socket
 import sys
-import time
 
 sys.dont_write_bytecode = True
 DEMO_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -60,16 +56,6 @@ def build_stack(jt, docroot, port=None, name="demo", **overrides):
     return env, roster
 
 
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def main():
     ap = argparse.ArgumentParser(description="Run the juggernaut-fcgi demo until Ctrl-C.")
     ap.add_argument("--builddir", default=os.environ.get("JUG_BUILDDIR", os.getcwd()),
@@ -80,26 +66,12 @@ def main():
     os.environ["JUG_BUILDDIR"] = os.path.abspath(args.builddir)
     import jugtest as jt  # reads JUG_BUILDDIR when imported
 
-    for path in (jt.POLLER_BIN, jt.WORKER_BIN):
-        if not os.access(path, os.X_OK):
-            sys.exit("run_demo.py: %s is missing: run make first (or pass --builddir)" % path)
-    for prog in ("redis-server", jt.LIGHTTPD_BIN):
-        if not shutil.which(prog):
-            sys.exit("run_demo.py: %s is not installed (Debian: apt-get install redis-server "
-                     "lighttpd)" % prog)
-    if not port_free(args.port):
+    jt.require_stack_programs("run_demo.py")
+    if not jt.port_free(args.port):
         sys.exit("run_demo.py: port %d is busy: choose another with make demo DEMO_PORT=N"
                  % args.port)
 
     env, roster = build_stack(jt, DEMO_DIR, args.port)
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    # Also SIGINT: when started in the background it would be ignored.
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    status = 0
     try:
         env.start()
         roster.start()
@@ -112,19 +84,9 @@ juggernaut-fcgi demo: open http://localhost:%(port)d/ in two browser windows.
 
 Press Ctrl-C to stop.""" % dict(port=args.port, dir=env.dir, sock=env.redis.socket_path))
         sys.stdout.flush()
-        while True:
-            time.sleep(1)
-            for name, proc in [("redis-server", env.redis.proc), ("lighttpd", env.web.proc)] + \
-                    [("poller", p.proc) for p in env.pollers]:
-                if not proc.alive():
-                    print("run_demo.py: %s exited; its log:\n%s" % (name, jt.tail(proc.log_path)))
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        print("\nrun_demo.py: stopping")
+        status = env.watch("run_demo.py")
     except AssertionError as e:
-        print("run_demo.py: could not start: %s" % e)
-        for path in env.logs():
-            print("---- %s\n%s" % (path, jt.tail(path, 10)))
+        env.report_start_failure("run_demo.py", e)
         status = 1
     roster.stop()
     env.stop()

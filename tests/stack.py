@@ -9,25 +9,11 @@
 #   python3 tests/stack.py [--builddir DIR] [--port 8080] [--docroot DIR]
 import argparse
 import os
-import shutil
-import signal
-import socket
 import sys
-import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
-
-
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def main():
@@ -44,16 +30,10 @@ def main():
     os.environ["JUG_BUILDDIR"] = os.path.abspath(args.builddir)
     import jugtest as jt  # reads JUG_BUILDDIR when imported
 
-    for path in (jt.POLLER_BIN, jt.WORKER_BIN):
-        if not os.access(path, os.X_OK):
-            sys.exit("stack.py: %s is missing: run make first (or pass --builddir)" % path)
-    for prog in ("redis-server", jt.LIGHTTPD_BIN):
-        if not shutil.which(prog):
-            sys.exit("stack.py: %s is not installed (Debian: apt-get install redis-server "
-                     "lighttpd)" % prog)
+    jt.require_stack_programs("stack.py")
 
     port = args.port
-    if not port_free(port):
+    if not jt.port_free(port):
         port = jt.free_port()
         print("stack.py: port %d is busy; using %d instead (choose one with --port)"
               % (args.port, port))
@@ -63,13 +43,6 @@ def main():
     if args.docroot:
         env.web.docroot = os.path.abspath(args.docroot)
     env.web.port = port
-    stopping = []
-
-    def on_signal(signum, frame):
-        stopping.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         env.start()
         redis_cli = "redis-cli -s %s" % env.redis.socket_path
@@ -93,25 +66,13 @@ Presence events:  %(cli)s SUBSCRIBE juggernaut:subscribe juggernaut:unsubscribe
 
 Press Ctrl-C to stop.""" % dict(dir=env.dir, port=port, url=url, cli=redis_cli))
         sys.stdout.flush()
-        while True:
-            time.sleep(1)
-            for name, proc in [("redis-server", env.redis.proc), ("lighttpd", env.web.proc)] + \
-                    [("poller", p.proc) for p in env.pollers]:
-                if not proc.alive():
-                    print("stack.py: %s exited; its log:\n%s" % (name, jt.tail(proc.log_path)))
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        print("\nstack.py: stopping")
+        status = env.watch("stack.py")
     except AssertionError as e:
-        print("stack.py: could not start: %s" % e)
-        for path in env.logs():
-            print("---- %s\n%s" % (path, jt.tail(path, 10)))
-        env.stop()
-        env.cleanup()
-        return 1
+        env.report_start_failure("stack.py", e)
+        status = 1
     env.stop()
     env.cleanup()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -214,6 +214,28 @@ def free_port():
 
 # ---------------------------------------------------------------- processes
 
+def port_free(port):
+    """True if nothing listens on 127.0.0.1:port (for the fixed demo port)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def require_stack_programs(program):
+    """Exit with a clear message if the stack cannot start (make stack/demo)."""
+    for path in (POLLER_BIN, WORKER_BIN):
+        if not os.access(path, os.X_OK):
+            sys.exit("%s: %s is missing: run make first (or pass --builddir)" % (program, path))
+    for prog in ("redis-server", LIGHTTPD_BIN):
+        if not shutil.which(prog):
+            sys.exit("%s: %s is not installed (Debian: apt-get install redis-server lighttpd)"
+                     % (program, prog))
+
+
 class Process:
     """One child process with its log file, in its own process group."""
 
@@ -924,6 +946,35 @@ class Env:
         if os.path.exists(extra):
             out.append(extra)
         return [p for p in out if os.path.exists(p)]
+
+    def watch(self, program):
+        """For the long-running scripts (make stack, make demo): wait until
+        Ctrl-C or SIGTERM (0), or until a process of the stack exits (1,
+        after showing its log)."""
+        def on_signal(signum, frame):
+            for sig in (signal.SIGTERM, signal.SIGINT):   # one is enough: stop once
+                signal.signal(sig, signal.SIG_IGN)
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)   # ignored when started in the background
+        watched = [("redis-server", self.redis.proc)] + \
+            ([("web server", self.web.proc)] if self.web else []) + \
+            [("poller " + p.ident, p.proc) for p in self.pollers]
+        try:
+            while True:
+                time.sleep(1)
+                for name, proc in watched:
+                    if not proc.alive():
+                        print("%s: %s exited; its log:\n%s" % (program, name, tail(proc.log_path)))
+                        return 1
+        except KeyboardInterrupt:
+            print("\n%s: stopping" % program)
+            return 0
+
+    def report_start_failure(self, program, error):
+        print("%s: could not start: %s" % (program, error))
+        for path in self.logs():
+            print("---- %s\n%s" % (path, tail(path, 10)))
 
     def stop(self):
         if self.stopped:
