@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jugtest as jt  # noqa: E402
-from webcases import Stream, parse_jugglite, parse_multipart, parse_sse  # noqa: E402
+from webcases import Stream, parse_jugglite, parse_multipart  # noqa: E402
 
 suite = jt.Suite("test_streams", time_limit=90)
 test = suite.test
@@ -32,6 +32,9 @@ ORIGIN = "http://app.example"
 OTHER_ORIGIN = "http://evil.example"
 UNKNOWN_SID = "AAAAAAAAAAAAAAAAAAAAAA"   # well-formed, never issued
 BIG = 12345678901234567890              # more digits than a double holds
+SETTINGS = dict(keepalive_interval=KEEPALIVE, stream_max_duration=MAX_DURATION,
+                poll_timeout=POLL_TIMEOUT, session_ttl=SESSION_TTL,
+                jugglite_namespace=NAMESPACE, cors_origins=ORIGIN)
 
 SSE_KEEPALIVE = "event: keepalive\ndata: {}"
 SSE_RECONNECT = "event: reconnect\ndata: {}"
@@ -102,7 +105,8 @@ def check_sse_preamble(body):
     jt.equal(len(pre), 2, "lines in the preamble block")
     jt.check(pre[1].startswith(":") and not pre[1][1:].strip(" "),
              "the preamble comment is not ':' and spaces", pre[1][:80])
-    jt.check(len(pre[1]) + 1 >= 2048, "preamble comment of %d bytes, want 2 KiB" % (len(pre[1]) + 1))
+    size = len(pre[1]) + 1
+    jt.check(size >= 2048, "preamble comment of %d bytes, want 2 KiB" % size)
 
 
 def htmlfile_scripts(body, callback):
@@ -136,7 +140,7 @@ def t_connect_keepalive(env):
 
 @test
 def t_sse_format(env):
-    """sse: headers, retry + 2 KiB preamble, id/data deliveries, keepalive event, reconnect at the end"""
+    """sse: headers, retry + 2 KiB comment, id/data deliveries, keepalive event, reconnect"""
     c = env.client(["sse1"])
     s = Stream(env.web, "sse", {"session_id": c.sid})
     started = time.monotonic()
@@ -221,7 +225,7 @@ def t_sse_errors(env):
 
 @test
 def t_multipart_format(env):
-    """multipart: content type, 2 KiB preamble, exact parts, keepalive part, reconnect part at the end"""
+    """multipart: content type, 2 KiB preamble, exact parts, keepalive part, reconnect part"""
     c = env.client(["mp"])
     s = Stream(env.web, "multipart", {"session_id": c.sid})
     try:
@@ -257,7 +261,7 @@ def t_multipart_format(env):
 
 @test
 def t_htmlfile_format(env):
-    """htmlfile: head + 1 KiB padding, a keepalive script at once, deliveries as scripts, default callback"""
+    """htmlfile: head, 1 KiB padding, keepalive script at once, delivery scripts, jugHtmlfile"""
     c = env.client(["hf"])
     s = Stream(env.web, "htmlfile", {"session_id": c.sid})
     try:
@@ -369,7 +373,8 @@ def t_jugglite_resume(env):
     sid, n1 = JUGGLITE_ID_RE.match(block).groups()
     publish(env, "jlr", "two")
     publish(env, "jlr", "three")
-    s = Stream(env.web, "stream", {"channel": "jlr"}, headers={"Last-Event-ID": "%s.%s" % (sid, n1)})
+    s = Stream(env.web, "stream", {"channel": "jlr"},
+               headers={"Last-Event-ID": "%s.%s" % (sid, n1)})
     try:
         s.wait(jugglite_events, 2, 3, "the events published while away")
         # Idle beyond keepalive_interval: the keepalive is a comment.
@@ -435,7 +440,8 @@ def t_stream_keeps_session(env):
         c = jt.Client(web.http, ["held"])
 
         def lapsed():
-            return [json.loads(t) for _, t in sub.wait(0, 0) if json.loads(t)["session_id"] == c.sid]
+            events = [json.loads(text) for _, text in sub.wait(0, 0)]
+            return [e for e in events if e["session_id"] == c.sid]
         s = Stream(web, "sse", {"session_id": c.sid})
         try:
             drain(s, SESSION_TTL + 1.5)   # nothing but this stream touches the session
@@ -462,8 +468,18 @@ def t_stream_keeps_session(env):
 
 # ---- a client that leaves mid stream
 
+def in_sent(env, sid, data):
+    """Until the worker has taken the delivery of data into the session's sent list."""
+    key = env.prefix + "session:%s:sent" % sid
+    jt.wait_for(lambda: any('"data":%s' % compact(data) in item
+                            for item in env.redis.command("LRANGE", key, 0, -1)),
+                3, "%r in %s" % (data, key))
+
+
 def mid_close(endpoint):
-    """Publish, close at once, reconnect with the last id seen: the delivery comes."""
+    """Twice a client leaves with a delivery on its way and reconnects with the
+    last id it saw: once closing right after the publish, once after the
+    worker took the delivery for this stream. The delivery must come again."""
     def params(sid, last):
         if endpoint == "multipart":
             return {"session_id": sid, "ack": last}, None
@@ -481,22 +497,24 @@ def mid_close(endpoint):
     def run(env):
         channel = "gone-" + endpoint
         c = env.client([channel])
-        p, h = params(c.sid, 0)
-        s = Stream(env.web, endpoint, p, headers=h)
-        try:
-            publish(env, channel, "first")
-            first = s.wait(parse, 1, 3, "the first delivery")[0]
-            publish(env, channel, "second")
-        finally:
-            s.close()
-        p, h = params(c.sid, first["id"])
-        s = Stream(env.web, endpoint, p, headers=h)
-        try:
-            s.wait(parse, 1, 3, "the delivery sent while the client left")
-            drain(s, 0.3)
-        finally:
-            s.close()
-        jt.equal([m["data"] for m in parse(s.body)], ["second"], "deliveries after the reconnect")
+        last = 0
+        for round_, data in enumerate(("first", "second", "third")):
+            p, h = params(c.sid, last)
+            s = Stream(env.web, endpoint, p, headers=h)
+            try:
+                if round_ == 0:
+                    publish(env, channel, data)
+                seen = s.wait(parse, 1, 3, "the delivery sent while the client left")
+                drain(s, 0.3)
+                if round_ < 2:
+                    publish(env, channel, ("second", "third")[round_])
+                if round_ == 1:
+                    in_sent(env, c.sid, "third")
+            finally:
+                s.close()
+            jt.equal([m["data"] for m in parse(s.body)], [data],
+                     "deliveries of stream %d" % (round_ + 1))
+            last = seen[0]["id"]
     run.__doc__ = "%s: a client that closes mid stream gets the delivery on reconnect" % endpoint
     run.__name__ = "t_mid_close_" + endpoint
     return run
@@ -509,29 +527,34 @@ for _endpoint in ("sse", "multipart", "htmlfile"):
 @test
 def t_mid_close_jugglite(env):
     """Jugglite stream: a client that closes mid stream gets the event on reconnect"""
-    s = Stream(env.web, "stream", {"channel": "gone-jl"})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        publish(env, "gone-jl", "first")
-        block = s.wait(jugglite_events, 1, 3, "the first event")[0]
-        publish(env, "gone-jl", "second")
-    finally:
-        s.close()
-    last = JUGGLITE_ID_RE.match(block).group(0)[4:]
-    s = Stream(env.web, "stream", {"channel": "gone-jl"}, headers={"Last-Event-ID": last})
-    try:
-        s.wait(jugglite_events, 1, 3, "the event sent while the client left")
-        drain(s, 0.3)
-    finally:
-        s.close()
-    jt.equal(parse_jugglite(s.body), ["second"], "events after the reconnect")
+    headers = None
+    sid = None
+    for round_, data in enumerate(("first", "second", "third")):
+        s = Stream(env.web, "stream", {"channel": "gone-jl"}, headers=headers)
+        try:
+            s.wait(sse_blocks, 1, 3, "the preamble")
+            if round_ == 0:
+                publish(env, "gone-jl", data)
+            block = s.wait(jugglite_events, 1, 3, "the event sent while the client left")[0]
+            drain(s, 0.3)
+            sid = sid or JUGGLITE_ID_RE.match(block).group(1)
+            if round_ < 2:
+                publish(env, "gone-jl", ("second", "third")[round_])
+            if round_ == 1:
+                in_sent(env, sid, "third")
+        finally:
+            s.close()
+        jt.equal(parse_jugglite(s.body), [data], "events of stream %d" % (round_ + 1))
+        m = JUGGLITE_ID_RE.match(block)
+        jt.equal(m.group(1), sid, "session of stream %d" % (round_ + 1))
+        headers = {"Last-Event-ID": m.group(0)[len("id: "):]}
 
 
 # ---- CORS
 
 @test
 def t_stream_cors(env):
-    """CORS on streams: allowed origin gets its headers, others none; preflight allows Last-Event-ID"""
+    """CORS on streams: headers for an allowed origin only; preflight allows Last-Event-ID"""
     c = env.client(["cors"])
     for endpoint, params in (("sse", {"session_id": c.sid}), ("stream", {"channel": "cors"})):
         s = Stream(env.web, endpoint, params, headers={"Origin": ORIGIN})
@@ -551,18 +574,14 @@ def t_stream_cors(env):
     jt.equal(r.status, 204, "preflight status")
     jt.equal(r.headers.get("access-control-allow-origin"), ORIGIN, "preflight origin")
     jt.equal(r.headers.get("access-control-allow-methods"), "GET, POST, OPTIONS", "allowed methods")
-    allowed = [h.strip().lower() for h in r.headers.get("access-control-allow-headers", "").split(",")]
+    allowed = [h.strip().lower()
+               for h in r.headers.get("access-control-allow-headers", "").split(",")]
     for h in ("content-type", "last-event-id", "x-requested-with"):
         jt.check(h in allowed, "preflight does not allow %s" % h, r.headers)
     r = env.http.request("OPTIONS", "sse", headers={
         "Origin": OTHER_ORIGIN, "Access-Control-Request-Method": "GET"})
     jt.check(not any(k.startswith("access-control-") for k in r.headers),
              "preflight grants an origin not allowed", r)
-
-
-SETTINGS = dict(keepalive_interval=KEEPALIVE, stream_max_duration=MAX_DURATION,
-                poll_timeout=POLL_TIMEOUT, session_ttl=SESSION_TTL,
-                jugglite_namespace=NAMESPACE, cors_origins=ORIGIN)
 
 
 def setup():
