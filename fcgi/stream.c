@@ -95,6 +95,15 @@ static const char *storeEndReason(jugStoreStatus st) {
     return st == JUG_STORE_NO_SESSION ? "session_expired" : "unavailable";
 }
 
+int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
+    char err[256];
+    int status = jugRequestSessionId(ctx->req, sid, err, sizeof(err));
+    if (!status) status = jugRequestAck(ctx->req, ack, err, sizeof(err));
+    if (!status) return 0;
+    jugResponseError(ctx->res, status, jugErrorCode(status), err);
+    return -1;
+}
+
 void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,
                   void *state) {
     const long long keepalive_ms = (long long)ctx->cfg->keepalive_interval * 1000;

@@ -20,6 +20,10 @@ typedef struct jugStreamOps {
     int (*end)(jugContext *ctx, const char *reason, void *state);
 } jugStreamOps;
 
+/* The session_id and ack (or Last-Event-ID) every stream starts from. On
+ * bad input answers the error (400) and returns -1. */
+int jugStreamSession(jugContext *ctx, const char **sid, long long *ack);
+
 /* Stream deliveries of session sid after ack until the client leaves, the
  * session ends or stream_max_duration passes. Writes headers itself. */
 void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops, void *state);

@@ -74,8 +74,6 @@ void jugHandleHtmlfile(jugContext *ctx) {
     htmlfile hf;
     const char *sid;
     long long ack;
-    char err[256];
-    int status;
 
     hf.callback = jugRequestParam(ctx->req, "callback");
     if (!hf.callback || !hf.callback[0]) hf.callback = HTMLFILE_DEFAULT_CALLBACK;
@@ -83,10 +81,6 @@ void jugHandleHtmlfile(jugContext *ctx) {
         jugResponseError(ctx->res, 400, jugErrorCode(400), "callback is not a valid function name");
         return;
     }
-    if ((status = jugRequestSessionId(ctx->req, &sid, err, sizeof(err))) != 0 ||
-        (status = jugRequestAck(ctx->req, &ack, err, sizeof(err))) != 0) {
-        jugResponseError(ctx->res, status, jugErrorCode(status), err);
-        return;
-    }
+    if (jugStreamSession(ctx, &sid, &ack) < 0) return;
     jugStreamRun(ctx, sid, ack, &htmlfileOps, &hf);
 }

@@ -56,13 +56,7 @@ static const jugStreamOps multipartOps = {
 void jugHandleMultipart(jugContext *ctx) {
     const char *sid;
     long long ack;
-    char err[256];
-    int status;
 
-    if ((status = jugRequestSessionId(ctx->req, &sid, err, sizeof(err))) != 0 ||
-        (status = jugRequestAck(ctx->req, &ack, err, sizeof(err))) != 0) {
-        jugResponseError(ctx->res, status, jugErrorCode(status), err);
-        return;
-    }
+    if (jugStreamSession(ctx, &sid, &ack) < 0) return;
     jugStreamRun(ctx, sid, ack, &multipartOps, NULL);
 }

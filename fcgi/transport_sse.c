@@ -107,14 +107,8 @@ static const jugStreamOps sseOps = {
 void jugHandleSse(jugContext *ctx) {
     const char *sid;
     long long ack;
-    char err[256];
-    int status;
 
-    if ((status = jugRequestSessionId(ctx->req, &sid, err, sizeof(err))) != 0 ||
-        (status = jugRequestAck(ctx->req, &ack, err, sizeof(err))) != 0) {
-        jugResponseError(ctx->res, status, jugErrorCode(status), err);
-        return;
-    }
+    if (jugStreamSession(ctx, &sid, &ack) < 0) return;
     jugStreamRun(ctx, sid, ack, &sseOps, NULL);
 }
 
