@@ -77,12 +77,12 @@ static int sseMessage(jugContext *ctx, const char *delivery, size_t len, long lo
     return writeStr(ctx, "\n");
 }
 
-/* A named event, not a comment: EventSource hides comments from scripts,
- * and the client must see that a quiet stream is still alive. Pages using
- * plain onmessage never see named events. */
+/* A comment for proxies, and a named event for our client: EventSource
+ * hides comments from scripts, and the client must see that a quiet stream
+ * is alive. Pages using plain onmessage never see named events. */
 static int sseKeepalive(jugContext *ctx, void *state) {
     (void)state;
-    return writeStr(ctx, "event: keepalive\ndata: {}\n\n");
+    return writeStr(ctx, ": keepalive\nevent: keepalive\ndata: {}\n\n");
 }
 
 /* Jugglite pages know nothing of our events: a comment keeps proxies awake. */

@@ -36,7 +36,7 @@ SETTINGS = dict(keepalive_interval=KEEPALIVE, stream_max_duration=MAX_DURATION,
                 poll_timeout=POLL_TIMEOUT, session_ttl=SESSION_TTL,
                 jugglite_namespace=NAMESPACE, cors_origins=ORIGIN)
 
-SSE_KEEPALIVE = "event: keepalive\ndata: {}"
+SSE_KEEPALIVE = ": keepalive\nevent: keepalive\ndata: {}"
 SSE_RECONNECT = "event: reconnect\ndata: {}"
 HTML_HEAD = b'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
 PART_RE = re.compile(rb"--jugpart\r\nContent-Type: application/json\r\n\r\n([^\r\n]*)\r\n")
