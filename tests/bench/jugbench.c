@@ -340,7 +340,8 @@ static void consumeStream(bench *b, client *c, int *reconnect)
         if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
         if (strncmp(line, "data: ", 6) == 0) handleRecord(b, c, line + 6, reconnect);
         else if (line[0] == '{') handleRecord(b, c, line, reconnect);
-        else if (strncmp(line, "event: ", 7) == 0) *reconnect = 1;
+        else if (!strcmp(line, "event: reconnect") || !strcmp(line, "event: juggernaut-error"))
+            *reconnect = 1;   /* "event: keepalive" is just a sign of life */
         off = (size_t)(nl - body->data) + 1;
     }
     benchBufConsume(body, off);
