@@ -42,7 +42,7 @@ void jugConfigDefaults(jugConfig *cfg) {
     cfg->max_queue = 1000;
     cfg->max_channels_per_message = 100;
     cfg->max_channels_per_session = 100;
-    cfg->threads = 64;
+    cfg->threads = 256;
     cfg->poller_lease_ms = 5000;
     snprintf(cfg->log, sizeof(cfg->log), "stderr");
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");

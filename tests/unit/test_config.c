@@ -36,7 +36,7 @@ static void testDefaults(void) {
            "default size limits");
     TAP_OK(cfg.max_queue == 1000 && cfg.max_channels_per_message == 100 &&
            cfg.max_channels_per_session == 100, "default count limits");
-    TAP_OK(cfg.threads == 64 && cfg.poller_lease_ms == 5000, "default threads and lease");
+    TAP_OK(cfg.threads == 256 && cfg.poller_lease_ms == 5000, "default threads and lease");
     TAP_STR_EQ(cfg.log, "stderr", "default log target");
     TAP_STR_EQ(cfg.log_level, "info", "default log level");
     TAP_OK(cfg.cors_origin_count == 0 && !cfg.jugglite_namespace[0] && !cfg.demo_publish,
