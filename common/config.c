@@ -89,22 +89,24 @@ static int parseBool(int *out, const char *value, char *err, size_t errlen) {
     return 0;
 }
 
+/* Into a local list first: a refused list leaves the current one whole. */
 static int parseOrigins(jugConfig *cfg, const char *value, char *err, size_t errlen) {
     char copy[LINE_MAX_LEN];
+    char list[JUG_MAX_CORS_ORIGINS][sizeof(cfg->cors_origins[0])];
+    int count = 0;
     snprintf(copy, sizeof(copy), "%s", value);
-    cfg->cors_origin_count = 0;
     for (char *save, *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (!strcmp(tok, "*"))
             return fail(err, errlen, "'*' is not allowed: list each origin");
         if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8))
             return fail(err, errlen, "'%s' is not an origin like https://example.com", tok);
-        if (cfg->cors_origin_count == JUG_MAX_CORS_ORIGINS)
+        if (count == JUG_MAX_CORS_ORIGINS)
             return fail(err, errlen, "more than %d origins", JUG_MAX_CORS_ORIGINS);
-        if (parseString(cfg->cors_origins[cfg->cors_origin_count], sizeof(cfg->cors_origins[0]),
-                        tok, 0, err, errlen) < 0)
-            return -1;
-        cfg->cors_origin_count++;
+        if (parseString(list[count], sizeof(list[0]), tok, 0, err, errlen) < 0) return -1;
+        count++;
     }
+    memcpy(cfg->cors_origins, list, sizeof(list[0]) * (size_t)count);
+    cfg->cors_origin_count = count;
     return 0;
 }
 
@@ -118,8 +120,15 @@ static int parseChannelName(char *out, size_t outlen, const char *value, char *e
 
 int jugConfigSet(jugConfig *cfg, const char *key, const char *value, char *err, size_t errlen) {
     if (!strcmp(key, "redis_url")) {
-        if (parseString(cfg->redis_url, sizeof(cfg->redis_url), value, 0, err, errlen) < 0) return -1;
-        return jugRedisAddressParse(&cfg->redis, value, err, errlen);
+        /* Both checked before either is stored: they must stay in step. */
+        char url[sizeof(cfg->redis_url)];
+        jugRedisAddress addr;
+        if (parseString(url, sizeof(url), value, 0, err, errlen) < 0 ||
+            jugRedisAddressParse(&addr, url, err, errlen) < 0)
+            return -1;
+        memcpy(cfg->redis_url, url, sizeof(url));
+        cfg->redis = addr;
+        return 0;
     }
     if (!strcmp(key, "key_prefix"))
         return parseChannelName(cfg->key_prefix, sizeof(cfg->key_prefix), value, err, errlen);

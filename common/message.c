@@ -3,6 +3,7 @@
 #include "message.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,10 +80,12 @@ static char *exceptId(const cJSON *item) {
     if (cJSON_IsString(item)) return strdup(item->valuestring);
     if (cJSON_IsNumber(item)) {
         char buf[64];
-        if (item->valuedouble == (double)(long long)item->valuedouble)
-            snprintf(buf, sizeof(buf), "%lld", (long long)item->valuedouble);
+        double v = item->valuedouble;
+        /* Range first: converting a double beyond long long is undefined. */
+        if (v > -9e18 && v < 9e18 && v == (double)(long long)v)
+            snprintf(buf, sizeof(buf), "%lld", (long long)v);
         else
-            snprintf(buf, sizeof(buf), "%.17g", item->valuedouble);
+            snprintf(buf, sizeof(buf), "%.17g", v);
         return strdup(buf);
     }
     return NULL;
@@ -122,8 +125,123 @@ static int parseOptionalString(jugMessage *msg, char **out, const cJSON *root, c
     return 0;
 }
 
-/* Parse exactly len bytes: cJSON alone would accept trailing garbage. */
+/* ---- strict JSON syntax (RFC 8259) ----
+ * cJSON also takes "01", "1." and "-.5", raw control characters and NUL
+ * bytes in strings, and a leading BOM. Browsers' JSON.parse refuses all of
+ * them, and one such delivery would fail every poll that carries it, so
+ * nothing that only cJSON accepts is passed on. */
+
+#define STRICT_MAX_DEPTH 1000   /* cJSON's own nesting limit */
+
+static const char *strictSpace(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+static const char *strictDigits(const char *p, const char *end) {
+    const char *start = p;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    return p > start ? p : NULL;
+}
+
+static const char *strictNumber(const char *p, const char *end) {
+    if (p < end && *p == '-') p++;
+    if (p < end && *p == '0') p++;
+    else if (!(p = strictDigits(p, end))) return NULL;
+    if (p < end && *p == '.' && !(p = strictDigits(p + 1, end))) return NULL;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        p = strictDigits(p, end);
+    }
+    return p;
+}
+
+/* p is at the opening quote; returns the byte after the closing one. */
+static const char *strictString(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p + 1;
+        if (c < 0x20) return NULL;
+        if (c != '\\') continue;
+        if (++p >= end) return NULL;
+        if (*p == 'u') {
+            for (int i = 0; i < 4; i++)
+                if (++p >= end || !isxdigit((unsigned char)*p)) return NULL;
+        } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *strictLiteral(const char *p, const char *end, const char *word) {
+    size_t n = strlen(word);
+    return (size_t)(end - p) >= n && !memcmp(p, word, n) ? p + n : NULL;
+}
+
+static const char *strictScalar(const char *p, const char *end) {
+    if (p >= end) return NULL;
+    switch (*p) {
+    case '"': return strictString(p, end);
+    case 't': return strictLiteral(p, end, "true");
+    case 'f': return strictLiteral(p, end, "false");
+    case 'n': return strictLiteral(p, end, "null");
+    default: return strictNumber(p, end);
+    }
+}
+
+/* An object member's "key": (with the spaces around it); NULL if not one. */
+static const char *strictKey(const char *p, const char *end) {
+    p = strictSpace(p, end);
+    if (p >= end || *p != '"' || !(p = strictString(p, end))) return NULL;
+    p = strictSpace(p, end);
+    return p < end && *p == ':' ? p + 1 : NULL;
+}
+
+/* Without recursion: worker threads have small stacks. */
+static int strictJson(const char *p, size_t len) {
+    const char *end = p + len;
+    char open[STRICT_MAX_DEPTH];
+    int depth = 0;
+    for (;;) {
+        /* A value is expected at p. */
+        p = strictSpace(p, end);
+        if (p < end && (*p == '{' || *p == '[')) {
+            if (depth == STRICT_MAX_DEPTH) return 0;
+            open[depth++] = *p == '{' ? '}' : ']';
+            p = strictSpace(p + 1, end);
+            if (p < end && *p == open[depth - 1]) {
+                depth--;
+                p++;
+            } else {
+                if (open[depth - 1] == '}' && !(p = strictKey(p, end))) return 0;
+                continue;
+            }
+        } else if (!(p = strictScalar(p, end))) {
+            return 0;
+        }
+        /* After a value: close containers until a ',' asks for the next. */
+        for (;;) {
+            p = strictSpace(p, end);
+            if (depth == 0) return p == end;
+            if (p >= end) return 0;
+            if (*p == open[depth - 1]) {
+                depth--;
+                p++;
+                continue;
+            }
+            if (*p++ != ',') return 0;
+            if (open[depth - 1] == '}' && !(p = strictKey(p, end))) return 0;
+            break;
+        }
+    }
+}
+
+/* Parse exactly len bytes of strict JSON: cJSON alone would accept
+ * trailing garbage and the forms above. */
 static cJSON *parseWhole(const char *text, size_t len) {
+    if (!strictJson(text, len)) return NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) return NULL;
@@ -161,6 +279,18 @@ static const char *skipValue(const char *p, const char *end) {
     return p;
 }
 
+/* 1 if the raw key text (between its quotes) names key as cJSON reads it:
+ * an escaped key such as "d\u0061ta" is decoded by cJSON too, so it must
+ * match here, or the raw value found would not be the one cJSON checked. */
+static int keyIs(const char *kstart, const char *kend, const char *key, size_t keylen) {
+    size_t len = (size_t)(kend - kstart);
+    if (!memchr(kstart, '\\', len)) return len == keylen && !memcmp(kstart, key, keylen);
+    cJSON *name = cJSON_ParseWithLength(kstart - 1, len + 2);
+    int same = cJSON_IsString(name) && !strcmp(name->valuestring, key);
+    cJSON_Delete(name);
+    return same;
+}
+
 /* Find the raw text of top-level key "key" in a validated JSON object, so
  * that "data" reaches browsers byte for byte (cJSON would reformat numbers). */
 static int rawMember(const char *json, size_t len, const char *key, const char **vstart, size_t *vlen) {
@@ -178,7 +308,7 @@ static int rawMember(const char *json, size_t len, const char *key, const char *
         p++;
         while (p < end && strchr(" \t\r\n", *p)) p++;
         const char *vend = skipValue(p, end);
-        if ((size_t)(kend - kstart) == keylen && !memcmp(kstart, key, keylen)) {
+        if (keyIs(kstart, kend, key, keylen)) {
             *vstart = p;
             *vlen = (size_t)(vend - p);
             return 0;
@@ -283,6 +413,8 @@ int jugMessageFromRaw(jugMessage *msg, const char *channel, const char *payload,
             oneLine(msg->data_json);
         }
     } else {
+        /* Text is sent as a JSON string, which a C string would cut short. */
+        if (memchr(payload, '\0', len)) return fail(msg, err, errlen, "raw payload has a NUL byte");
         char *text = malloc(len + 1);
         if (text) {
             memcpy(text, payload, len);

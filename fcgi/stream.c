@@ -6,7 +6,8 @@
  * until the client's next request acknowledges them (docs/PROTOCOL.md,
  * "Delivery guarantee"), so a stream that is cut off loses nothing. Every
  * poll also marks the session alive, and the loop polls at least once per
- * keepalive interval, so an open stream keeps its session from lapsing. */
+ * keepalive interval and per half session_ttl (the config does not order the
+ * two), so an open stream keeps its session from lapsing. */
 #include "autoconfig.h"
 #include "stream.h"
 
@@ -107,6 +108,7 @@ int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
 void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,
                   void *state) {
     const long long keepalive_ms = (long long)ctx->cfg->keepalive_interval * 1000;
+    const long long touch_ms = (long long)ctx->cfg->session_ttl * 1000 / 2;
     jugDeliveries d = {0};
     long long last = ack, start, last_write;
     int nudged = 0, idle_wakeups = 0;
@@ -144,6 +146,7 @@ void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStre
             long long timeout = last_write + keepalive_ms - now;
             long long left = start + (long long)ctx->cfg->stream_max_duration * 1000 - now;
             if (left < timeout) timeout = left;
+            if (touch_ms < timeout) timeout = touch_ms;
             if (timeout < 10) timeout = 10;   /* 0 would mean "block forever" */
 
             nudged = 0;

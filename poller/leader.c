@@ -62,9 +62,11 @@ void jugLeaderRemember(jugLeader *l, const char *channel, const char *payload, s
                        const char *hash, long long now_ms) {
     forgetOld(l, now_ms);
     while (l->count && l->bytes + len > MAX_REMEMBERED_BYTES) {
-        if (!l->overflow_logged++)
+        if (!l->overflow_logged) {
+            l->overflow_logged = 1;   /* once per run: counting would overflow */
             jugLog(JUG_LOG_WARNING, "replay buffer over %u bytes: forgetting early",
                    MAX_REMEMBERED_BYTES);
+        }
         dropOldest(l);
     }
     if (l->count == l->cap && grow(l) < 0) {
@@ -97,25 +99,40 @@ static int deliver(jugLeader *l, redisContext *c, size_t i) {
     jugRemembered *e = entry(l, i);
     switch (jugFanoutDeliver(c, l->cfg, l->id, e->channel, e->payload, e->len, e->hash)) {
     case JUG_FANOUT_LOST:
+        e->handled = JUG_HANDLED_UNSURE;
         jugLeaderLost(l);
         return -1;
     case JUG_FANOUT_NOTLEADER:
         becomeStandby(l, "another poller holds the lease");
         break;
     default:
-        e->handled = 1;
+        e->handled = JUG_HANDLED_YES;
         break;
     }
     return 0;
 }
 
 int jugLeaderDeliverLatest(jugLeader *l, redisContext *c) {
-    if (!l->active || l->resync || !l->count) return 0;
+    /* handled: jugLeaderRemember could not keep the new message (no memory),
+     * so the newest entry is an older one, delivered already. */
+    if (!l->active || l->resync || !l->count || entry(l, l->count - 1)->handled) return 0;
     return deliver(l, c, l->count - 1);
 }
 
-/* Replay every remembered message after the newest one whose hash is last
- * (all of them if none is), except those we handled ourselves. */
+/* Deliver every remembered message from start on that we have not handled. */
+static int replayFrom(jugLeader *l, redisContext *c, size_t start) {
+    size_t todo = 0;
+    for (size_t i = start; i < l->count; i++) todo += entry(l, i)->handled == JUG_HANDLED_NOT;
+    if (todo)
+        jugLog(JUG_LOG_INFO, "replaying %zu message(s) the active poller had not delivered", todo);
+    for (size_t i = start; i < l->count && l->active; i++)
+        if (entry(l, i)->handled == JUG_HANDLED_NOT && deliver(l, c, i) < 0) return -1;
+    return 0;
+}
+
+/* After taking the lease over: replay every remembered message after the
+ * newest one whose hash is last (all of them if none is). Those up to it
+ * were delivered by the poller that held the lease: never replay them. */
 static int replayAfter(jugLeader *l, redisContext *c, const char *last) {
     size_t start = 0;
     for (size_t i = l->count; i > 0; i--) {
@@ -124,17 +141,17 @@ static int replayAfter(jugLeader *l, redisContext *c, const char *last) {
             break;
         }
     }
-    size_t todo = 0;
-    for (size_t i = start; i < l->count; i++) todo += !entry(l, i)->handled;
-    if (todo)
-        jugLog(JUG_LOG_INFO, "replaying %zu message(s) the active poller had not delivered", todo);
-    for (size_t i = start; i < l->count && l->active; i++)
-        if (!entry(l, i)->handled && deliver(l, c, i) < 0) return -1;
-    return 0;
+    for (size_t i = 0; i < start; i++) entry(l, i)->handled = JUG_HANDLED_YES;
+    for (size_t i = start; i < l->count; i++)
+        if (entry(l, i)->handled == JUG_HANDLED_UNSURE) entry(l, i)->handled = JUG_HANDLED_NOT;
+    return replayFrom(l, c, start);
 }
 
-/* After a reconnect with the lease still ours: whatever we received since the
- * last delivered message may not have been delivered. */
+/* After a reconnect with the lease still ours, nobody else delivered: replay
+ * exactly what we have not handled. Only the message whose answer was lost
+ * needs poller:last, which names it if its script ran. (Searching by hash
+ * as a takeover must would find the newest copy of a payload published
+ * twice and skip whatever came between.) */
 static int resync(jugLeader *l, redisContext *c) {
     char key[JUG_KEY_MAX];
     jugKeyPollerLast(key, sizeof(key), l->cfg->key_prefix);
@@ -147,7 +164,12 @@ static int resync(jugLeader *l, redisContext *c) {
     if (r->type == REDIS_REPLY_STRING) snprintf(last, sizeof(last), "%s", r->str);
     freeReplyObject(r);
     l->resync = 0;
-    return replayAfter(l, c, last);
+    for (size_t i = 0; i < l->count; i++) {
+        jugRemembered *e = entry(l, i);
+        if (e->handled == JUG_HANDLED_UNSURE)
+            e->handled = strcmp(e->hash, last) ? JUG_HANDLED_NOT : JUG_HANDLED_YES;
+    }
+    return replayFrom(l, c, 0);
 }
 
 int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms) {

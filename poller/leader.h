@@ -14,13 +14,18 @@
 #include "config.h"
 #include "fanout.h"
 
+/* What became of a remembered message. */
+#define JUG_HANDLED_NOT 0      /* not delivered by us (the active poller may have) */
+#define JUG_HANDLED_YES 1      /* delivered (or dropped) already: never replay */
+#define JUG_HANDLED_UNSURE 2   /* sent to Redis, the connection failed before the answer */
+
 typedef struct jugRemembered {
     char *channel;          /* NULL: app channel; else the Jugglite channel */
     char *payload;
     size_t len;
     char hash[JUG_HASH_LEN + 1];
     long long at_ms;        /* monotonic receive time */
-    int handled;            /* we delivered (or dropped) it ourselves: never replay */
+    int handled;            /* JUG_HANDLED_*: replay only what is JUG_HANDLED_NOT */
 } jugRemembered;
 
 typedef struct jugLeader {

@@ -193,13 +193,15 @@ static void closeConnections(poller *p) {
 
 /* Drop both connections after a failure and schedule the first retry. */
 static void connectionLost(poller *p, const char *why) {
+    char reason[256];
+    snprintf(reason, sizeof(reason), "%s", why);   /* why may be a context's errstr */
     closeConnections(p);
     jugLeaderLost(&p->leader);
     p->lost = 0;
     p->attempts = 0;
     p->backoff_ms = BACKOFF_FIRST_MS;
     p->next_connect = nowMs() + p->backoff_ms;
-    jugLog(JUG_LOG_WARNING, "lost connection to Redis: %s; reconnecting", why);
+    jugLog(JUG_LOG_WARNING, "lost connection to Redis: %s; reconnecting", reason);
 }
 
 static void tryConnect(poller *p) {

@@ -10,11 +10,14 @@ local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after = tonumber(ARGV[6]), tonumber(ARGV[7])
 local max_queue, max_batch = tonumber(ARGV[8]), tonumber(ARGV[9])
-if not jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms()) then
-  return jug_no_session()
-end
 local skey = prefix .. 'session:' .. sid
 local sent, inbox = skey .. ':sent', skey .. ':inbox'
+if not jug_touch(prefix, evchan, sid, ttl_ms, backstop, jug_now_ms()) then
+  -- A nudge pushed after the session ended recreates its inbox, and a wait
+  -- still blocked on it moves the nudge into a "sent" without TTL: drop both.
+  redis.call('DEL', inbox, sent)
+  return jug_no_session()
+end
 if ARGV[10] == '1' then redis.call('LREM', sent, 0, NUDGE) end
 
 while ack > 0 do
@@ -43,21 +46,39 @@ if len > max_queue then
   len = max_queue
 end
 
--- Long-poll (after == ack): everything left in "sent" is unacknowledged.
-if after <= ack then return redis.call('LRANGE', sent, 0, max_batch - 1) end
-
--- Walk back from the tail in chunks to the first delivery newer than "after".
-local first = len
-while first > 0 do
-  local lo = math.max(first - 64, 0)
-  local chunk = redis.call('LRANGE', sent, lo, first - 1)
-  local stop = false
-  for i = #chunk, 1, -1 do
-    local id = jug_delivery_id(chunk[i])
-    if id <= after then stop = true; break end
-    first = lo + i - 1
+-- Up to max_batch deliveries with id > after, oldest first, from the first
+-- len items of "sent"; nil if a nudge is in the way (see below).
+local function pending(len)
+  -- Long-poll (after == ack): everything left in "sent" is unacknowledged.
+  if after <= ack then
+    local out = redis.call('LRANGE', sent, 0, max_batch - 1)
+    for _, item in ipairs(out) do
+      if item == NUDGE then return nil end
+    end
+    return out
   end
-  if stop then break end
+  -- Walk back from the tail in chunks to the first delivery newer than "after".
+  local first = len
+  while first > 0 do
+    local lo = math.max(first - 64, 0)
+    local chunk = redis.call('LRANGE', sent, lo, first - 1)
+    local stop = false
+    for i = #chunk, 1, -1 do
+      if chunk[i] == NUDGE then return nil end
+      if jug_delivery_id(chunk[i]) <= after then stop = true; break end
+      first = lo + i - 1
+    end
+    if stop then break end
+  end
+  if first >= len then return {} end
+  return redis.call('LRANGE', sent, first, math.min(first + max_batch, len) - 1)
 end
-if first >= len then return {} end
-return redis.call('LRANGE', sent, first, math.min(first + max_batch, len) - 1)
+
+local out = pending(len)
+if out then return out end
+-- A nudge can sit in "sent" without the caller knowing: a wait abandoned just
+-- after its BLMOVE moved one. It is no delivery (id 0 would also stop the walk
+-- above short of deliveries newer than "after"), so drop every one and look again.
+len = len - redis.call('LREM', sent, 0, NUDGE)
+if len == 0 then return {} end
+return pending(len)

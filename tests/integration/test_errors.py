@@ -163,6 +163,20 @@ def t_options_without_cors(env):
 
 
 @test
+def t_json_browsers_refuse(env):
+    """400 bad_request for meta/data cJSON takes but JSON.parse refuses (found by tests/fuzz)"""
+    sid = env.http.connect()
+    for bad in ("01", "1.", "-.5", "\"a\tb\"", "\ufeff{}", "[1e5,\"\x01\"]"):
+        jt.check_error(env.http.post("connect", [("meta", bad)]), 400, "bad_request")
+        jt.check_error(env.http.post("meta", [("session_id", sid), ("meta", bad)]), 400,
+                       "bad_request")
+        jt.check_error(env.http.post("event", [("session_id", sid), ("data", bad)]), 400,
+                       "bad_request")
+    r = env.http.post("meta", [("session_id", sid), ("meta", '{"n":[-0,1.5E+3,"\\u0000"]}')])
+    jt.equal(r.status, 200, "strict JSON still accepted")
+
+
+@test
 def t_redis_untouched(env):
     """none of the bad requests left a session behind"""
     sessions = env.redis.command("ZRANGE", env.prefix + "sessions", 0, -1)

@@ -91,6 +91,31 @@ def t_two_pollers(env):
 
 
 @test
+def t_command_link_lost_repeated_payload(env):
+    """the active poller's command link dies in a burst: a payload sent twice loses nothing"""
+    env.pollers = [p for p in env.pollers if p.alive()]
+    c = env.client(["cl"])
+    same = '{"channels":["cl"],"data":"same"}'
+    env.redis.publish_raw(same)
+    exactly_once(c.collect(1, settle=0.3), ["same"], "before the link dies")
+    # One transaction: the pollers' command links die and both messages are
+    # already on their way, so the active poller meets the dead link on the
+    # first and still holds the lease when it is back. poller:last then names
+    # "same", the payload of the last message as well as of the one before.
+    r = jt.RedisConnection(env.redis.address)
+    try:
+        r.command("MULTI")
+        r.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        r.command("PUBLISH", "juggernaut", '{"channels":["cl"],"data":"between"}')
+        r.command("PUBLISH", "juggernaut", same)
+        r.command("EXEC")
+    finally:
+        r.close()
+    got = c.collect(2, within=LEASE_MS / 1000 + 5, settle=0.5)
+    exactly_once(got, ["between", "same"], "published as the link died")
+
+
+@test
 def t_redis_restart(env):
     """Redis restart: worker answers 503 while it is down; queued messages survive; new publishes arrive"""
     c = env.client(["rr"])

@@ -466,6 +466,54 @@ def t_stream_keeps_session(env):
         env.web.logs += web.logs
 
 
+@test
+def t_sse_stray_nudge(env):
+    """sse: a nudge left in "sent" among deliveries hides none of them from the stream"""
+    c = env.client(["nudged"])
+    sent = env.prefix + "session:%s:sent" % c.sid
+    s = Stream(env.web, "sse", {"session_id": c.sid})
+    try:
+        publish(env, "nudged", "a")
+        s.wait(sse_deliveries, 1, 3, "the first delivery")
+        # What a wait abandoned after its BLMOVE ran leaves behind: a delivery
+        # nobody wrote, then the nudge that was meant to wake someone.
+        mid = int(env.redis.command("INCR", env.prefix + "seq"))
+        env.redis.command("RPUSH", sent, delivery_text(mid, "nudged", "b"), '{"id":0}')
+        publish(env, "nudged", "c")
+        got = s.wait(sse_deliveries, 3, 3, "the deliveries around the nudge")
+        drain(s, 0.3)
+    finally:
+        s.close()
+    jt.equal([json.loads(line)["data"] for _, line in sse_deliveries(s.body)], ["a", "b", "c"],
+             "deliveries written")
+    jt.check(all(i > 0 for i, _ in got), "a nudge was written as a delivery", got)
+
+
+@test
+def t_stream_outlives_ttl_with_long_keepalive(env):
+    """a quiet stream keeps its session even when keepalive_interval exceeds session_ttl"""
+    conf = jt.write_config(os.path.join(env.dir, "juggernaut-slowka.conf"), env.redis.url,
+                           **dict(SETTINGS, keepalive_interval=SESSION_TTL * 3,
+                                  stream_max_duration=SESSION_TTL * 4))
+    workdir = os.path.join(env.dir, "slow-keepalive")
+    os.makedirs(workdir, exist_ok=True)
+    web = jt.Lighttpd(workdir, jt.WORKER_BIN, conf)
+    try:
+        web.start()
+        c = jt.Client(web.http, ["slowka"])
+        s = Stream(web, "sse", {"session_id": c.sid})
+        try:
+            drain(s, SESSION_TTL + 2)   # nothing but this stream touches the session
+            jt.check(not s.closed, "the stream ended early", s.body[-200:])
+            r = web.http.get("meta", {"session_id": c.sid, "meta": "1"})
+            jt.equal(r.status, 200, "meta on the session held by the stream")
+        finally:
+            s.close()
+    finally:
+        web.stop()
+        env.web.logs += web.logs
+
+
 # ---- a client that leaves mid stream
 
 def in_sent(env, sid, data):

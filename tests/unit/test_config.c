@@ -243,6 +243,20 @@ static void testCrossChecks(void) {
     }
     TAP_OK(jugConfigSet(&cfg, "cors_origins", many, err, sizeof(err)) == -1,
            "more than %d origins refused", JUG_MAX_CORS_ORIGINS);
+
+    /* Found by tests/fuzz/fuzz_config.c: a refused value changed the config. */
+    jugConfig before;
+    jugConfigDefaults(&cfg);
+    TAP_OK(jugConfigSet(&cfg, "cors_origins", "https://a.example", err, sizeof(err)) == 0,
+           "one origin accepted");
+    before = cfg;
+    TAP_OK(jugConfigSet(&cfg, "cors_origins", "https://b.example ftp://x", err, sizeof(err)) == -1 &&
+           !memcmp(&cfg, &before, sizeof(cfg)), "a refused origin list leaves the old one whole");
+    TAP_OK(jugConfigSet(&cfg, "cors_origins", many, err, sizeof(err)) == -1 &&
+           !memcmp(&cfg, &before, sizeof(cfg)), "too many origins leave the old list whole");
+    TAP_OK(jugConfigSet(&cfg, "redis_url", "unix:///tmp/r.sock?db=x", err, sizeof(err)) == -1 &&
+           !memcmp(&cfg, &before, sizeof(cfg)) && !strcmp(cfg.redis_url, "redis://127.0.0.1:6379/0"),
+           "a refused redis_url leaves redis_url and the address as they were");
 }
 
 int main(void) {

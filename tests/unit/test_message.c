@@ -222,6 +222,40 @@ static void testHelpers(void) {
            "jugJsonValid");
 }
 
+/* Inputs the fuzzer (tests/fuzz/fuzz_message.c) found mishandled. */
+static void testFuzzFound(void) {
+    /* cJSON takes these; a browser's JSON.parse does not, so one such
+     * delivery would fail every poll that carried it. */
+    refused("{\"channel\":\"a\",\"data\":01}", "not valid JSON", "leading zero");
+    refused("{\"channel\":\"a\",\"data\":1.}", "not valid JSON", "number ending in '.'");
+    refused("{\"channel\":\"a\",\"data\":-.5}", "not valid JSON", "number without integer part");
+    refused("{\"channel\":\"a\",\"data\":\"a\tb\"}", "not valid JSON", "raw tab in a string");
+    refused("\xef\xbb\xbf{\"channel\":\"a\"}", "not valid JSON", "leading BOM");
+    char deep[2100];
+    memset(deep, '[', 1001);
+    memset(deep + 1001, ']', 1001);
+    snprintf(deep + 2002, sizeof(deep) - 2002, "%s", "");
+    TAP_OK(!jugJsonValid(deep, 2002) && jugJsonValid(deep + 1, 2000), "nesting limit of 1000");
+
+    /* A raw NUL inside a key cut the Jugglite payload short at the NUL. */
+    jugMessage msg;
+    char err[JUG_MESSAGE_ERRLEN] = "";
+    const char nul[] = "{\"da\0\":1}";
+    TAP_OK(jugMessageFromRaw(&msg, "news", nul, sizeof(nul) - 1, MAX_SIZE, err, sizeof(err)) == -1 &&
+           strstr(err, "NUL") && !msg.data_json, "raw payload with a NUL byte refused, not cut short");
+
+    /* An escaped key is the same key to cJSON: the raw text must agree. */
+    dataIs("{\"channel\":\"a\",\"d\\u0061ta\":1,\"data\":2}", "1", "of an escaped \"data\" key");
+    dataIs("{\"channel\":\"a\",\"data\\u0000x\":[3],\"data\":2}", "[3]",
+           "of a key cJSON cuts at \\u0000");
+    refused("{\"ch\\u0061nnel\":\"a\\u0000b\"}", "NUL", "NUL in a channel behind an escaped key");
+
+    /* A number beyond long long as an except id (was undefined behaviour). */
+    TAP_OK(parse(&msg, "{\"channel\":\"a\",\"except\":[-2.5e50,1e999,12]}", err) == 0 &&
+           msg.except_count == 3 && !strcmp(msg.except[2], "12"), "huge except numbers accepted as text");
+    jugMessageFree(&msg);
+}
+
 int main(void) {
     testChannels();
     testLimits();
@@ -230,5 +264,6 @@ int main(void) {
     testRefused();
     testRaw();
     testHelpers();
+    testFuzzFound();
     return tapDone();
 }
