@@ -1,8 +1,10 @@
-/* keys.h -- the Redis key schema, in one place (see docs/PROTOCOL.md, 2).
+/* keys.h -- the Redis key schema for C code (see docs/PROTOCOL.md, 2).
  *
  * Every function writes "<prefix><name>" into out and returns the length,
- * or -1 if it does not fit. Keys of one session share the "session:<sid>"
- * stem so the Lua scripts can derive the others from it. */
+ * or -1 if it does not fit. The Lua scripts build the same names from the
+ * prefix themselves (common/lua/*.lua cannot call C): a change of schema
+ * changes this file, the scripts and docs/PROTOCOL.md together; the unit test
+ * tests/unit/test_keys_sid.c pins the names. */
 #ifndef JUG_KEYS_H
 #define JUG_KEYS_H
 
