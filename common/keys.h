@@ -2,7 +2,7 @@
  *
  * Every function writes "<prefix><name>" into out and returns the length,
  * or -1 if it does not fit. The Lua scripts build the same names from the
- * prefix themselves (common/lua/*.lua cannot call C): a change of schema
+ * prefix themselves (the scripts in common/lua cannot call C): a change of schema
  * changes this file, the scripts and docs/PROTOCOL.md together; the unit test
  * tests/unit/test_keys_sid.c pins the names. */
 #ifndef JUG_KEYS_H
