@@ -8,7 +8,7 @@
 set -eu
 luadir=$1
 out=$2
-scripts="fanout reap lease connect subscribe unsubscribe meta event poll disconnect"
+scripts="fanout reap lease connect subscribe unsubscribe meta event poll disconnect touch"
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.lua"' EXIT
 

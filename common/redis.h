@@ -23,6 +23,7 @@ typedef enum {
     JUG_SCRIPT_EVENT,        /* worker: publish a custom event */
     JUG_SCRIPT_POLL,         /* worker: acknowledge, drain inbox, return pending */
     JUG_SCRIPT_DISCONNECT,   /* worker: end a session now */
+    JUG_SCRIPT_TOUCH,        /* worker: mark the sessions of held streams alive */
     JUG_SCRIPT_COUNT
 } jugScript;
 

@@ -11,11 +11,14 @@
 #include "response.h"
 #include "store.h"
 
+struct jugHeld;
+
 typedef struct jugContext {
     const jugConfig *cfg;
     jugRequest *req;
     jugResponse *res;
-    jugStore *store;
+    jugStore *store;             /* the thread's; NULL for a request the loop holds */
+    struct jugHeld *held;        /* the held request being served, if any (hold.h) */
 } jugContext;
 
 typedef void (*jugHandler)(jugContext *ctx);

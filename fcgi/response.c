@@ -296,3 +296,14 @@ int jugResponseError(jugResponse *res, int status, const char *code, const char 
     jugBufFree(&b);
     return rc;
 }
+
+int jugResponseRetry(jugResponse *res, int retry_ms, const char *transports_json) {
+    char body[512], extra[48];
+    snprintf(body, sizeof(body),
+             "{\"error\":\"unavailable\",\"message\":\"%s\",\"retry\":%d,\"transports\":%s%s}",
+             retry_ms > 0 ? "no request can be held open now: poll, or come back later"
+                          : "this transport is not offered here: use another",
+             retry_ms, transports_json, res->callback ? ",\"status\":503" : "");
+    snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", retry_ms > 0 ? (retry_ms + 999) / 1000 : 1);
+    return respondJson(res, 503, body, extra);
+}

@@ -15,4 +15,5 @@ for i = 6, #ARGV do
     removed = removed + 1
   end
 end
+if removed > 0 then jug_notify_holder(prefix, prefix .. 'session:' .. sid, sid, 'C', jug_now_ms()) end
 return removed
