@@ -538,7 +538,9 @@ static void endAll(const char *poll_reason, const char *stream_reason) {
     }
 }
 
-static void dropSubscription(const char *why) {
+static void dropSubscription(const char *reason) {
+    char why[128];
+    snprintf(why, sizeof(why), "%s", reason);   /* reason may be sub's own errstr */
     if (sub) {
         if (epfd >= 0) epoll_ctl(epfd, EPOLL_CTL_DEL, sub->fd, NULL);
         redisFree(sub);

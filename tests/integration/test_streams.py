@@ -124,12 +124,14 @@ def html_deliveries(body, callback="jugHtmlfile"):
 
 @test
 def t_connect_keepalive(env):
-    """the connect response carries keepalive_interval with the other timings"""
+    """the connect response carries keepalive_interval with the other timings, and the
+    transports this host offers (all of them behind lighttpd)"""
     r = env.http.post("connect", [("channel", "ka")])
     jt.equal(r.status, 200, "status")
     reply = r.json()
     jt.equal(sorted(reply), ["channels", "keepalive_interval", "poll_timeout", "session_id",
-                             "session_ttl"], "keys of the connect response")
+                             "session_ttl", "transports"], "keys of the connect response")
+    jt.equal(reply["transports"], ["sse", "multipart", "htmlfile", "longpoll", "jsonp"], "transports")
     jt.equal(reply["keepalive_interval"], KEEPALIVE, "keepalive_interval")
     jt.equal(reply["poll_timeout"], POLL_TIMEOUT, "poll_timeout")
     jt.equal(reply["session_ttl"], SESSION_TTL, "session_ttl")
