@@ -30,6 +30,7 @@
 #include "log.h"
 #include "park.h"
 #include "redis.h"
+#include "stats.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -68,6 +69,7 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = jugHandleStream,
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
+    [JUG_EP_STATUS] = jugHandleStatus,
 };
 
 int jugShuttingDown(void) {
@@ -101,6 +103,7 @@ static void serveRequest(FCGX_Request *fcgx, jugStore *store) {
         handlers[req.endpoint](&ctx);
     }
     jugRequestFree(&req);
+    jugStatsAdd(JUG_STAT_REQUESTS, 1);
 }
 
 /* ---- FastCGI: worker threads ---- */
@@ -330,6 +333,7 @@ int main(int argc, char **argv) {
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    jugStatsInit();
     char err[JUG_CONFIG_ERRLEN];
     int config_ok = jugConfigLoad(&config, path, DEFAULT_CONFIG, err, sizeof(err)) == 0;
     if (check) return runCheck(path, config_ok, err);

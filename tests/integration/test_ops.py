@@ -14,7 +14,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jugtest as jt  # noqa: E402
+from test_cgi import cgi  # noqa: E402  (runs the worker once as a CGI program)
 
 suite = jt.Suite("test_ops", time_limit=150)
 test = suite.test
@@ -126,6 +128,160 @@ def t_daemon_warns(env):
         if pid:
             os.kill(pid, signal.SIGTERM)
             jt.wait_for(lambda: not os.path.exists(pidfile), 5, "the daemon to stop")
+
+
+# ---------------------------------------------------------------- the status endpoint
+
+def redis_truth(env):
+    """sessions, subscriptions and channels counted the slow way, from the sets."""
+    sets = env.redis.command("KEYS", env.prefix + "channel:*")
+    sizes = [env.redis.command("SCARD", k) for k in sets]
+    return (env.redis.command("ZCARD", env.prefix + "sessions"), sum(sizes),
+            sum(1 for n in sizes if n > 0))
+
+
+def status_json(env, **params):
+    r = env.http.get("status", params)
+    jt.equal(r.status, 200, "status answer")
+    jt.check(r.headers.get("content-type", "").startswith("application/json"), "JSON", r.headers)
+    return r, json.loads(r.text)
+
+
+@test
+def t_status_json(env):
+    """status answers JSON: version, uptime, Redis, counts that match Redis, poller lease"""
+    a = env.client(["ops-a", "ops-b"])
+    b = env.client(["ops-a"])
+    _, s = status_json(env)
+    jt.equal(s["worker"]["version"], version(), "worker version")
+    jt.check(s["worker"]["uptime_s"] >= 0 and s["worker"]["pid"] > 0, "uptime and pid", s["worker"])
+    info = env.redis.command("INFO", "server")
+    info = info.decode() if isinstance(info, bytes) else info
+    want_version = re.search(r"redis_version:([0-9.]+)", info).group(1)
+    jt.equal((s["redis"]["reachable"], s["redis"]["version"], s["redis"]["error"]),
+             (True, want_version, None), "redis facts")
+    jt.equal((s["sessions"], s["subscriptions"], s["channels"]), redis_truth(env),
+             "sessions, subscriptions, channels")
+    env.http.unsubscribe(b.sid, "ops-a")
+    env.http.post("disconnect", [("session_id", a.sid)])
+    _, s = status_json(env)
+    jt.equal((s["sessions"], s["subscriptions"], s["channels"]), redis_truth(env),
+             "the counts after an unsubscribe and a disconnect")
+    jt.equal(s["poller"]["holder"], env.leader(), "the lease holder")
+    jt.check(0 <= s["poller"]["lease_age_ms"] < 600000 and s["poller"]["lease_expires_in_ms"] > 0,
+             "lease age and expiry", s["poller"])
+    jt.equal(s["held"]["process_limit"], 10000, "the per-process hold limit")
+    jt.equal(s["held"]["host_limit"], "auto", "the host-wide hold limit")
+    jt.check(s["totals"]["requests"] >= 5 and s["totals"]["connects"] >= 2
+             and s["rates"]["requests_per_s"] > 0, "request counters", s["totals"], s["rates"])
+
+
+@test
+def t_status_lease_age(env):
+    """the lease age grows while one poller holds it"""
+    _, s1 = status_json(env)
+    jt.wait_for(lambda: status_json(env)[1]["poller"]["lease_age_ms"] >
+                s1["poller"]["lease_age_ms"] + 200, 5, "the lease age to grow", interval=0.1)
+
+
+@test
+def t_status_prometheus(env):
+    """?format=prometheus and Accept: text/plain answer the Prometheus text format"""
+    env.client(["ops-p"])
+    for how in ({"params": {"format": "prometheus"}},
+                {"headers": {"Accept": "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"}}):
+        r = env.http.get("status", how.get("params"), headers=how.get("headers"))
+        jt.equal(r.status, 200, "status answer")
+        jt.check(r.headers.get("content-type", "").startswith("text/plain; version=0.0.4"),
+                 "Prometheus content type", r.headers)
+        typed, samples = {}, {}
+        for line in r.text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ")
+                typed[name] = kind
+            elif not line.startswith("#"):
+                m = re.match(r'^([a-z_]+)(\{[a-z]+="(?:[^"\\]|\\.)*"\})? (-?[0-9.]+)$', line)
+                jt.check(m, "a sample line", line)
+                jt.check(m.group(1) in typed, "a TYPE before the sample", line)
+                samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        sessions, subs, chans = redis_truth(env)
+        jt.equal((samples["juggernaut_sessions"], samples["juggernaut_subscriptions"],
+                  samples["juggernaut_channels"]), (sessions, subs, chans), "counts")
+        jt.equal(samples["juggernaut_redis_up"], 1, "redis up")
+        jt.equal(samples['juggernaut_info{version="%s"}' % version()], 1, "version")
+        jt.equal(samples["juggernaut_poller_lease_up"], 1, "lease up")
+        jt.equal(typed["juggernaut_requests_total"], "counter", "requests_total is a counter")
+        jt.check(samples["juggernaut_requests_total"] > 0, "requests counted")
+        jt.check('juggernaut_held_requests{scope="process"}' in samples, "held requests", samples)
+        jt.check(any(k.startswith("juggernaut_poller_lease_age_seconds{holder=") for k in samples),
+                 "lease age", samples)
+
+
+@test
+def t_status_no_session_ids(env):
+    """no session id appears in either format"""
+    sids = [env.client(["ops-s"]).sid for _ in range(3)]
+    sids += env.redis.command("ZRANGE", env.prefix + "sessions", 0, -1)
+    sids = [s.decode() if isinstance(s, bytes) else s for s in sids]
+    for params in ({}, {"format": "prometheus"}):
+        text = env.http.get("status", params).text
+        leaked = [sid for sid in sids if sid in text]
+        jt.check(not leaked, "no session id in the status", leaked)
+
+
+class CgiSite:
+    """The worker run as a CGI program with its own juggernaut.conf."""
+    def __init__(self, env, name, **settings):
+        self.dir = env.dir
+        self.config_path = os.path.join(env.dir, name + ".conf")
+        jt.write_config(self.config_path, settings.pop("redis_url", env.redis.url), **settings)
+
+    def status(self, addr="127.0.0.1", query="", headers=None):
+        extra = {"REMOTE_ADDR": addr}
+        extra.update(headers or {})
+        return cgi(self, "GET", "/status", query, extra=extra)
+
+
+@test
+def t_status_access(env):
+    """off unless configured; open only to the listed addresses and to the token"""
+    off = CgiSite(env, "off")
+    jt.check_error(off.status(), 404, "not_found")
+    jt.check_error(off.status(query="token=" + TOKEN), 404, "not_found")
+    site = CgiSite(env, "guarded", status_allow="10.0.0.0/8, fd00::/8", status_token=TOKEN)
+    for addr in ("10.1.2.3", "fd00::7"):
+        jt.equal(site.status(addr).status, 200, "listed address " + addr)
+    for addr in ("127.0.0.1", "11.0.0.1", "::1", ""):
+        jt.check_error(site.status(addr), 403, "forbidden")
+    jt.equal(site.status(query="token=" + TOKEN).status, 200, "the token in the query")
+    jt.equal(site.status(headers={"HTTP_AUTHORIZATION": "Bearer " + TOKEN}).status, 200,
+             "the token as a bearer")
+    for bad in (TOKEN[:-1], TOKEN + "x", "", TOKEN.upper()):
+        jt.check_error(site.status(query="token=" + bad), 403, "forbidden")
+        jt.check_error(site.status(headers={"HTTP_AUTHORIZATION": "Bearer " + bad}), 403,
+                       "forbidden")
+    only_allow = CgiSite(env, "allow-only", status_allow="10.0.0.1")
+    jt.check_error(only_allow.status(query="token=" + TOKEN), 403, "forbidden")
+    r = site.status("10.1.2.3", query="callback=steal")
+    jt.check(r.status == 200 and r.text.startswith("{"), "never JSONP", r.text[:40])
+
+
+@test
+def t_status_redis_down(env):
+    """with Redis unreachable, status still answers: reachable false, counts unknown"""
+    port = jt.free_port()
+    site = CgiSite(env, "down", redis_url="redis://127.0.0.1:%d/0" % port,
+                   status_allow="127.0.0.1")
+    r = site.status()
+    jt.equal(r.status, 200, "status answers")
+    s = json.loads(r.text)
+    jt.check(s["redis"]["reachable"] is False and s["redis"]["error"], "unreachable, with why",
+             s["redis"])
+    jt.equal((s["sessions"], s["subscriptions"], s["channels"], s["poller"]["holder"]),
+             (None, None, None, None), "unknown counts")
+    r = site.status(query="format=prometheus")
+    jt.check("juggernaut_redis_up 0\n" in r.text and "juggernaut_sessions " not in r.text,
+             "redis_up 0, no session gauge", r.text)
 
 
 def setup():
