@@ -40,6 +40,14 @@ int jugKeyPollerLast(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%spoller:last", prefix), outlen);
 }
 
+int jugKeyPollerSince(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%spoller:since", prefix), outlen);
+}
+
+int jugKeyStats(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sstats", prefix), outlen);
+}
+
 int jugKeyHolds(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%sholds", prefix), outlen);
 }

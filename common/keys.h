@@ -20,6 +20,12 @@ int jugKeySessions(char *out, size_t outlen, const char *prefix);
 int jugKeySeq(char *out, size_t outlen, const char *prefix);
 int jugKeyPollerLease(char *out, size_t outlen, const char *prefix);
 int jugKeyPollerLast(char *out, size_t outlen, const char *prefix);
+/* When the lease holder took it (Redis clock, ms), set by lease.lua. */
+int jugKeyPollerSince(char *out, size_t outlen, const char *prefix);
+/* Hash of counters the scripts keep for the status endpoint: fields
+ * "subscriptions" (session-channel pairs) and "channels" (channels with a
+ * subscriber), so that nothing needs to scan the key space. */
+int jugKeyStats(char *out, size_t outlen, const char *prefix);
 int jugKeyHolds(char *out, size_t outlen, const char *prefix);
 
 /* Pub/sub channels: "<prefix>notify" (every fanned-out message) and

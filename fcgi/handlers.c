@@ -17,6 +17,7 @@
 #include "host.h"
 #include "log.h"
 #include "message.h"
+#include "stats.h"
 
 #define SCRIPT_MAX_SIZE (1 << 20)
 #define SCRIPT_MAX_AGE 300
@@ -95,6 +96,7 @@ void jugHandleConnect(jugContext *ctx) {
         jugRespondStoreError(ctx, st);
         return;
     }
+    jugStatsAdd(JUG_STAT_CONNECTS, 1);
     jugBuf b = {0};
     char nums[256];
     jugBufAppendStr(&b, "{\"session_id\":\"");

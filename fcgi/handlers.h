@@ -42,6 +42,9 @@ void jugHandleStream(jugContext *ctx);       /* Jugglite /stream?channel=a,b */
 void jugHandleMultipart(jugContext *ctx);
 void jugHandleHtmlfile(jugContext *ctx);
 
+/* status.c: counts, rates, poller and Redis health (status_allow / status_token) */
+void jugHandleStatus(jugContext *ctx);
+
 /* main.c: 1 once SIGTERM arrived; long waits should end soon (answer or
  * close normally) so the process can exit. */
 int jugShuttingDown(void);

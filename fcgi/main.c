@@ -30,6 +30,7 @@
 #include "log.h"
 #include "park.h"
 #include "redis.h"
+#include "stats.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -68,6 +69,7 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = jugHandleStream,
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
+    [JUG_EP_STATUS] = jugHandleStatus,
 };
 
 int jugShuttingDown(void) {
@@ -101,6 +103,7 @@ static void serveRequest(FCGX_Request *fcgx, jugStore *store) {
         handlers[req.endpoint](&ctx);
     }
     jugRequestFree(&req);
+    jugStatsAdd(JUG_STAT_REQUESTS, 1);
 }
 
 /* ---- FastCGI: worker threads ---- */
@@ -199,7 +202,11 @@ static int serveFastCgi(void) {
            jugHostKindName(jugHostKindNow()), maxThreads, jugHostTransportsJson(&config));
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
-        /* SIGHUP: nothing to reload in place; the server restarts us for that. */
+        /* SIGHUP: reopen the log file (logrotate); the configuration is
+         * not reloaded in place: the server restarts us for that. */
+        if (sig == SIGHUP && jugLogReopen() < 0)
+            jugLog(JUG_LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+        sig = 0;
     }
     jugLog(JUG_LOG_INFO, "signal %d: stopping", sig);
     atomic_store(&stopping, 1);
@@ -290,11 +297,20 @@ static int runCheck(const char *path, int config_ok, const char *config_err) {
 /* ---- main ---- */
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: %s [-c FILE] [--check]\n"
-                 "  Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
-                 "  -c FILE   configuration file (default $JUGGERNAUT_CONFIG, else %s)\n"
-                 "  --check   report whether the configuration loads and Redis answers\n",
-            PROGRAM, DEFAULT_CONFIG);
+    fprintf(out, "Usage: %s [-c FILE] [--check]\n"
+                 "       %s -h|--help | -V|--version\n"
+                 "\n"
+                 "Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
+                 "\n"
+                 "  -c FILE        configuration file (default $JUGGERNAUT_CONFIG, else\n"
+                 "                 %s)\n"
+                 "  --check        report whether the configuration loads and Redis answers\n"
+                 "  -h, --help     show this help\n"
+                 "  -V, --version  show the version\n"
+                 "\n"
+                 "SIGTERM or SIGINT: finish the requests in progress and exit. SIGHUP: reopen\n"
+                 "the log file. See juggernaut.fcgi(8) and juggernaut.conf(5).\n",
+            PROGRAM, PROGRAM, DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv) {
@@ -308,23 +324,25 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            printf(PROGRAM " " PACKAGE_VERSION "\n");
+            return 0;
         } else {
             usage(stderr);
             return 1;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    jugStatsInit();
     char err[JUG_CONFIG_ERRLEN];
     int config_ok = jugConfigLoad(&config, path, DEFAULT_CONFIG, err, sizeof(err)) == 0;
     if (check) return runCheck(path, config_ok, err);
-    if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level) < 0) {
-        snprintf(err, sizeof(err), "unknown log_level '%s'", config.log_level);
+    if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level, err, sizeof(err)) < 0)
         config_ok = 0;
-    }
     FCGX_Init();
     int cgi = FCGX_IsCGI();
     if (!config_ok) {
-        jugLogInit(PROGRAM, "stderr", "info");
+        jugLogInit(PROGRAM, "stderr", "info", NULL, 0);
         jugLog(JUG_LOG_ERROR, "configuration: %s", err);
         if (cgi) cgiConfigError();
         return 1;

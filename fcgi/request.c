@@ -40,6 +40,7 @@ static const char *const endpointNames[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = "stream",
     [JUG_EP_SCRIPT] = "juggernaut.js",
     [JUG_EP_PUBLISH] = "publish",
+    [JUG_EP_STATUS] = "status",
 };
 
 static int fail(int status, char *err, size_t errlen, const char *fmt, ...)

@@ -27,6 +27,7 @@ typedef enum {
     JUG_EP_STREAM,      /* Jugglite-compatible SSE on an ephemeral session */
     JUG_EP_SCRIPT,      /* juggernaut.js */
     JUG_EP_PUBLISH,     /* demo-only publish endpoint (config demo_publish on) */
+    JUG_EP_STATUS,      /* operator status (config status_allow / status_token) */
     JUG_EP_COUNT
 } jugEndpoint;
 

@@ -56,6 +56,7 @@ static const char *reasonPhrase(int status) {
     case 200: return "OK";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 410: return "Gone";
@@ -70,6 +71,7 @@ static const char *reasonPhrase(int status) {
 const char *jugErrorCode(int status) {
     switch (status) {
     case 400: return "bad_request";
+    case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
     case 410: return "session_expired";

@@ -45,6 +45,26 @@ local function jug_event_json(channel, sid, meta)
          '","meta":' .. meta .. '}'
 end
 
+-- Channel membership, always through these two, so that the counters of
+-- hash <prefix>stats (read by the status endpoint instead of scanning) stay
+-- exact: "subscriptions" counts session-channel pairs, "channels" the
+-- channels with at least one subscriber. Each returns 1 if it changed a set.
+local function jug_channel_add(prefix, ch, sid)
+  local key = prefix .. 'channel:' .. ch
+  if redis.call('SADD', key, sid) == 0 then return 0 end
+  redis.call('HINCRBY', prefix .. 'stats', 'subscriptions', 1)
+  if redis.call('SCARD', key) == 1 then redis.call('HINCRBY', prefix .. 'stats', 'channels', 1) end
+  return 1
+end
+
+local function jug_channel_remove(prefix, ch, sid)
+  local key = prefix .. 'channel:' .. ch
+  if redis.call('SREM', key, sid) == 0 then return 0 end
+  redis.call('HINCRBY', prefix .. 'stats', 'subscriptions', -1)
+  if redis.call('EXISTS', key) == 0 then redis.call('HINCRBY', prefix .. 'stats', 'channels', -1) end
+  return 1
+end
+
 -- End a session: leave every channel (one unsubscribe event each) and delete
 -- its keys. Returns the number of channels it had.
 local function jug_end_session(prefix, evchan, sid)
@@ -53,7 +73,7 @@ local function jug_end_session(prefix, evchan, sid)
   local meta = redis.call('HGET', skey, 'meta') or 'null'
   local chans = redis.call('SMEMBERS', skey .. ':channels')
   for _, ch in ipairs(chans) do
-    redis.call('SREM', prefix .. 'channel:' .. ch, sid)
+    jug_channel_remove(prefix, ch, sid)
     redis.call('PUBLISH', evchan .. ':unsubscribe', jug_event_json(ch, sid, meta))
   end
   redis.call('DEL', skey, skey .. ':channels', skey .. ':queue')
@@ -103,7 +123,7 @@ local function jug_subscribe(prefix, evchan, sid, meta, backstop_s, max_channels
   end
   for _, ch in ipairs(fresh) do
     if redis.call('SADD', ckey, ch) == 1 then
-      redis.call('SADD', prefix .. 'channel:' .. ch, sid)
+      jug_channel_add(prefix, ch, sid)
       redis.call('PUBLISH', evchan .. ':subscribe', jug_event_json(ch, sid, meta))
     end
   end
