@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "message.h"
 
@@ -200,7 +201,7 @@ void jugHandlePublish(jugContext *ctx) {
         respondInvalid(ctx, 413, "message too large");
         return;
     }
-    if (!jugJsonDepthOk(text, len, PUBLISH_MAX_DEPTH)) {
+    if (jugJsonCheck(text, len, PUBLISH_MAX_DEPTH, NULL) == JUG_JSON_DEPTH) {
         respondInvalid(ctx, 400, "message nests too deeply");
         return;
     }

@@ -54,10 +54,6 @@ typedef struct jugRequest {
 /* The endpoint of a name from the URL ("poll", "juggernaut.js"), or JUG_EP_UNKNOWN. */
 jugEndpoint jugEndpointFromName(const char *name, size_t len);
 
-/* 1 if the JSON text nests arrays/objects at most max_depth deep. The JSON
- * parser recurses once per level, and worker threads have small stacks. */
-int jugJsonDepthOk(const char *text, size_t len, int max_depth);
-
 /* Parse an accepted request. Returns 0, or an HTTP status (400, 405, 413)
  * with the reason in err. */
 int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, char *err, size_t errlen);
