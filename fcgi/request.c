@@ -408,19 +408,19 @@ static int parseId(const char *s, long long *out) {
 }
 
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen) {
+    long long header = 0;
     *ack = 0;
     const char *v = jugRequestParam(req, "ack");
-    if (v) {
-        if (parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
-        return 0;
-    }
+    if (v && parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
     /* A browser sends back whatever id it last saw; one we cannot read
      * resumes from the oldest unacknowledged delivery rather than failing
-     * every automatic reconnect. */
+     * every automatic reconnect. EventSource reconnects to the URL it was
+     * opened with, whose ack= is older than every id the stream sent since:
+     * the larger of the two is where the client really is. */
     const char *h = req->last_event_id;
     if (h && *h) {
         const char *dot = strrchr(h, '.');
-        if (parseId(dot ? dot + 1 : h, ack) < 0) *ack = 0;
+        if (parseId(dot ? dot + 1 : h, &header) == 0 && header > *ack) *ack = header;
     }
     return 0;
 }

@@ -71,13 +71,15 @@ int jugRequestSessionId(const jugRequest *req, const char **sid, char *err, size
 int jugRequestChannels(const jugRequest *req, const char ***channels, int *count, int max,
                        int required, char *err, size_t errlen);
 
-/* A JSON-valued parameter (meta, data): valid JSON, at most max bytes;
- * missing gives "null". Returns 0, or 400/413 with err. */
+/* A JSON-valued parameter (meta, data): JSON that jugJsonCheck (json.h)
+ * accepts, nested at most 64 deep, at most max bytes; missing gives "null".
+ * Returns 0, or 400/413 (500: out of memory) with err. */
 int jugRequestJson(const jugRequest *req, const char *name, size_t max, const char **json,
                    char *err, size_t errlen);
 
-/* The acknowledged id: "ack", else the Last-Event-ID header (a plain number,
- * or Jugglite form "<sid>.<n>"), else 0. Returns 0 or 400 with err. */
+/* The acknowledged id: the larger of "ack" and the Last-Event-ID header (a
+ * plain number, or Jugglite form "<sid>.<n>"; unreadable counts as 0), or 0
+ * if neither is given. Returns 0, or 400 with err for a malformed "ack". */
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen);
 
 #endif

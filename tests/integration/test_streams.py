@@ -212,6 +212,49 @@ def t_sse_resume(env):
 
 
 @test
+def t_sse_header_beats_stale_ack(env):
+    """sse: a newer Last-Event-ID wins over the ack= EventSource reconnects with (issue 8)"""
+    c = env.client(["sse3"])
+    for data in ("a", "b"):
+        publish(env, "sse3", data)
+    env.wait_queued(c.sid, 2)
+    first = [m["id"] for m in env.http.poll(c.sid, 0, timeout=1)]
+    jt.equal(len(first), 2, "deliveries before the stream")
+    # The page opens EventSource with ack= of what it had; the stream then
+    # delivers c and d, and the browser reconnects to the same URL with
+    # Last-Event-ID of d.
+    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": first[1]})
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        for data in ("c", "d"):
+            publish(env, "sse3", data)
+        seen = s.wait(sse_deliveries, 2, 3, "c and d")
+    finally:
+        s.close()
+    publish(env, "sse3", "e")
+    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": first[1]},
+               headers={"Last-Event-ID": str(seen[1][0])})
+    try:
+        s.wait(sse_deliveries, 1, 3, "e")
+        drain(s, 0.5)
+    finally:
+        s.close()
+    got = sse_deliveries(s.body)
+    jt.equal([line for _, line in got], [delivery_text(got[0][0], "sse3", "e")],
+             "only e after the reconnect, no repeats of c and d")
+    # And an ack= newer than the header (a page that acknowledged more by
+    # polling) is not undone by it.
+    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": got[0][0]},
+               headers={"Last-Event-ID": str(seen[0][0])})
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        drain(s, 0.5)
+    finally:
+        s.close()
+    jt.equal(sse_deliveries(s.body), [], "nothing repeated when ack= is the newer")
+
+
+@test
 def t_sse_errors(env):
     """sse: unknown session is a 410 JSON answer, a bad session id a 400, before any streaming"""
     r = env.http.get("sse", {"session_id": UNKNOWN_SID})
@@ -421,7 +464,39 @@ def t_jugglite_raw_publish(env):
     m = JUGGLITE_ID_RE.fullmatch(events[0].split("\n")[0])
     jt.check(m, "first line of the plain event is not id: <sid>.<n>", events[0])
     jt.equal(events[0].split("\n")[1:], ["data: plain text"], "plain text event")
-    jt.equal(events[1], "event: note\nid: x1\ndata: " + note, "JSON event with event and id")
+    lines = events[1].split("\n")
+    jt.equal(lines[0], "event: note", "event line of the JSON event")
+    m2 = JUGGLITE_ID_RE.fullmatch(lines[1])
+    jt.check(m2 and m2.group(1) == m.group(1) and int(m2.group(2)) > int(m.group(2)),
+             "the id of a message with its own id is still <sid>.<n>", events[1])
+    jt.equal(lines[2:], ["data: " + note], "the message's own id stays in its data")
+
+
+@test
+def t_jugglite_own_id_resume(env):
+    """Jugglite stream: after a message with its own id, a reconnect loses nothing (issue 8)"""
+    s = Stream(env.web, "stream", {"channel": "jown"})
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        env.redis.publish_raw('{"id":"app-7","v":1}', channel=NAMESPACE + "jown")
+        block = s.wait(jugglite_events, 1, 3, "the event with its own id")[0]
+    finally:
+        s.close()
+    # What EventSource sends back: the id: field of the last event it saw.
+    last_id = [ln[4:] for ln in block.split("\n") if ln.startswith("id: ")][-1]
+    sid = last_id.split(".")[0]
+    env.redis.publish_raw('{"id":"app-8","v":2}', channel=NAMESPACE + "jown")
+    env.redis.publish_raw("three", channel=NAMESPACE + "jown")
+    s = Stream(env.web, "stream", {"channel": "jown"}, headers={"Last-Event-ID": last_id})
+    try:
+        s.wait(jugglite_events, 2, 3, "the events published while away")
+        drain(s, 0.3)
+    finally:
+        s.close()
+    jt.equal(parse_jugglite(s.body), ['{"id":"app-8","v":2}', "three"],
+             "events after reconnecting with Last-Event-ID %s" % last_id)
+    jt.equal({JUGGLITE_ID_RE.match(e).group(1) for e in jugglite_events(s.body)}, {sid},
+             "the same session resumed")
 
 
 # ---- sessions held by streams
