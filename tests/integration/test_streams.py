@@ -211,6 +211,22 @@ def t_sse_resume(env):
              "deliveries after ack=%d" % ids[2])
 
 
+def sse_run(env, sid, ack, channel, data, count, headers=None):
+    """Open an sse stream of sid with ack= (and headers), publish each data on
+    channel, and return its deliveries once count arrived (and 0.5 s more,
+    to catch repeats)."""
+    s = Stream(env.web, "sse", {"session_id": sid, "ack": ack}, headers=headers)
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        for d in data:
+            publish(env, channel, d)
+        s.wait(sse_deliveries, count, 3, "%d deliveries" % count)
+        drain(s, 0.5)
+    finally:
+        s.close()
+    return sse_deliveries(s.body)
+
+
 @test
 def t_sse_header_beats_stale_ack(env):
     """sse: a newer Last-Event-ID wins over the ack= EventSource reconnects with (issue 8)"""
@@ -223,35 +239,15 @@ def t_sse_header_beats_stale_ack(env):
     # The page opens EventSource with ack= of what it had; the stream then
     # delivers c and d, and the browser reconnects to the same URL with
     # Last-Event-ID of d.
-    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": first[1]})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        for data in ("c", "d"):
-            publish(env, "sse3", data)
-        seen = s.wait(sse_deliveries, 2, 3, "c and d")
-    finally:
-        s.close()
+    seen = sse_run(env, c.sid, first[1], "sse3", ("c", "d"), 2)
     publish(env, "sse3", "e")
-    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": first[1]},
-               headers={"Last-Event-ID": str(seen[1][0])})
-    try:
-        s.wait(sse_deliveries, 1, 3, "e")
-        drain(s, 0.5)
-    finally:
-        s.close()
-    got = sse_deliveries(s.body)
+    got = sse_run(env, c.sid, first[1], "sse3", (), 1, {"Last-Event-ID": str(seen[1][0])})
     jt.equal([line for _, line in got], [delivery_text(got[0][0], "sse3", "e")],
              "only e after the reconnect, no repeats of c and d")
     # And an ack= newer than the header (a page that acknowledged more by
     # polling) is not undone by it.
-    s = Stream(env.web, "sse", {"session_id": c.sid, "ack": got[0][0]},
-               headers={"Last-Event-ID": str(seen[0][0])})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        drain(s, 0.5)
-    finally:
-        s.close()
-    jt.equal(sse_deliveries(s.body), [], "nothing repeated when ack= is the newer")
+    again = sse_run(env, c.sid, got[0][0], "sse3", (), 0, {"Last-Event-ID": str(seen[0][0])})
+    jt.equal(again, [], "nothing repeated when ack= is the newer")
 
 
 @test
@@ -449,18 +445,27 @@ def t_jugglite_resume(env):
         jt.equal(parse_jugglite(s.body), ["fresh"], "events of the fresh session")
 
 
+def jugglite_raw(env, channel, payloads, count, headers=None):
+    """Open a Jugglite stream on channel, PUBLISH each raw payload on
+    <namespace><channel>, and return the body once count events arrived (and
+    a moment more, to catch any that should not come)."""
+    s = Stream(env.web, "stream", {"channel": channel}, headers=headers)
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        for payload in payloads:
+            env.redis.publish_raw(payload, channel=NAMESPACE + channel)
+        s.wait(jugglite_events, count, 3, "%d event(s)" % count)
+        drain(s, 0.3)
+    finally:
+        s.close()
+    return s.body
+
+
 @test
 def t_jugglite_raw_publish(env):
     """Jugglite stream: raw PUBLISH <namespace><channel> text and JSON with event and id"""
-    s = Stream(env.web, "stream", {"channel": "jraw"})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        env.redis.publish_raw("plain text", channel=NAMESPACE + "jraw")
-        note = '{"event":"note","id":"x1","v":1}'
-        env.redis.publish_raw(note, channel=NAMESPACE + "jraw")
-        events = s.wait(jugglite_events, 2, 3, "two events")
-    finally:
-        s.close()
+    note = '{"event":"note","id":"x1","v":1}'
+    events = jugglite_events(jugglite_raw(env, "jraw", ["plain text", note], 2))
     m = JUGGLITE_ID_RE.fullmatch(events[0].split("\n")[0])
     jt.check(m, "first line of the plain event is not id: <sid>.<n>", events[0])
     jt.equal(events[0].split("\n")[1:], ["data: plain text"], "plain text event")
@@ -475,27 +480,16 @@ def t_jugglite_raw_publish(env):
 @test
 def t_jugglite_own_id_resume(env):
     """Jugglite stream: after a message with its own id, a reconnect loses nothing (issue 8)"""
-    s = Stream(env.web, "stream", {"channel": "jown"})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        env.redis.publish_raw('{"id":"app-7","v":1}', channel=NAMESPACE + "jown")
-        block = s.wait(jugglite_events, 1, 3, "the event with its own id")[0]
-    finally:
-        s.close()
+    block = jugglite_events(jugglite_raw(env, "jown", ['{"id":"app-7","v":1}'], 1))[0]
     # What EventSource sends back: the id: field of the last event it saw.
     last_id = [ln[4:] for ln in block.split("\n") if ln.startswith("id: ")][-1]
     sid = last_id.split(".")[0]
     env.redis.publish_raw('{"id":"app-8","v":2}', channel=NAMESPACE + "jown")
     env.redis.publish_raw("three", channel=NAMESPACE + "jown")
-    s = Stream(env.web, "stream", {"channel": "jown"}, headers={"Last-Event-ID": last_id})
-    try:
-        s.wait(jugglite_events, 2, 3, "the events published while away")
-        drain(s, 0.3)
-    finally:
-        s.close()
-    jt.equal(parse_jugglite(s.body), ['{"id":"app-8","v":2}', "three"],
+    body = jugglite_raw(env, "jown", [], 2, headers={"Last-Event-ID": last_id})
+    jt.equal(parse_jugglite(body), ['{"id":"app-8","v":2}', "three"],
              "events after reconnecting with Last-Event-ID %s" % last_id)
-    jt.equal({JUGGLITE_ID_RE.match(e).group(1) for e in jugglite_events(s.body)}, {sid},
+    jt.equal({JUGGLITE_ID_RE.match(e).group(1) for e in jugglite_events(body)}, {sid},
              "the same session resumed")
 
 
