@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "json.h"
 #include "log.h"
 #include "message.h"
 #include "stats.h"
@@ -28,6 +29,26 @@
 static void respondInvalid(jugContext *ctx, int status, const char *err) {
     jugLog(JUG_LOG_INFO, "%s: %d: %s", ctx->req->endpoint_name, status, err);
     jugResponseError(ctx->res, status, jugErrorCode(status), err);
+}
+
+/* One line when Redis becomes unusable, a count every so often while it
+ * stays so (common/redis.h, episodes), never one per request. */
+static void logUnavailable(jugContext *ctx) {
+    jugRedisErrorKind kind = ctx->store->kind;
+    long count;
+    if (!jugRedisErrorTransient(kind)) kind = JUG_REDIS_ERR_CONNECTION;
+    switch (jugRedisEpisodeFail(kind, &count)) {
+    case JUG_EPISODE_STARTED:
+        jugLog(JUG_LOG_ERROR, "Redis %s: answering 503 until it recovers (%s: %s)", jugRedisErrorMeaning(kind),
+               ctx->req->endpoint_name, ctx->store->err);
+        break;
+    case JUG_EPISODE_ONGOING:
+        jugLog(JUG_LOG_WARNING, "Redis still %s: %ld more request(s) got 503 since the last line (%s)",
+               jugRedisErrorMeaning(kind), count, ctx->store->err);
+        break;
+    default:
+        break;
+    }
 }
 
 void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
@@ -44,7 +65,7 @@ void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
         jugResponseError(ctx->res, 413, "too_large", "too many channels for one session");
         return;
     case JUG_STORE_UNAVAILABLE:
-        jugLog(JUG_LOG_WARNING, "%s: Redis unavailable: %s", what, ctx->store->err);
+        logUnavailable(ctx);
         jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
         return;
     case JUG_STORE_ERROR:
@@ -204,7 +225,7 @@ void jugHandlePublish(jugContext *ctx) {
         respondInvalid(ctx, 413, "message too large");
         return;
     }
-    if (!jugJsonDepthOk(text, len, PUBLISH_MAX_DEPTH)) {
+    if (jugJsonCheck(text, len, PUBLISH_MAX_DEPTH, NULL) == JUG_JSON_DEPTH) {
         respondInvalid(ctx, 400, "message nests too deeply");
         return;
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "message.h"
 #include "sid.h"
 
@@ -401,24 +402,6 @@ int jugRequestChannels(const jugRequest *req, const char ***channels, int *count
     return 0;
 }
 
-int jugJsonDepthOk(const char *text, size_t len, int max_depth) {
-    int depth = 0, in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\') i++;
-            else if (c == '"') in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) return 0;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return 1;
-}
-
 int jugRequestJson(const jugRequest *req, const char *name, size_t max, const char **json,
                    char *err, size_t errlen) {
     const char *v = jugRequestParam(req, name);
@@ -428,9 +411,16 @@ int jugRequestJson(const jugRequest *req, const char *name, size_t max, const ch
     }
     size_t len = strlen(v);
     if (len > max) return fail(413, err, errlen, "%s is larger than %zu bytes", name, max);
-    if (!jugJsonDepthOk(v, len, JSON_MAX_DEPTH))
+    size_t where;
+    char why[96];
+    jugJsonError e = jugJsonCheck(v, len, JSON_MAX_DEPTH, &where);
+    if (e == JUG_JSON_DEPTH)
         return fail(400, err, errlen, "%s nests deeper than %d levels", name, JSON_MAX_DEPTH);
-    if (!jugJsonValid(v, len)) return fail(400, err, errlen, "%s is not valid JSON", name);
+    if (e == JUG_JSON_NOMEM) return fail(500, err, errlen, "out of memory");
+    if (e != JUG_JSON_OK) {
+        jugJsonDescribe(why, sizeof(why), e, where);
+        return fail(400, err, errlen, "%s is not accepted JSON: %s", name, why);
+    }
     *json = v;
     return 0;
 }
@@ -444,19 +434,19 @@ static int parseId(const char *s, long long *out) {
 }
 
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen) {
+    long long header = 0;
     *ack = 0;
     const char *v = jugRequestParam(req, "ack");
-    if (v) {
-        if (parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
-        return 0;
-    }
+    if (v && parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
     /* A browser sends back whatever id it last saw; one we cannot read
      * resumes from the oldest unacknowledged delivery rather than failing
-     * every automatic reconnect. */
+     * every automatic reconnect. EventSource reconnects to the URL it was
+     * opened with, whose ack= is older than every id the stream sent since:
+     * the larger of the two is where the client really is. */
     const char *h = req->last_event_id;
     if (h && *h) {
         const char *dot = strrchr(h, '.');
-        if (parseId(dot ? dot + 1 : h, ack) < 0) *ack = 0;
+        if (parseId(dot ? dot + 1 : h, &header) == 0 && header > *ack) *ack = header;
     }
     return 0;
 }

@@ -56,10 +56,6 @@ typedef struct jugRequest {
 /* The endpoint of a name from the URL ("poll", "juggernaut.js"), or JUG_EP_UNKNOWN. */
 jugEndpoint jugEndpointFromName(const char *name, size_t len);
 
-/* 1 if the JSON text nests arrays/objects at most max_depth deep. The JSON
- * parser recurses once per level, and worker threads have small stacks. */
-int jugJsonDepthOk(const char *text, size_t len, int max_depth);
-
 /* Parse an accepted request. Returns 0, or an HTTP status (400, 405, 413)
  * with the reason in err. */
 int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, char *err, size_t errlen);
@@ -82,13 +78,15 @@ int jugRequestSessionId(const jugRequest *req, const char **sid, char *err, size
 int jugRequestChannels(const jugRequest *req, const char ***channels, int *count, int max,
                        int required, char *err, size_t errlen);
 
-/* A JSON-valued parameter (meta, data): valid JSON, at most max bytes;
- * missing gives "null". Returns 0, or 400/413 with err. */
+/* A JSON-valued parameter (meta, data): JSON that jugJsonCheck (json.h)
+ * accepts, nested at most 64 deep, at most max bytes; missing gives "null".
+ * Returns 0, or 400/413 (500: out of memory) with err. */
 int jugRequestJson(const jugRequest *req, const char *name, size_t max, const char **json,
                    char *err, size_t errlen);
 
-/* The acknowledged id: "ack", else the Last-Event-ID header (a plain number,
- * or Jugglite form "<sid>.<n>"), else 0. Returns 0 or 400 with err. */
+/* The acknowledged id: the larger of "ack" and the Last-Event-ID header (a
+ * plain number, or Jugglite form "<sid>.<n>"; unreadable counts as 0), or 0
+ * if neither is given. Returns 0, or 400 with err for a malformed "ack". */
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "keys.h"
+#include "log.h"
 #include "redis.h"
 
 #define CONNECT_TIMEOUT_MS 1000
@@ -59,6 +60,9 @@ static int ensureConnected(jugStore *store) {
     char err[200];
     store->redis = jugRedisConnect(&store->cfg->redis, CONNECT_TIMEOUT_MS, err, sizeof(err));
     if (!store->redis) {
+        /* Refused credentials say so; anything else means no connection. */
+        store->kind = jugRedisErrorKindOf(err);
+        if (!jugRedisErrorTransient(store->kind)) store->kind = JUG_REDIS_ERR_CONNECTION;
         setError(store, "%s", err);
         return -1;
     }
@@ -92,6 +96,7 @@ static redisReply *runScript(jugStore *store, jugScript script, int argc, const 
         if (fresh < 0) return NULL;
         redisReply *r = jugRedisScript(store->redis, script, 0, argc, argv, NULL);
         if (r) return r;
+        store->kind = JUG_REDIS_ERR_CONNECTION;
         setError(store, "Redis: %s", store->redis->errstr);
         int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
@@ -100,13 +105,36 @@ static redisReply *runScript(jugStore *store, jugScript script, int argc, const 
     return NULL;
 }
 
-/* The status of a script's reply; frees it unless the caller keeps it. */
+/* Redis answered: if that ends an episode of failures, say so once. */
+static void noteAnswered(jugStore *store) {
+    jugRedisErrorKind was;
+    long failures;
+    store->kind = JUG_REDIS_ERR_NONE;
+    if (jugRedisEpisodeOk(&was, &failures) == JUG_EPISODE_ENDED)
+        jugLog(JUG_LOG_WARNING, "Redis answers again (%ld request(s) got 503 while it %s)", failures,
+               jugRedisErrorMeaning(was));
+}
+
+/* The status of a script's reply (NULL: no answer). The project's own
+ * errors first; then a state of Redis that passes is UNAVAILABLE (503,
+ * retry), anything else an ERROR (500, a bug). */
 static jugStoreStatus replyStatus(jugStore *store, redisReply *r) {
     if (!r) return JUG_STORE_UNAVAILABLE;
-    if (r->type != REDIS_REPLY_ERROR) return JUG_STORE_OK;
+    if (r->type != REDIS_REPLY_ERROR) {
+        noteAnswered(store);
+        return JUG_STORE_OK;
+    }
     jugStoreStatus st = JUG_STORE_ERROR;
-    if (!strncmp(r->str, "NOSESSION", 9)) st = JUG_STORE_NO_SESSION;
-    else if (!strncmp(r->str, "TOOMANY", 7)) st = JUG_STORE_TOO_MANY;
+    store->kind = JUG_REDIS_ERR_OTHER;
+    if (!strncmp(r->str, "NOSESSION", 9)) {
+        noteAnswered(store);
+        st = JUG_STORE_NO_SESSION;
+    } else if (!strncmp(r->str, "TOOMANY", 7)) {
+        noteAnswered(store);
+        st = JUG_STORE_TOO_MANY;
+    } else if (jugRedisErrorTransient(store->kind = jugRedisErrorKindOf(r->str))) {
+        st = JUG_STORE_UNAVAILABLE;
+    }
     setError(store, "%s", r->str);
     return st;
 }

@@ -60,7 +60,7 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
     argv[n++] = backstop;
     argv[n++] = msg->data_json;
     argv[n++] = msg->event ? msg->event : "";
-    argv[n++] = msg->event_id ? msg->event_id : "";
+    argv[n++] = "";   /* SSE event id: unused, the stream's own id is the resume point */
     argv[n++] = nexcept;
     for (int i = 0; i < msg->except_count; i++) argv[n++] = msg->except[i];
     for (int i = 0; i < msg->channel_count; i++) argv[n++] = msg->channels[i];
