@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "keys.h"
 #include "log.h"
 #include "message.h"
