@@ -110,11 +110,10 @@ void jugLeaderRemember(jugLeader *l, const char *channel, const char *payload, s
 /* ---- notifications ---- */
 
 /* The active poller handled the message with this hash: forget the oldest
- * entry if it is that message. An active poller only ever sees its own
- * notifications (and none for what it has not handled). */
+ * entry if it is that message. Whatever our role: a poller that believes it
+ * is active may have lost the lease without knowing yet. */
 static void confirm(jugLeader *l, const char *hash, size_t hashlen) {
     if (!l->count || hashlen != JUG_HASH_LEN || memcmp(entry(l, 0)->hash, hash, hashlen)) return;
-    if (l->role == JUG_ROLE_ACTIVE && l->next == 0) return;
     dropOldest(l);
 }
 
@@ -232,7 +231,11 @@ int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms) {
     int rc = leaseCall(l, c, l->cfg->poller_lease_ms, v);
     if (rc) return rc < 0 ? -1 : 0;
     long long state = v[0], seq = v[1], alive = v[2], known = l->known_seq;
-    if (state > 0 && l->alive_seen > 0 && alive <= l->alive_seen) l->data_lost = 1;
+    if (state > 0 && l->alive_seen > 0 && alive <= l->alive_seen) {
+        jugLog(JUG_LOG_DEBUG, "renewal count %lld after %lld: Redis lost writes", alive,
+               l->alive_seen);
+        l->data_lost = 1;
+    }
     l->alive_seen = alive;
     l->known_seq = seq;
 
