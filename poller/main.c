@@ -389,6 +389,9 @@ static int run(poller *p) {
     /* Release the lease so a standby takes over at its next tick instead
      * of waiting for it to lapse; what we had not delivered it replays. */
     if (p->connected && !p->lost) jugLeaderRelease(&p->leader, p->cmd);
+    if (p->leader.role == JUG_ROLE_ACTIVE && p->leader.count > p->leader.next)
+        jugLog(JUG_LOG_WARNING, "stopping with %zu message(s) not delivered yet: a standby "
+               "delivers them, if one runs", p->leader.count - p->leader.next);
     jugLeaderSummary(&p->leader, nowMs(), 1);
     closeConnections(p);
     jugLeaderFree(&p->leader);
