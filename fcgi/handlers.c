@@ -245,13 +245,16 @@ done:
 }
 
 void jugHandleScript(jugContext *ctx) {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/juggernaut.js", ctx->cfg->static_dir);
+    /* application.js is the name Juggernaut 2.1.1 pages load the client by. */
+    const char *file = ctx->req->endpoint == JUG_EP_SCRIPT_MIN ? "juggernaut.min.js" : "juggernaut.js";
+    char path[600], msg[64];
+    snprintf(path, sizeof(path), "%s/%s", ctx->cfg->static_dir, file);
     size_t len = 0;
     char *body = readSmallFile(path, SCRIPT_MAX_SIZE, &len);
     if (!body) {
-        jugLog(JUG_LOG_INFO, "juggernaut.js: %s: %s", path, strerror(errno));
-        jugResponseError(ctx->res, 404, "not_found", "juggernaut.js is not installed");
+        jugLog(JUG_LOG_INFO, "%s: %s: %s", ctx->req->endpoint_name, path, strerror(errno));
+        snprintf(msg, sizeof(msg), "%s is not installed", file);
+        jugResponseError(ctx->res, 404, "not_found", msg);
         return;
     }
     char extra[64];

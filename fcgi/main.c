@@ -30,6 +30,7 @@
 #include "log.h"
 #include "park.h"
 #include "redis.h"
+#include "socketio.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -68,6 +69,9 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = jugHandleStream,
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
+    [JUG_EP_SOCKETIO] = jugHandleSocketIo,
+    [JUG_EP_SCRIPT_APP] = jugHandleScript,
+    [JUG_EP_SCRIPT_MIN] = jugHandleScript,
 };
 
 int jugShuttingDown(void) {
