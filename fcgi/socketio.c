@@ -19,16 +19,24 @@
  * connection was last given and never confirmed is sent again.
  * <p>session:<sid>:siohold is the lease of a request holding the session
  * (a held GET, or an htmlfile stream, plus a few seconds for the next GET):
- * a handshake never resumes a session that another page is using. */
+ * a handshake never resumes a session that another page is using.
+ *
+ * Held GETs and htmlfile streams are jugStreamOps clients of the project's
+ * held-request machinery (hold.h): the ops below only frame. Their end runs
+ * in the event loop for a parked request, where the number above is written
+ * with a Redis connection of that thread, before the answer goes out. */
 #include "autoconfig.h"
 #include "socketio.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "hold.h"
+#include "host.h"
 #include "keys.h"
 #include "log.h"
 #include "message.h"
@@ -63,12 +71,6 @@ typedef struct sioReq {
     const char *jsonp;      /* jsonp-polling: the validated "i" index */
 } sioReq;
 
-static long long nowMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleepMs(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -92,10 +94,6 @@ static void respond(jugContext *ctx, int status, const char *type, const char *b
 
 static void respondText(jugContext *ctx, int status, const char *text) {
     respond(ctx, status, CT_TEXT, text, strlen(text), NULL);
-}
-
-const char *jugSioContentType(const char *jsonp) {
-    return jsonp ? CT_JS : CT_TEXT;
 }
 
 /* "io.j[<index>](<literal of text>);" */
@@ -131,30 +129,32 @@ static void respondUnavailable(jugContext *ctx) {
     respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
 }
 
-char *jugSioFormatPoll(const jugDeliveries *d, const char *jsonp, size_t *len, long long *last) {
-    char *payload = NULL;
-    size_t plen = 0;
-    *last = 0;
-    for (int i = 0; i < d->count; i++) {
-        size_t n;
-        char *packet = jugSioDeliveryPacket(d->items[i], d->lens[i], &n);
-        if (d->ids[i] > *last) *last = d->ids[i];
-        if (!packet) continue;   /* not a delivery: nothing a page could use */
-        int rc = jugSioAppendPacket(&payload, &plen, packet, n, d->count > 1);
-        free(packet);
-        if (rc < 0) return NULL;
-    }
-    if (!payload && jugSioAppendPacket(&payload, &plen, SIO_NOOP, 3, 0) < 0) return NULL;
-    if (!jsonp) {
-        *len = plen;
-        return payload;
-    }
-    char *body = jsonpWrap(jsonp, payload, plen, len);
-    free(payload);
-    return body;
+/* ---- the session's socket.io keys ---- */
+
+/* The handler's store, or (an end running in the event loop, which has no
+ * jugStore for the ops) one of this thread's own, made on first use. */
+static pthread_key_t storeKey;
+static pthread_once_t storeOnce = PTHREAD_ONCE_INIT;
+
+static void storeDestroy(void *p) {
+    jugStoreClose(p);
+    free(p);
 }
 
-/* ---- the session's socket.io keys ---- */
+static void storeKeyMake(void) {
+    pthread_key_create(&storeKey, storeDestroy);
+}
+
+static jugStore *storeFor(jugContext *ctx) {
+    if (ctx->store) return ctx->store;
+    pthread_once(&storeOnce, storeKeyMake);
+    jugStore *s = pthread_getspecific(storeKey);
+    if (!s && (s = malloc(sizeof(*s))) != NULL) {
+        jugStoreInit(s, ctx->cfg);
+        pthread_setspecific(storeKey, s);
+    }
+    return s;
+}
 
 static int sioKey(jugContext *ctx, int hold, const char *sid, char key[JUG_KEY_MAX]) {
     const char *p = ctx->cfg->key_prefix;
@@ -167,7 +167,8 @@ static int keyCommand(jugContext *ctx, int hold, const char *sid, int argc, cons
     char key[JUG_KEY_MAX];
     if (sioKey(ctx, hold, sid, key) < 0) return -1;
     argv[1] = key;
-    redisReply *r = jugStoreCommand(ctx->store, argc, argv);
+    jugStore *store = storeFor(ctx);
+    redisReply *r = store ? jugStoreCommand(store, argc, argv) : NULL;
     int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
     if (value) {
         value[0] = '\0';
@@ -177,25 +178,25 @@ static int keyCommand(jugContext *ctx, int hold, const char *sid, int argc, cons
         }
     }
     if (rc < 0) jugLog(JUG_LOG_WARNING, "socket.io: %s %s: %s", argv[0], key,
-                       r ? r->str : ctx->store->err);
+                       r ? r->str : store ? store->err : "out of memory");
     if (r) freeReplyObject(r);
     return rc;
 }
 
 /* The keys live as long as a session can: renewed by every request. */
-static void setKey(jugContext *ctx, int hold, const char *sid, const char *value, long long ms) {
+static int setKey(jugContext *ctx, int hold, const char *sid, const char *value, long long ms) {
     char px[24];
     snprintf(px, sizeof(px), "%lld", ms);
     const char *argv[] = {"SET", NULL, value, "PX", px};
-    keyCommand(ctx, hold, sid, 5, argv, NULL, 0);
+    return keyCommand(ctx, hold, sid, 5, argv, NULL, 0);
 }
 
 static long long ackLifeMs(const jugConfig *cfg) {
     return (long long)cfg->session_ttl * 2000 + (long long)cfg->stream_max_duration * 1000;
 }
 
-static void setAck(jugContext *ctx, const char *sid, const char *value) {
-    setKey(ctx, 0, sid, value, ackLifeMs(ctx->cfg));
+static int setAck(jugContext *ctx, const char *sid, const char *value) {
+    return setKey(ctx, 0, sid, value, ackLifeMs(ctx->cfg));
 }
 
 static void dropKey(jugContext *ctx, int hold, const char *sid) {
@@ -219,42 +220,6 @@ static int holdLeased(jugContext *ctx, const char *sid) {
     char v[8];
     const char *argv[] = {"GET", NULL};
     return keyCommand(ctx, 1, sid, 2, argv, v, sizeof(v)) < 0 || v[0] != '\0';
-}
-
-/* ---- the hold ---- */
-
-static int shutdownTick(void *arg) {
-    (void)arg;
-    return jugShuttingDown() ? 1 : 0;
-}
-
-/* THE hold of a socket.io poll: pending deliveries after ack, else wait for
- * some up to timeout_ms. OK with d->count 0 means "nothing came" (or the
- * client left: ctx->res->gone is then set by nobody -- *gone says it). The
- * parked long-poll path replaces exactly this function. */
-static jugStoreStatus sioHold(jugContext *ctx, const char *sid, long long ack, int timeout_ms,
-                              jugDeliveries *d, int *gone) {
-    long long deadline = nowMs() + timeout_ms;
-    int nudged = 0, retried = 0;
-    *gone = 0;
-    for (;;) {
-        jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, SIO_BATCH, nudged, d);
-        if (st != JUG_STORE_OK) return st;
-        long long left = deadline - nowMs();
-        if (d->count > 0 || left <= 0) return JUG_STORE_OK;
-        jugDeliveriesFree(d);
-        jugWaitResult w = jugStoreWaitTick(ctx->store, sid, (int)left, ctx->req->client_fd, &nudged,
-                                           1000, shutdownTick, NULL);
-        if (w == JUG_WAIT_CLIENT_GONE) {
-            *gone = 1;
-            return JUG_STORE_OK;
-        }
-        if (w == JUG_WAIT_ERROR) {
-            jugLog(JUG_LOG_WARNING, "socket.io: wait failed: %s", ctx->store->err);
-            if (retried++) deadline = 0;
-        }
-        if (jugShuttingDown()) deadline = 0;
-    }
 }
 
 static int holdSeconds(const jugConfig *cfg) {
@@ -300,13 +265,11 @@ static void cookiePath(const jugContext *ctx, char *out, size_t outlen) {
 }
 
 /* The transports this host serves, best first (the client takes the first
- * it can use): htmlfile only where a response can stream and a request
- * does not pin a process (not CGI, not Apache mod_fcgid). websocket and
- * flashsocket never: no FastCGI server passes them through. */
-static const char *sioTransports(const jugContext *ctx) {
-    const char *sw = FCGX_GetParam("SERVER_SOFTWARE", ctx->req->fcgx->envp);
-    int stream = ctx->req->client_fd >= 0 && !(sw && !strncmp(sw, "Apache", 6));
-    return stream ? "htmlfile,xhr-polling,jsonp-polling" : "xhr-polling,jsonp-polling";
+ * it can use): htmlfile where the host offers the project's htmlfile stream
+ * (host.h: not under mod_fcgid or CGI, and as `transports` says). websocket
+ * and flashsocket never: no FastCGI server passes them through. */
+static const char *sioTransports(void) {
+    return jugHostOffers("htmlfile") ? "htmlfile,xhr-polling,jsonp-polling" : "xhr-polling,jsonp-polling";
 }
 
 /* A decimal index (jsonp, i) as it is reflected into a script: digits only. */
@@ -339,7 +302,7 @@ static void handshake(jugContext *ctx) {
     int resumed = 0;
     if (cookieSid(ctx, sid) && !holdLeased(ctx, sid)) {
         jugDeliveries d;
-        jugStoreStatus st = jugStorePoll(ctx->store, sid, 0, 0, 1, 0, &d);
+        jugStoreStatus st = jugStorePoll(ctx->store, sid, 0, 0, 1, &d);
         if (st == JUG_STORE_OK) {
             jugDeliveriesFree(&d);
             int first, rollover;
@@ -361,7 +324,7 @@ static void handshake(jugContext *ctx) {
     jugLog(JUG_LOG_DEBUG, "socket.io: handshake: %s session %s", resumed ? "resumed" : "new", sid);
     char body[160], cookie[400], path[200];
     int n = snprintf(body, sizeof(body), "%s:%d:%d:%s", sid, SIO_HEARTBEAT_S, SIO_CLOSE_TIMEOUT_S,
-                     sioTransports(ctx));
+                     sioTransports());
     const char *https = FCGX_GetParam("HTTPS", ctx->req->fcgx->envp);
     cookiePath(ctx, path, sizeof(path));
     snprintf(cookie, sizeof(cookie), "Set-Cookie: " SIO_COOKIE "=%s; Path=%s; HttpOnly; SameSite=Lax%s\r\n",
@@ -377,7 +340,7 @@ static void handshake(jugContext *ctx) {
     free(js);
 }
 
-/* ---- polling GET ---- */
+/* ---- polling GET: a long-poll of the held-request machinery ---- */
 
 static void unknownSession(sioReq *r, int delay) {
     jugLog(JUG_LOG_INFO, "socket.io: unknown or expired session");
@@ -385,63 +348,135 @@ static void unknownSession(sioReq *r, int delay) {
     respondPayload(r, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
 }
 
+/* A held GET's state (copied into the held request: at most 64 bytes). */
+typedef struct sioPoll {
+    char *payload;        /* the packets so far, each framed (heap) */
+    size_t len;
+    int count;
+    long long ack;        /* what this GET acknowledged */
+    long long last;       /* highest delivery id gathered */
+    char jsonp[10];       /* jsonp-polling index; "" for xhr-polling */
+} sioPoll;
+
+typedef char sioPollFits[sizeof(sioPoll) <= 64 ? 1 : -1];
+
+static int sioPollMessage(jugContext *ctx, const char *delivery, size_t len, long long id, void *state) {
+    sioPoll *p = state;
+    size_t n;
+    (void)ctx;
+    char *packet = jugSioDeliveryPacket(delivery, len, &n);
+    if (id > p->last) p->last = id;
+    if (!packet) return 0;
+    int rc = jugSioAppendPacket(&p->payload, &p->len, packet, n, 1);
+    free(packet);
+    if (rc == 0) p->count++;
+    return rc;
+}
+
+static int sioPollKeepalive(jugContext *ctx, void *state) {
+    (void)ctx;
+    (void)state;
+    return 0;
+}
+
+/* One packet goes bare: drop the frame written in front of it. */
+static const char *unframed(const sioPoll *p, size_t *len) {
+    const char *s = p->payload;
+    if (p->count != 1) {
+        *len = p->len;
+        return s;
+    }
+    const char *end = memchr(s + 3, 0xbd, p->len - 3);   /* last byte of the 2nd U+FFFD */
+    *len = p->len - (size_t)(end + 1 - s);
+    return end + 1;
+}
+
+/* The answer of a held GET. Whatever it hands out is recorded before it
+ * goes, so the session's next GET acknowledges exactly that. */
+static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
+    sioPoll *p = state;
+    const jugHeld *h = ctx->held;
+    sioReq r = {ctx, p->jsonp[0] ? T_JSONP : T_XHR, h ? h->sid : "", p->jsonp};
+    char num[24];
+    if (!strcmp(reason, JUG_END_EXPIRED)) {
+        respondPayload(&r, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
+    } else if (!strcmp(reason, JUG_END_UNAVAILABLE)) {
+        respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
+    } else if (p->count > 0 && p->last > p->ack && h &&
+               (snprintf(num, sizeof(num), "%lld", p->last), setAck(ctx, h->sid, num) < 0)) {
+        /* Not recorded: never hand it out (the next GET would acknowledge
+         * too little and repeat it). The client reconnects and gets it then. */
+        respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
+    } else {
+        /* Not held for want of a slot (mod_fcgid, CGI): the page polls again
+         * at once, so make it wait here, in the handler thread. */
+        if (p->count == 0 && h && h->retry_ms > 0 && ctx->store && !jugShuttingDown()) sleepMs(h->retry_ms);
+        size_t len;
+        const char *body = p->count ? unframed(p, &len) : SIO_NOOP;
+        if (!p->count) len = 3;
+        respondPayload(&r, body, len);
+    }
+    if (h) {
+        if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
+        else setKey(ctx, 1, h->sid, "1", SIO_LEASE_NEXT_MS);
+    }
+    free(p->payload);
+    p->payload = NULL;
+    return ctx->res->gone ? -1 : 0;
+}
+
+static const jugStreamOps sioPollOps = {
+    .one_batch = 1,
+    .state_size = sizeof(sioPoll),
+    .name = "longpoll",
+    .message = sioPollMessage,
+    .keepalive = sioPollKeepalive,
+    .end = sioPollEnd,
+};
+
+/* Is the session there? Answers 7:::1+0 (or 503) and returns -1 if not. */
+static int sessionAlive(sioReq *r, long long ack) {
+    jugDeliveries d;
+    jugStoreStatus st = jugStorePoll(r->ctx->store, r->sid, ack, ack, 1, &d);
+    if (st == JUG_STORE_OK) {
+        jugDeliveriesFree(&d);
+        return 0;
+    }
+    if (st == JUG_STORE_NO_SESSION) {
+        dropKey(r->ctx, 1, r->sid);
+        unknownSession(r, 1);
+    } else {
+        respondUnavailable(r->ctx);
+    }
+    return -1;
+}
+
 static void pollGet(sioReq *r) {
     jugContext *ctx = r->ctx;
-    int hold_s = holdSeconds(ctx->cfg), first, rollover, gone;
-    long long ack, last;
-    setKey(ctx, 1, r->sid, "1", (long long)hold_s * 1000 + SIO_LEASE_NEXT_MS);
+    int hold_s = holdSeconds(ctx->cfg), first, rollover;
+    long long ack;
     if (readAck(ctx, r->sid, &first, &rollover, &ack) < 0) {
         respondUnavailable(ctx);
         return;
     }
-    jugDeliveries d = {0};
-    jugStoreStatus st = sioHold(ctx, r->sid, ack, first ? 0 : hold_s * 1000, &d, &gone);
-    if (st == JUG_STORE_NO_SESSION) {
-        dropKey(ctx, 1, r->sid);
-        unknownSession(r, 1);
-        return;
-    }
-    if (st != JUG_STORE_OK) {
-        respondUnavailable(ctx);
-        return;
-    }
+    if (sessionAlive(r, ack) < 0) return;
+    setKey(ctx, 1, r->sid, "1", (long long)hold_s * 1000 + SIO_LEASE_NEXT_MS);
     if (first) {
         /* Anything pending waits for the next GET, which acknowledges nothing. */
-        jugDeliveriesFree(&d);
         setAck(ctx, r->sid, "0");
         respondPayload(r, "1::", 3);
-    } else if (!gone) {
-        size_t len;
-        char *body = jugSioFormatPoll(&d, r->transport == T_JSONP ? r->jsonp : NULL, &len, &last);
-        char num[24];
-        if (!body) {
-            respondText(ctx, 500, "out of memory");
-        } else {
-            if (last > 0) {
-                snprintf(num, sizeof(num), "%lld", last);
-                setAck(ctx, r->sid, num);
-            }
-            respond(ctx, 200, jugSioContentType(r->transport == T_JSONP ? r->jsonp : NULL), body, len,
-                    r->transport == T_JSONP ? "X-XSS-Protection: 0\r\n" : NULL);
-            if (ctx->res->gone && last > 0) {
-                /* Never read: the next GET must not acknowledge it. */
-                snprintf(num, sizeof(num), "%lld", ack);
-                setAck(ctx, r->sid, num);
-            }
-        }
-        free(body);
+        setKey(ctx, 1, r->sid, "1", SIO_LEASE_NEXT_MS);
+        return;
     }
-    jugDeliveriesFree(&d);
-    if (gone || ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, r->sid);
-    else setKey(ctx, 1, r->sid, "1", SIO_LEASE_NEXT_MS);
+    sioPoll p = {NULL, 0, 0, ack, ack, ""};
+    if (r->transport == T_JSONP) snprintf(p.jsonp, sizeof(p.jsonp), "%s", r->jsonp);
+    jugHoldStart(ctx, r->sid, ack, hold_s * 1000, &sioPollOps, &p);
 }
 
-/* ---- htmlfile: a stream (stream.c) in socket.io's envelope ---- */
+/* ---- htmlfile: a stream of the held-request machinery in socket.io's envelope ---- */
 
 typedef struct sioStream {
     int first;             /* write "1::" first */
-    long long last;        /* highest delivery id written */
-    int ended;             /* the rollover packet was written */
 } sioStream;
 
 static int htmlScript(jugContext *ctx, const char *packet, size_t len) {
@@ -466,12 +501,12 @@ static int htmlBegin(jugContext *ctx, void *state) {
 }
 
 static int htmlMessage(jugContext *ctx, const char *delivery, size_t len, long long id, void *state) {
-    sioStream *s = state;
     size_t n;
+    (void)id;
+    (void)state;
     char *packet = jugSioDeliveryPacket(delivery, len, &n);
     int rc = packet ? htmlScript(ctx, packet, n) : 0;
     free(packet);
-    if (rc == 0 && id > s->last) s->last = id;
     return rc;
 }
 
@@ -481,48 +516,52 @@ static int htmlKeepalive(jugContext *ctx, void *state) {
 }
 
 /* Every end (time to recycle, session gone, Redis gone) asks the client to
- * handshake again; "0::" would stop it for good. */
+ * handshake again; "0::" would stop it for good. When the client can read
+ * the end, it has read everything before it: acknowledge that now, as its
+ * next request is a new handshake. */
 static int htmlEnd(jugContext *ctx, const char *reason, void *state) {
-    sioStream *s = state;
-    (void)reason;
-    if (htmlScript(ctx, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1) != 0) return -1;
-    s->ended = jugResponseFlush(ctx->res) == 0;
-    return 0;
+    const jugHeld *h = ctx->held;
+    (void)state;
+    int rc = htmlScript(ctx, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
+    if (rc == 0) rc = jugResponseFlush(ctx->res);
+    if (h && rc == 0 && strcmp(reason, JUG_END_EXPIRED) != 0) {
+        jugStore *store = storeFor(ctx);
+        jugDeliveries d;
+        char num[24];
+        if (store && jugStorePoll(store, h->sid, h->last, h->last, 1, &d) == JUG_STORE_OK) {
+            jugDeliveriesFree(&d);
+            snprintf(num, sizeof(num), "r%lld", h->last);
+            setAck(ctx, h->sid, num);
+        }
+    }
+    if (h) dropKey(ctx, 1, h->sid);
+    return rc;
 }
 
 static const jugStreamOps htmlfileOps = {
-    "text/html; charset=UTF-8", NULL, htmlBegin, htmlMessage, htmlKeepalive, htmlEnd,
+    .one_batch = 0,
+    .state_size = sizeof(sioStream),
+    .name = "htmlfile",
+    .content_type = "text/html; charset=UTF-8",
+    .begin = htmlBegin,
+    .message = htmlMessage,
+    .keepalive = htmlKeepalive,
+    .end = htmlEnd,
 };
 
 static void htmlfileGet(sioReq *r) {
     jugContext *ctx = r->ctx;
     int first, rollover;
     long long ack;
-    long long lease = (long long)ctx->cfg->stream_max_duration * 1000 + SIO_LEASE_NEXT_MS;
     if (readAck(ctx, r->sid, &first, &rollover, &ack) < 0) {
         respondUnavailable(ctx);
         return;
     }
-    jugDeliveries d;
-    jugStoreStatus st = jugStorePoll(ctx->store, r->sid, ack, ack, 1, 0, &d);
-    jugDeliveriesFree(&d);
-    if (st == JUG_STORE_NO_SESSION) {
-        unknownSession(r, 1);
-        return;
-    }
-    setKey(ctx, 1, r->sid, "1", lease);
-    sioStream s = {first, ack, 0};
+    if (sessionAlive(r, ack) < 0) return;
+    setKey(ctx, 1, r->sid, "1", (long long)ctx->cfg->stream_max_duration * 1000 + SIO_LEASE_NEXT_MS);
+    sioStream s = {first};
     if (first) setAck(ctx, r->sid, "0");
     jugStreamRun(ctx, r->sid, ack, &htmlfileOps, &s);
-    char num[24];
-    if (s.ended) {
-        /* The client read the end, so it read everything before it:
-         * acknowledge now, as its next request is a new handshake. */
-        if (jugStorePoll(ctx->store, r->sid, s.last, s.last, 1, 0, &d) == JUG_STORE_OK) jugDeliveriesFree(&d);
-        snprintf(num, sizeof(num), "r%lld", s.last);
-        setAck(ctx, r->sid, num);
-    }
-    dropKey(ctx, 1, r->sid);
 }
 
 /* ---- POST: packets from the page ---- */
