@@ -374,8 +374,32 @@ def t_htmlfile(env):
              "is not sent again", scripts)
 
 
+# ---- the client scripts
+
+@test
+def t_scripts(env):
+    """application.js and juggernaut.min.js are served, with the worker's base path in them"""
+    for name in ("juggernaut.js", "application.js", "juggernaut.min.js"):
+        r = env.http.get(name)
+        jt.equal(r.status, 200, "GET /juggernaut/" + name)
+        jt.check(r.headers.get("content-type", "").split(";")[0] in jt.JAVASCRIPT, "script type", r)
+        jt.check(b'"/juggernaut"' in r.body and b"@JUGGERNAUT_BASE@" not in r.body,
+                 name + ": the base mark is replaced by /juggernaut", r.body[:200])
+        jt.equal(r.headers.get("content-length"), str(len(r.body)), "Content-Length")
+    r = env.http.get("juggernaut.js", {"action": "x"})
+    jt.check(b'"/juggernaut"' in r.body, "a query string does not change the base", r.body[:100])
+
+
 def setup():
-    return jt.Env("socketio", web=SioLighttpd, **SETTINGS).start()
+    env = jt.Env("socketio", web=SioLighttpd, **SETTINGS)
+    static = os.path.join(env.dir, "static")
+    os.mkdir(static)
+    jt.shutil.copy(os.path.join(jt.SRCDIR, "client-js", "juggernaut.js"), static)
+    built = os.path.join(jt.BUILDDIR, "client-js", "juggernaut.min.js")
+    jt.shutil.copy(built if os.path.exists(built) else os.path.join(static, "juggernaut.js"),
+                   os.path.join(static, "juggernaut.min.js"))
+    jt.write_config(env.config_path, env.redis.url, static_dir=static, **SETTINGS)
+    return env.start()
 
 
 if __name__ == "__main__":
