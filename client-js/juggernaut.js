@@ -179,23 +179,54 @@
     return proto + "//" + host;
   }
 
-  /* The directory juggernaut.js was loaded from, if the worker served it. */
-  function scriptBase(doc) {
+  /* ---- where the worker is (README, "Where the client finds the worker") ---- */
+
+  /* The worker that serves this file (as juggernaut.js, juggernaut.min.js or
+   * application.js) writes its own base path over this mark; a copy kept
+   * with the site's files still has it, and uses DEFAULT_PATH. */
+  var SERVED_FROM = "@JUGGERNAUT_BASE@";
+
+  /* The src of the script element that loaded this file. */
+  function ownSrc(doc) {
     var scripts, i, src;
     try {
+      if (doc.currentScript && doc.currentScript.src) return doc.currentScript.src;
       scripts = doc.getElementsByTagName("script");
       for (i = scripts.length - 1; i >= 0; i--) {
-        src = scripts[i].src || "";
-        src = src.replace(/[?#].*$/, "");
-        if (/\/juggernaut(\.min)?\.js$/.test(src)) {
-          return src.substring(0, src.lastIndexOf("/"));
-        }
+        src = (scripts[i].src || "").replace(/[?#].*$/, "");
+        if (/\/(juggernaut(\.min)?|application)\.js$/.test(src)) return scripts[i].src;
       }
     } catch (e) { /* no DOM */ }
     return null;
   }
 
-  var loadedFrom = GLOBAL && GLOBAL.document ? scriptBase(GLOBAL.document) : null;
+  /* The worker's base URL if it served this file: its path, on the origin
+   * the file came from. */
+  function servedBase(doc, servedFrom) {
+    var src;
+    if (servedFrom.charAt(0) !== "/") return null;
+    src = doc ? ownSrc(doc) : null;
+    return ((src && originOf(src)) || "") + servedFrom;
+  }
+
+  function pathOf(url) {
+    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.\-]*:)?\/\/[^\/?#]+/, "") || "/";
+  }
+
+  /* Juggernaut 2.1.1's {host, port, secure} name the server; the path stays
+   * the worker's. Its demo page passes port: location.port || 80 also on
+   * https, where 80 can only mean the default port. */
+  function hostBase(o, env, path) {
+    var port = o.port, secure = !!o.secure;
+    if (secure && String(port) === "80") port = null;
+    if (o.host) {
+      return (secure ? "https://" : "http://") + o.host + (port ? ":" + port : "") + path;
+    }
+    return (secure ? "https://" : env.location.protocol + "//") + env.location.hostname +
+      (port ? ":" + port : "") + path;
+  }
+
+  var loadedFrom = GLOBAL && GLOBAL.document ? servedBase(GLOBAL.document, SERVED_FROM) : null;
 
   /* ---- multipart stream parsing (exported for tests) ---- */
 
@@ -564,7 +595,7 @@
 
   function Juggernaut(options) {
     if (!(this instanceof Juggernaut)) return new Juggernaut(options);
-    var o = options || {}, env = o.env || GLOBAL, base, loc, pageOrigin;
+    var o = options || {}, env = o.env || GLOBAL, base, served, loc, pageOrigin;
     this.options = o;
     this._env = env;
     this._n = ++instances;
@@ -594,19 +625,14 @@
     this._maxDelay = typeof o.maxDelay === "number" ? o.maxDelay : 30000;
     this._random = o.random || env.random || Math.random;
 
+    served = (env === GLOBAL ? loadedFrom : null) ||
+      (env.document ? servedBase(env.document, SERVED_FROM) : null);
     base = o.url || o.path;
-    if (!base && (o.host || o.port || o.secure)) base = DEFAULT_PATH;
-    if (base && !originOf(base) && o.host) {
-      base = (o.secure ? "https://" : "http://") + o.host + (o.port ? ":" + o.port : "") +
-        (base.charAt(0) === "/" ? "" : "/") + base;
-    } else if (base && !originOf(base) && (o.port || o.secure) && env.location) {
-      base = (o.secure ? "https://" : env.location.protocol + "//") + env.location.hostname +
-        (o.port ? ":" + o.port : "") + (base.charAt(0) === "/" ? "" : "/") + base;
+    if (!base && (o.host || o.port || o.secure)) base = served ? pathOf(served) : DEFAULT_PATH;
+    if (base && !originOf(base) && (o.host || ((o.port || o.secure) && env.location))) {
+      base = hostBase(o, env, (base.charAt(0) === "/" ? "" : "/") + base);
     }
-    if (!base) {
-      base = (env === GLOBAL ? loadedFrom : null) || (env.document ? scriptBase(env.document) : null) ||
-        DEFAULT_PATH;
-    }
+    if (!base) base = served || DEFAULT_PATH;
     this.url = base.replace(/\/+$/, "");
     loc = env.location;
     pageOrigin = loc && loc.protocol && loc.host ? originOf(loc.protocol + "//" + loc.host) : null;
@@ -707,6 +733,7 @@
   /* ---- channels ---- */
 
   proto.subscribe = function (channel, callback) {
+    if (channel === null || typeof channel === "undefined" || channel === "") throw new Error("Must provide a channel");
     channel = String(channel);
     if (callback) this.on("data:" + channel, callback);
     if (indexOf(this._channels, channel) >= 0) return this;
@@ -719,6 +746,7 @@
   proto.unsubscribe = function (channel) {
     var i = indexOf(this._channels, String(channel));
     this.unbind("data:" + channel);
+    this.unbind(channel + ":data");
     if (i < 0) return this;
     this._channels.splice(i, 1);
     if (this.state === "connected") this._enqueue("unsubscribe", {channel: [String(channel)]});
@@ -1109,6 +1137,7 @@
     if (typeof obj.channel === "string" && indexOf(this._channels, obj.channel) >= 0) {
       this.trigger("data", obj.channel, obj.data);
       this.trigger("data:" + obj.channel, obj.data, obj.channel);
+      if (obj.channel + ":data" !== "data:" + obj.channel) this.trigger(obj.channel + ":data", obj.data);
     }
     return gen === this._gen;
   };
@@ -1142,6 +1171,58 @@
     }
     if (t && t.blind && !st.records && !st.probe) this._probe = true;
     this._setTimer("pump", function () { self._pump(); }, this._delay(this._failures));
+  };
+
+  /* ---- Juggernaut 2.1.1's public surface (pages written for it) ---- */
+
+  Juggernaut.fn = proto;
+
+  proto.proxy = function (fn) {
+    var self = this;
+    return function () { return fn.apply(self, arguments); };
+  };
+
+  proto.writeMeta = function () {
+    return this.setMeta(this.meta);
+  };
+
+  /* new Juggernaut.Message({type: "event", data: ...}), then jug.write(m). */
+  function Message(hash) {
+    var k;
+    for (k in hash) {
+      if (hasOwn(hash, k)) this[k] = hash[k];
+    }
+  }
+
+  Message.fromJSON = function (json) {
+    return new Message(jsonParse(GLOBAL, json));
+  };
+
+  Message.prototype.toJSON = function () {
+    var out = {}, k;
+    for (k in this) {
+      if (hasOwn(this, k) && typeof this[k] !== "function") out[k] = this[k];
+    }
+    return jsonStringify(GLOBAL, out);
+  };
+
+  Juggernaut.Message = Message;
+
+  /* What 2.1.1's write(message) sent, done with this client's calls. */
+  proto._writeMessage = function (m) {
+    var type = m.type;
+    if (type === "subscribe") return this.subscribe(m.channel);
+    if (type === "unsubscribe") return this.unsubscribe(m.channel);
+    if (type === "meta") return this.setMeta(m.data);
+    if (type === "event") return this.sendEvent(m.data);
+    throw new Error("Juggernaut.Message of type \"" + type + "\" cannot be sent: " +
+      "the server takes subscribe, unsubscribe, meta and event");
+  };
+
+  var writeData = proto.write;
+  proto.write = function (data) {
+    if (data instanceof Message) return this._writeMessage(data);
+    return writeData.call(this, data);
   };
 
   /* ---- exported for tests and tools ---- */

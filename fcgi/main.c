@@ -31,6 +31,7 @@
 #include "park.h"
 #include "redis.h"
 #include "stats.h"
+#include "socketio.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -70,6 +71,9 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
     [JUG_EP_STATUS] = jugHandleStatus,
+    [JUG_EP_SOCKETIO] = jugHandleSocketIo,
+    [JUG_EP_SCRIPT_APP] = jugHandleScript,
+    [JUG_EP_SCRIPT_MIN] = jugHandleScript,
 };
 
 int jugShuttingDown(void) {

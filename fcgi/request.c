@@ -18,6 +18,7 @@
 #include "json.h"
 #include "message.h"
 #include "sid.h"
+#include "sio_frame.h"
 
 /* Bytes of request body read past Content-Length before giving up on
  * finding the end of the FastCGI input stream. */
@@ -42,6 +43,9 @@ static const char *const endpointNames[JUG_EP_COUNT] = {
     [JUG_EP_SCRIPT] = "juggernaut.js",
     [JUG_EP_PUBLISH] = "publish",
     [JUG_EP_STATUS] = "status",
+    [JUG_EP_SOCKETIO] = "socket.io",
+    [JUG_EP_SCRIPT_APP] = "application.js",
+    [JUG_EP_SCRIPT_MIN] = "juggernaut.min.js",
 };
 
 static int fail(int status, char *err, size_t errlen, const char *fmt, ...)
@@ -200,6 +204,12 @@ static void findEndpoint(jugRequest *req, int use_action) {
     const char *path_info = FCGX_GetParam("PATH_INFO", envp);
     size_t len;
     const char *seg;
+    /* socket.io URLs have several segments (.../socket.io/1/xhr-polling/<sid>). */
+    const char *uri = FCGX_GetParam("REQUEST_URI", envp);
+    if ((path_info && jugSioResource(path_info)) || (uri && jugSioResource(uri))) {
+        setEndpoint(req, JUG_EP_SOCKETIO, NULL, 0);
+        return;
+    }
     if (path_info && *path_info) {
         seg = lastSegment(path_info, &len);
         if (len > 0) {
@@ -259,11 +269,13 @@ int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, c
     if (qlen > cfg->max_request_size)
         return fail(413, err, errlen, "query string over %zu bytes", cfg->max_request_size);
     int post = !strcmp(req->method, "POST");
+    /* socket.io bodies are packets, not forms: socketio.c reads them raw. */
+    int raw = req->endpoint == JUG_EP_SOCKETIO;
     if (post) {
         int rc = bodyLength(req, cfg, &blen, err, errlen);
         if (rc) return rc;
         const char *type = FCGX_GetParam("CONTENT_TYPE", envp);
-        if (blen > 0 && !bodyTypeAccepted(type))
+        if (blen > 0 && !raw && !bodyTypeAccepted(type))
             return fail(400, err, errlen, "body must be application/x-www-form-urlencoded");
     }
     req->storage = malloc(qlen + blen + 2);
@@ -278,8 +290,10 @@ int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, c
         if (rc) return rc;
     }
     if (req->client_fd >= 0) drainInput(fcgx->in);
+    req->body = body;
+    req->body_len = strlen(body);
     int rc = parsePairs(req, req->storage, JUG_MAX_PARAMS, err, errlen);
-    if (!rc) rc = parsePairs(req, body, JUG_MAX_PARAMS, err, errlen);
+    if (!rc && !raw) rc = parsePairs(req, body, JUG_MAX_PARAMS, err, errlen);
     if (rc) return rc;
     if (req->endpoint == JUG_EP_UNKNOWN) findEndpoint(req, 1);
     return 0;

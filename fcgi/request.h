@@ -28,6 +28,9 @@ typedef enum {
     JUG_EP_SCRIPT,      /* juggernaut.js */
     JUG_EP_PUBLISH,     /* demo-only publish endpoint (config demo_publish on) */
     JUG_EP_STATUS,      /* operator status (config status_allow / status_token) */
+    JUG_EP_SOCKETIO,    /* .../socket.io/...: Juggernaut 2.1.1 pages (socketio.c) */
+    JUG_EP_SCRIPT_APP,  /* application.js: juggernaut.js under the name of the original */
+    JUG_EP_SCRIPT_MIN,  /* juggernaut.min.js */
     JUG_EP_COUNT
 } jugEndpoint;
 
@@ -48,6 +51,8 @@ typedef struct jugRequest {
     int client_fd;               /* connection to the web server; -1 in CGI mode */
     char *storage;               /* owns every name and value of params */
     char *detached;              /* owns method, origin and last_event_id once detached */
+    const char *body;            /* JUG_EP_SOCKETIO only: the raw POST body (NUL-terminated) */
+    size_t body_len;
 } jugRequest;
 
 /* Parameters one request may carry; more is a 400. */

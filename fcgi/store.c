@@ -382,21 +382,24 @@ jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token) {
     return st;
 }
 
-jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
+redisReply *jugStoreCommand(jugStore *store, int argc, const char **argv) {
     for (int attempt = 0; attempt < 2; attempt++) {
         int fresh = ensureConnected(store);
-        if (fresh < 0) return JUG_STORE_UNAVAILABLE;
-        const char *argv[] = {"PUBLISH", store->cfg->channel, message};
-        redisReply *r = redisCommandArgv(store->redis, 3, argv, NULL);
-        if (r) {
-            jugStoreStatus st = replyStatus(store, r);
-            freeReplyObject(r);
-            return st;
-        }
+        if (fresh < 0) return NULL;
+        redisReply *r = redisCommandArgv(store->redis, argc, argv, NULL);
+        if (r) return r;
         setError(store, "Redis: %s", store->redis->errstr);
         int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
         if (!retry) break;
     }
-    return JUG_STORE_UNAVAILABLE;
+    return NULL;
+}
+
+jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
+    const char *argv[] = {"PUBLISH", store->cfg->channel, message};
+    redisReply *r = jugStoreCommand(store, 3, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (r) freeReplyObject(r);
+    return st;
 }

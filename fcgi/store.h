@@ -86,6 +86,11 @@ jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char
 /* Give back a host-wide hold slot. */
 jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token);
 
+/* Run one plain command (no script) on a key of keys.h, reconnecting once if
+ * a reused connection turns out closed. Returns the reply (free it with
+ * freeReplyObject; it may be a Redis error), or NULL with err: unavailable. */
+redisReply *jugStoreCommand(jugStore *store, int argc, const char **argv);
+
 /* Publish raw text on the app channel (demo publish endpoint only). */
 jugStoreStatus jugStorePublish(jugStore *store, const char *message);
 

@@ -575,9 +575,32 @@ function connectedWith(env, transports) {
   return {jug: jug, received: received};
 }
 
-test("base URL: script src, default path, explicit url, secure, action parameter", function (assert) {
-  var env = makeEnv({dom: true, scripts: [{src: "http://example.com/app.js"}, {src: "http://example.com/cgi-bin/juggernaut.fcgi/juggernaut.js?v=1"}]});
-  assert.eq(new Juggernaut({env: env}).url, "http://example.com/cgi-bin/juggernaut.fcgi", "script directory");
+/* juggernaut.js as the worker serves it: its base path written over the mark. */
+function servedCopy(base) {
+  var fs = require("fs"), os = require("os");
+  var text = fs.readFileSync(path.join(__dirname, "..", "juggernaut.js"), "utf8");
+  if (text.indexOf('"@JUGGERNAUT_BASE@"') < 0) throw new Error("juggernaut.js lost its base mark");
+  var file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "jugserved-")), "juggernaut.js");
+  fs.writeFileSync(file, text.replace('"@JUGGERNAUT_BASE@"', JSON.stringify(base)));
+  var J = require(file);
+  fs.rmSync(path.dirname(file), {recursive: true});
+  return J;
+}
+
+test("base URL: served from the worker, a copy in the site, explicit url, host/port/secure, action parameter", function (assert) {
+  var Served = servedCopy("/cgi-bin/juggernaut.fcgi");
+  var scripts = [{src: "http://example.com/app.js"}, {src: "http://example.com/cgi-bin/juggernaut.fcgi/application.js?v=1"}];
+  var env = makeEnv({dom: true, scripts: scripts});
+  assert.eq(new Served({env: env}).url, "http://example.com/cgi-bin/juggernaut.fcgi", "served: the worker's path");
+  assert.eq(new Served({env: env, host: "example.com", port: 80, secure: false}).url,
+    "http://example.com:80/cgi-bin/juggernaut.fcgi", "2.1.1's index.html options keep the worker's path");
+  assert.eq(new Served({env: env, host: "example.com", port: 80, secure: true}).url,
+    "https://example.com/cgi-bin/juggernaut.fcgi", "secure with port 80 (location.port || 80): the default port");
+  assert.eq(new Served({env: env, port: 8080}).url, "http://example.com:8080/cgi-bin/juggernaut.fcgi", "port only");
+  var other = makeEnv({dom: true, scripts: [{src: "http://push.example.org/cgi-bin/juggernaut.fcgi/juggernaut.min.js"}]});
+  assert.eq(new Served({env: other}).url, "http://push.example.org/cgi-bin/juggernaut.fcgi", "served from another origin");
+  var copied = makeEnv({dom: true, scripts: [{src: "http://example.com/javascripts/juggernaut.js"}]});
+  assert.eq(new Juggernaut({env: copied}).url, "/juggernaut", "a copy in the site: the documented default");
   assert.eq(new Juggernaut({env: makeEnv({dom: true})}).url, "/juggernaut", "default path");
   assert.eq(new Juggernaut({env: env, url: "/push/"}).url, "/push", "explicit url");
   assert.eq(new Juggernaut({env: env, host: "h", secure: true}).url, "https://h/juggernaut", "secure");
@@ -585,6 +608,40 @@ test("base URL: script src, default path, explicit url, secure, action parameter
   var j = new Juggernaut({env: env, url: "/j.fcgi", actionParam: true});
   assert.eq(j._url("poll", {session_id: "x"}), "/j.fcgi?action=poll&session_id=x", "action parameter");
   assert.ok(new Juggernaut({env: env, url: "http://example.com:80/j"})._sameOrigin, "default port is same origin");
+});
+
+test("Juggernaut 2.1.1 surface: Message, fn, proxy, write(Message), <channel>:data, subscribe without channel", function (assert) {
+  var s = connected(), env = s.env, jug = s.jug, got = [];
+  assert.ok(Juggernaut.fn === Juggernaut.prototype, "Juggernaut.fn");
+  assert.eq(jug.proxy(function () { return this === jug; })(), true, "proxy binds this");
+  var m = Juggernaut.Message.fromJSON('{"channel":"a","data":{"x":1}}');
+  assert.ok(m instanceof Juggernaut.Message && m.channel === "a" && m.data.x === 1, "Message.fromJSON");
+  assert.eq(JSON.parse(m.toJSON()), {channel: "a", data: {x: 1}}, "Message#toJSON");
+  jug.on("a:data", function (d) { got.push(d); });
+  only(assert, env, "poll").respond(200, msgs([{id: 1, channel: "a", data: "x"}]));
+  assert.eq(got, ["x"], "<channel>:data fires with the data");
+  var ev = new Juggernaut.Message({type: "event", data: {k: 2}});
+  jug.write(ev);
+  env.advance(0);
+  var e = only(assert, env, "event");
+  assert.eq(qs(e.body).data, '{"k":2}', "write(Message event) sends its data as the event");
+  e.respond(200, '{"ok":true}');
+  var sub = new Juggernaut.Message;
+  sub.type = "subscribe";
+  sub.channel = "c";
+  jug.write(sub);
+  assert.ok(jug.channels.indexOf("c") >= 0, "write(Message subscribe) subscribes");
+  var threw = null;
+  try { jug.write(new Juggernaut.Message({type: "nonsense"})); } catch (x) { threw = String(x.message); }
+  assert.ok(/nonsense.*subscribe, unsubscribe, meta and event/.test(threw), "unknown type: a clear error: " + threw);
+  threw = null;
+  try { jug.subscribe(); } catch (x) { threw = String(x.message); }
+  assert.eq(threw, "Must provide a channel", "subscribe() without a channel throws as 2.1.1 did");
+  jug.unsubscribe("a");
+  got = [];
+  jug.trigger("a:data", "y");
+  assert.eq(got, [], "unsubscribe unbinds <channel>:data");
+  assert.eq(typeof jug.writeMeta, "function", "writeMeta");
 });
 
 test("fallback JSON (no native JSON, old IE) encodes, decodes and refuses code", function (assert) {
