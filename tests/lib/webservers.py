@@ -290,18 +290,27 @@ SERVERS = {"lighttpd": ShippedLighttpd, "apache": Apache, "nginx": Nginx}
 class SharedHostApache(WebServer):
     """Apache serving a user's cgi-bin (as a shared host does) with mod_fcgid
     at its defaults: whatever happens there is decided by the .htaccess that
-    "make install" put in cgibindir. allow_override is "All" or "None".
+    "make install" put in cgibindir. allow_override is what the host allows
+    ("FileInfo Options", "All", "None", ...). stock_fcgid includes Debian's
+    packaged fcgid.conf (it hands every .fcgi to mod_fcgid server-wide), as
+    a host with libapache2-mod-fcgid enabled has it.
 
     Runs as the user who owns the cgi-bin (like suexec) when started by
     root, else as the current user."""
 
     name = "apache (shared host)"
 
-    def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None):
+    STOCK_FCGID_CONF = "/etc/apache2/mods-available/fcgid.conf"
+
+    def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None,
+                 stock_fcgid=True):
         super().__init__(workdir, os.path.join(cgibindir, "juggernaut.fcgi"), None, port)
         self.cgibindir = cgibindir
         self.account = account
         self.allow_override = allow_override
+        self.stock_fcgid = stock_fcgid
+        if stock_fcgid:
+            require(self.STOCK_FCGID_CONF)
         require(APACHE_BIN, os.path.join(APACHE_MODULES, "mod_fcgid.so"))
 
     @property
@@ -310,7 +319,7 @@ class SharedHostApache(WebServer):
         return Http(self.port, prefix="/cgi-bin/juggernaut.fcgi")
 
     def _answers(self):
-        if self.allow_override == "All":
+        if self.allow_override in ("All", "FileInfo Options"):
             return super()._answers()
         if not self.proc.alive():
             raise AssertionError("apache exited")
@@ -321,6 +330,7 @@ class SharedHostApache(WebServer):
         os.makedirs(os.path.join(self.dir, "htdocs"), exist_ok=True)
         body = "\n".join([
             "# The host's part: a cgi-bin whose .htaccess the user controls.",
+            "Include %s" % self.STOCK_FCGID_CONF if self.stock_fcgid else "",
             "Alias /cgi-bin/ %s/" % self.cgibindir,
             "<Directory %s>" % self.cgibindir,
             "    AllowOverride %s" % self.allow_override,
