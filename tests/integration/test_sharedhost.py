@@ -183,6 +183,31 @@ def test_config_not_served(env):
             os.unlink(os.path.join(env.cgibindir, name))
 
 
+def run_check(env, url):
+    """The installed juggernaut.fcgi --check URL, as the user: (status, output)."""
+    cgi = os.path.join(env.cgibindir, "juggernaut.fcgi")
+    rc, out = run_as(env.account, [cgi, "--check", url], env.home, env.home, 90)
+    diag(out.strip())
+    return rc, out
+
+
+@suite.test
+def test_check_url_buffered(env):
+    """--check URL through mod_fcgid at its defaults: streams buffered (with the fix), long-poll held"""
+    check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
+    rc, out = run_check(env, env.web.http.base_url)
+    equal(rc, 1, "exit status")
+    check("\nweb: ok (%s/connect answered in" % env.web.http.base_url in out, "web line", out)
+    offered = out.split("transports offered: ")[1].split(")")[0]
+    if any(t in offered for t in ("sse", "multipart", "htmlfile", "not told")):
+        check("\nstreams: PROBLEM: streams are buffered: nothing of an SSE stream arrived within "
+              "5000 ms, not even its headers" in out, "streams not reported buffered", out)
+        check('fix: set "transports longpoll jsonp" in the configuration' in out, "no fix", out)
+    else:
+        check("\nstreams: ok (not offered on this host" in out, "streams line", out)
+    check("\nlong-poll: ok (held " in out or "\nlong-poll: ok (not held" in out, "long-poll line", out)
+
+
 @suite.test
 def test_allow_override_none(env):
     """AllowOverride None + Debian's fcgid.conf: every URL of juggernaut.fcgi answers 403"""
@@ -194,6 +219,9 @@ def test_allow_override_none(env):
               "%s was served although .htaccess is ignored" % path, body[:100])
     log = error_log(env)
     check("does not have ExecCGI enabled" in log, "the error log does not say why", log[-2000:])
+    rc, out = run_check(env, env.web.http.base_url)
+    check(rc == 1 and "answers 403 Forbidden: the host ignores .htaccess" in out and
+          "AllowOverride FileInfo Options" in out, "--check does not explain the 403", out)
     diag("with AllowOverride None (stock fcgid.conf) a user sees 403 Forbidden for every URL; "
          "the error log says: mod_fcgid: location of script ... does not have ExecCGI enabled")
 
