@@ -14,7 +14,7 @@
 
 #include "httpprobe.h"
 #include "keys.h"
-#include "redis.h"
+#include "redisfacts.h"
 
 /* The client gives a stream this long to show a first byte (its default
  * openTimeout): a stream silent that long is buffered for all it knows. */
@@ -49,61 +49,46 @@ static void problem(checkRun *r, const char *what, const char *fix, const char *
 
 /* ---- Redis and the poller ---- */
 
-static redisContext *checkRedis(checkRun *r, const jugConfig *cfg) {
-    char where[300], err[256];
+/* Redis 6.2 or later (README, Requirements). */
+static int recentRedis(const char *version) {
+    int major = 0, minor = 0;
+    if (sscanf(version, "%d.%d", &major, &minor) < 1) return 1;   /* unknown: do not complain */
+    return major > 6 || (major == 6 && minor >= 2);
+}
+
+static void checkRedis(checkRun *r, const jugConfig *cfg, const jugRedisFacts *f) {
+    char where[300];
     if (cfg->redis.unix_path[0]) snprintf(where, sizeof(where), "%s", cfg->redis.unix_path);
     else snprintf(where, sizeof(where), "%s:%d", cfg->redis.host, cfg->redis.port);
-    redisContext *c = jugRedisConnect(&cfg->redis, 2000, err, sizeof(err));
-    if (!c) {
-        problem(r, "redis", "set redis_url in the configuration to a Redis this account can reach",
-                "%s", err);
-        return NULL;
-    }
-    redisReply *info = redisCommand(c, "COMMAND INFO BLMOVE");
-    int fine = info && info->type == REDIS_REPLY_ARRAY && info->elements == 1 &&
-               info->element[0]->type == REDIS_REPLY_ARRAY;
-    if (!info) problem(r, "redis", "check redis_url and the Redis log", "%s: %s", where, c->errstr);
-    else if (info->type == REDIS_REPLY_ERROR)
-        problem(r, "redis", "check redis_url (password, db) and the Redis log", "%s: %s", where, info->str);
-    else if (!fine)
-        problem(r, "redis", "use Redis 6.2 or later", "%s answers but lacks BLMOVE", where);
-    else ok(r, "redis", "%s, db %d", where, cfg->redis.db);
-    if (info) freeReplyObject(info);
-    if (!fine) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
+    if (!f->reachable)
+        problem(r, "redis", "set redis_url in the configuration to a Redis this account can reach "
+                "(host, port or socket, password, db)", "%s: %s", where, f->error);
+    else if (!recentRedis(f->version))
+        problem(r, "redis", "use Redis 6.2 or later", "%s runs Redis %s", where, f->version);
+    else
+        ok(r, "redis", "%s, db %d, Redis %s, %lld session%s", where, cfg->redis.db,
+           f->version[0] ? f->version : "?", f->sessions, f->sessions == 1 ? "" : "s");
 }
 
 /* Who holds <prefix>poller:lease: without a holder nothing fans messages
  * out, and whatever is published meanwhile reaches nobody. */
-static void checkPoller(checkRun *r, const jugConfig *cfg, redisContext *c) {
+static void checkPoller(checkRun *r, const jugConfig *cfg, const jugRedisFacts *f) {
     char key[256];
-    if (jugKeyPollerLease(key, sizeof(key), cfg->key_prefix) < 0) return;
-    redisReply *holder = redisCommand(c, "GET %s", key);
-    redisReply *ttl = redisCommand(c, "PTTL %s", key);
-    if (holder && holder->type == REDIS_REPLY_STRING && ttl && ttl->type == REDIS_REPLY_INTEGER) {
-        long long left = ttl->integer;
-        long long age = left >= 0 ? cfg->poller_lease_ms - left : -1;
-        if (age >= 0)
-            ok(r, "poller", "'%s' holds the lease %s, last renewed %lld ms ago, expires in %lld ms",
-               holder->str, key, age < 0 ? 0 : age, left);
-        else
-            ok(r, "poller", "'%s' holds the lease %s (no expiry set)", holder->str, key);
-    } else if (holder && holder->type == REDIS_REPLY_NIL) {
+    jugKeyPollerLease(key, sizeof(key), cfg->key_prefix);
+    if (!f->reachable) return;
+    if (f->holder[0] && f->lease_age_ms >= 0)
+        ok(r, "poller", "'%s' holds the lease %s, taken %.1f s ago, expires in %lld ms unless renewed",
+           f->holder, key, (double)f->lease_age_ms / 1000, f->lease_ttl_ms);
+    else if (f->holder[0])
+        ok(r, "poller", "'%s' holds the lease %s, expires in %lld ms unless renewed", f->holder, key,
+           f->lease_ttl_ms);
+    else
         problem(r, "poller",
                 "run juggernaut-poller where it may stay (systemd, a supervisor), or from cron "
                 "every minute: 'juggernaut-poller -d -p $HOME/jug/poller.pid' (conf/crontab.example; "
                 "-d does nothing while a poller is alive); see README, \"A shared host\"",
                 "no poller holds the lease %s: published messages are fanned out to nobody and "
                 "lost until one runs", key);
-    } else {
-        problem(r, "poller", "check the Redis log", "cannot read %s: %s", key,
-                holder && holder->type == REDIS_REPLY_ERROR ? holder->str : c->errstr);
-    }
-    if (holder) freeReplyObject(holder);
-    if (ttl) freeReplyObject(ttl);
 }
 
 /* ---- through the web server ---- */
@@ -294,11 +279,10 @@ static void checkWeb(checkRun *r, const char *url) {
 int jugCheckRun(const jugConfig *cfg, const char *config_shown, const char *url, FILE *out) {
     checkRun r = {out, 0};
     ok(&r, "config", "%s", config_shown);
-    redisContext *c = checkRedis(&r, cfg);
-    if (c) {
-        checkPoller(&r, cfg, c);
-        redisFree(c);
-    }
+    jugRedisFacts facts;
+    jugRedisFactsGather(cfg, 2000, &facts);
+    checkRedis(&r, cfg, &facts);
+    checkPoller(&r, cfg, &facts);
     if (url) checkWeb(&r, url);
     else fputs("web: not probed (give the worker's URL: --check http://example.com/cgi-bin/juggernaut.fcgi)\n", out);
     if (r.problems) fprintf(out, "%d problem%s found\n", r.problems, r.problems == 1 ? "" : "s");
