@@ -22,6 +22,11 @@
 #             page view until --seconds after the last: HTTP 503 count, share
 #             delivered, first message after load p50/p90, peak processes.
 #
+# http_statuses counts every answer by status, plus "timeout" (no answer
+# within the client's patience: 120 s for connect, poll_timeout + 15 s for a
+# poll), "cut" (refused, reset or cut off) and "silent" (a stream that showed
+# nothing within openTimeout).
+#
 # The load generator is asyncio (one connection per request, as a browser
 # without keep-alive); every phase has a hard deadline; the worker and poller
 # are whatever the build directory holds (configure without sanitizers for
@@ -123,12 +128,16 @@ class Http:
                 status, headers = await self._head(reader)
                 return status, await self._body(reader, headers)
             status, body = await asyncio.wait_for(go(), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            self._count(status)
+        except asyncio.TimeoutError:
             status, body = 0, b""
+            self._count("timeout")           # no answer within the client's patience
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status, body = 0, b""
+            self._count("cut")               # refused, reset or cut off mid-answer
         finally:
             if writer:
                 writer.close()
-        self._count(status)
         try:
             obj = json.loads(body) if body else None
         except ValueError:
@@ -164,7 +173,7 @@ class Http:
             self._count("silent")
             return "silent", None
         except (OSError, asyncio.IncompleteReadError, ValueError):
-            self._count(0)
+            self._count("cut")
             return "ended", None
         finally:
             if writer:

@@ -192,20 +192,39 @@ def run_check(env, url):
 
 
 @suite.test
-def test_check_url_buffered(env):
-    """--check URL through mod_fcgid at its defaults: streams buffered (with the fix), long-poll held"""
+def test_check_url_auto(env):
+    """--check URL through the .htaccess install at mod_fcgid defaults: long-poll held, no stream offered"""
     check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
     rc, out = run_check(env, env.web.http.base_url)
-    equal(rc, 1, "exit status")
     check("\nweb: ok (%s/connect answered in" % env.web.http.base_url in out, "web line", out)
-    offered = out.split("transports offered: ")[1].split(")")[0]
-    if any(t in offered for t in ("sse", "multipart", "htmlfile", "not told")):
+    check("\nlong-poll: ok (held " in out or "\nlong-poll: ok (not held" in out, "long-poll line", out)
+    # transports auto: under mod_fcgid (output buffered) only long-poll and JSONP.
+    check("\nstreams: ok (not offered on this host (transports longpoll jsonp)" in out,
+          "the worker offers streams under mod_fcgid", out)
+    equal(rc, 0, "exit status")
+
+
+@suite.test
+def test_check_url_buffered(env):
+    """--check URL with streams offered under mod_fcgid: reported buffered, with the fix"""
+    check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
+    conf = os.path.join(env.prefix_dir, "etc", "juggernaut.conf")
+    with open(conf) as f:
+        original = f.read()
+    try:
+        with open(conf, "a") as f:
+            f.write("transports sse longpoll jsonp\n")
+        start_apache(env, "FileInfo Options")
+        rc, out = run_check(env, env.web.http.base_url)
+        equal(rc, 1, "exit status with streams offered")
+        check("transports offered: sse " in out, "the worker did not offer sse", out)
         check("\nstreams: PROBLEM: streams are buffered: nothing of an SSE stream arrived within "
               "5000 ms, not even its headers" in out, "streams not reported buffered", out)
-        check('fix: set "transports longpoll jsonp" in the configuration' in out, "no fix", out)
-    else:
-        check("\nstreams: ok (not offered on this host" in out, "streams line", out)
-    check("\nlong-poll: ok (held " in out or "\nlong-poll: ok (not held" in out, "long-poll line", out)
+        check('\n  fix: set "transports longpoll jsonp" in the configuration' in out, "no fix", out)
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+        start_apache(env, "FileInfo Options")
 
 
 @suite.test
