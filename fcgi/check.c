@@ -85,7 +85,7 @@ static void checkPoller(checkRun *r, const jugConfig *cfg, const jugRedisFacts *
     else
         problem(r, "poller",
                 "run juggernaut-poller where it may stay (systemd, a supervisor), or from cron "
-                "every minute: 'juggernaut-poller -d -p $HOME/jug/poller.pid' (conf/crontab.example; "
+                "every minute: 'juggernaut-poller -d -p $HOME/jug/juggernaut-poller.pid' (conf/crontab.example; "
                 "-d does nothing while a poller is alive); see README, \"A shared host\"",
                 "no poller holds the lease %s: published messages are fanned out to nobody and "
                 "lost until one runs", key);
