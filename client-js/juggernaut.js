@@ -844,7 +844,9 @@
       if (err) {
         self._linkDown();
         if (!isTransient(err)) self._error(err);
-        self._setTimer("connect", self._openSession, self._delay(++self._connectTries));
+        ++self._connectTries;
+        self._setTimer("connect", self._openSession,
+          typeof err.retry === "number" ? err.retry : self._delay(self._connectTries));
         return;
       }
       self._sessionOpened(obj);

@@ -701,6 +701,17 @@ test("a 503 poll with retry waits that long; disconnect clears a pending retry",
   assert.eq(env.timers.length, 0, "no timer left");
 });
 
+test("a connect refused with retry waits that long", function (assert) {
+  var env = makeEnv(), jug = new Juggernaut({env: env, url: "/juggernaut"});
+  jug.subscribe("a");
+  env.advance(0);
+  only(assert, env, "connect").respond(503, '{"error":"unavailable","retry":4000}');
+  env.advance(3999);
+  assert.eq(open(env, "connect").length, 0, "not before retry ms");
+  env.advance(1);
+  only(assert, env, "connect");
+});
+
 test("a superseded poll stops the client without reconnecting", function (assert) {
   var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env, errors = [];
   s.jug.on("error", function (e) { errors.push(e.code); });
