@@ -22,6 +22,10 @@
  *   transports  names in order of preference; default
  *               ["sse", "multipart", "htmlfile", "longpoll", "jsonp"].
  *               Unsupported ones are skipped; give one name to force it.
+ *               Once connected, only the transports the server offers
+ *               (connect's "transports") are used: by default in the
+ *               server's order; a forced one it does not offer gives way at
+ *               once to the first one it does.
  *   meta        any JSON value sent with connect (same as jug.meta = ...).
  *   jsonp       true: use JSONP for every request (cross-origin without
  *               CORS); default: automatic (cross-origin and the browser has
@@ -44,7 +48,14 @@
  * Properties: sessionID, meta, transport (name in use), channels (names).
  * Events: "connect", "disconnect", "reconnect" ({newSession: bool}),
  * "message" (every delivery {id, channel, data}), "data" (channel, data),
- * "data:<channel>" (data, channel), "error" ({code, message, status}).
+ * "data:<channel>" (data, channel), "error" ({code, message, status}),
+ * "missed" (n: deliveries the server dropped for this session because its
+ * queue overflowed; reload the page's state).
+ * A poll the server could not hold answers with "retry": the next poll
+ * waits that long. A request "superseded" by a newer one of the same
+ * session (the session used elsewhere) stops the client: state becomes
+ * "superseded", sessionID null, "disconnect" and an error {code:
+ * "superseded"} fire, and disconnect() + connect() start a new session.
  *
  * Guarantees: deliveries reach the page in id order at most once (a repeat
  * with an id not above the last one handed over is dropped), every request
@@ -266,9 +277,18 @@
       obj = text;
     }
     if (obj && typeof obj.error === "string") {
-      return failure(status, obj.error, obj.message);
+      return serverAdvice(failure(status, obj.error, obj.message), obj);
     }
     return failure(status, status ? "http_" + status : "network");
+  }
+
+  /* What a refusal says to do next: "retry" (ms to wait) and "transports"
+   * (what this host serves), e.g. a stream endpoint's 503 on a host where
+   * streams cannot be held. */
+  function serverAdvice(err, obj) {
+    if (typeof obj.retry === "number" && obj.retry >= 0) err.retry = obj.retry;
+    if (isArray(obj.transports)) err.transports = obj.transports;
+    return err;
   }
 
   function isExpired(err) {
@@ -570,6 +590,7 @@
         return;
       }
       h.opened();
+      if (!h.answer(obj)) return;            /* superseded */
       for (i = 0; i < list.length; i++) {
         if (!h.record(list[i])) return;      /* the client moved on */
       }
@@ -605,7 +626,7 @@
     this.meta = typeof o.meta === "undefined" ? null : o.meta;
     this.sessionID = null;
     this.transport = null;
-    this.state = "idle";          /* idle | connecting | connected */
+    this.state = "idle";          /* idle | connecting | connected | superseded */
     this._lastId = 0;
     this._everUp = false;
     this._up = false;
@@ -618,6 +639,7 @@
     this._strikes = {};
     this._works = {};
     this._probe = false;
+    this._offered = null;         /* transports the server serves (connect), in its order */
     this._pollTimeout = typeof o.pollTimeout === "number" ? o.pollTimeout : 25;
     this._keepalive = 0;          /* seconds; told by the server at connect */
     this._openTimeout = typeof o.openTimeout === "number" ? o.openTimeout : 5000;
@@ -850,7 +872,9 @@
       if (err) {
         self._linkDown();
         if (!isTransient(err)) self._error(err);
-        self._setTimer("connect", self._openSession, self._delay(++self._connectTries));
+        ++self._connectTries;
+        self._setTimer("connect", self._openSession,
+          typeof err.retry === "number" ? err.retry : self._delay(self._connectTries));
         return;
       }
       self._sessionOpened(obj);
@@ -868,6 +892,7 @@
       this._pollTimeout = obj.poll_timeout;
     }
     if (typeof obj.keepalive_interval === "number") this._keepalive = obj.keepalive_interval;
+    this._useOffered(obj.transports);
     /* Reconcile with what the page (un)subscribed while connect was out. */
     for (i = 0; i < this._channels.length; i++) {
       if (indexOf(had, this._channels[i]) < 0) add.push(this._channels[i]);
@@ -962,6 +987,7 @@
         if (TRANSPORTS[DEFAULT_TRANSPORTS[i]].supported(this)) list.push(DEFAULT_TRANSPORTS[i]);
       }
     }
+    list = this._offeredOnly(list);
     this._transports = list;
     this._tIndex = 0;
     this.transport = list.length ? list[0] : null;
@@ -1032,6 +1058,10 @@
       record: function (obj) {
         if (!live()) return false;
         return self._record(obj, st);
+      },
+      answer: function (obj) {
+        if (!live()) return false;
+        return self._pollAdvice(obj, st) && live();   /* a handler may have disconnected */
       },
       end: function (err) {
         if (!live()) return;
@@ -1116,7 +1146,9 @@
         return false;
       }
       if (obj.event === "error") {
-        if (obj.error === "session_expired") {
+        if (obj.error === "superseded") {
+          this._superseded(st);
+        } else if (obj.error === "session_expired") {
           this._renewSession();
         } else {
           this._stopTransport();
@@ -1151,9 +1183,10 @@
     }
     if (!err) {
       if (!st.probe) this._failures = 0;
-      this._setTimer("pump", function () { self._pump(); }, 0);
+      this._setTimer("pump", function () { self._pump(); }, st.retry || 0);
       return;
     }
+    if (this._refused(st, err)) return;
     if (isExpired(err)) {
       this._renewSession();
       return;
@@ -1170,7 +1203,79 @@
       }
     }
     if (t && t.blind && !st.records && !st.probe) this._probe = true;
-    this._setTimer("pump", function () { self._pump(); }, this._delay(this._failures));
+    this._setTimer("pump", function () { self._pump(); },
+      typeof err.retry === "number" ? err.retry : this._delay(this._failures));
+  };
+
+  /* ---- what the server says: offered transports, retry, superseded, missed ---- */
+
+  /* connect's "transports": the ones this host serves, in the order to try
+   * them. Absent (an older server): the client's own list stands. */
+  proto._useOffered = function (names) {
+    var keep = this.transport;
+    if (!isArray(names) || !names.length) return;
+    this._offered = names.slice(0);
+    this._pickTransports();
+    if (keep && indexOf(this._transports, keep) > this._tIndex) {
+      this._tIndex = indexOf(this._transports, keep);   /* a renewal keeps the fallback reached */
+      this.transport = keep;
+    }
+  };
+
+  /* Of the supported transports in `list`, those the server offers: in the
+   * server's order, or in the page's order when it chose (options.transports).
+   * A forced transport the server does not offer gives way to what it offers. */
+  proto._offeredOnly = function (list) {
+    var offered = this._offered, from, out = [], i;
+    if (!offered) return list;
+    from = isArray(this.options.transports) && this.options.transports.length ? list : offered;
+    for (i = 0; i < from.length; i++) {
+      if (indexOf(offered, from[i]) >= 0 && TRANSPORTS[from[i]] && TRANSPORTS[from[i]].supported(this) &&
+          indexOf(out, from[i]) < 0) out.push(from[i]);
+    }
+    for (i = 0; !out.length && i < offered.length; i++) {
+      if (TRANSPORTS[offered[i]] && TRANSPORTS[offered[i]].supported(this)) out.push(offered[i]);
+    }
+    return out.length ? out : list;
+  };
+
+  /* A poll answer's own fields, before its messages: "missed" (deliveries
+   * dropped for this session: the page should reload its state), "retry"
+   * (not held: wait that long before the next poll), "superseded" (a newer
+   * request of this session took over). Returns false to stop here. */
+  proto._pollAdvice = function (obj, st) {
+    if (typeof obj.missed === "number" && obj.missed > 0) this.trigger("missed", obj.missed);
+    if (obj.superseded === true) {
+      this._superseded(st);
+      return false;
+    }
+    if (typeof obj.retry === "number" && obj.retry > 0) st.retry = obj.retry;
+    return true;
+  };
+
+  /* Another request of this session (another tab using the same session,
+   * a copy of the page) now holds it: stop without reconnecting, or the two
+   * would end each other's requests forever. connect() after disconnect()
+   * starts again. */
+  proto._superseded = function (st) {
+    this._stopTransport();
+    this._st = null;
+    this.state = "superseded";
+    this.sessionID = null;        /* not ours any more: no disconnect for it */
+    this._linkDown();
+    this._error(failure(0, "superseded", st.name + " was superseded by a newer request of this session"));
+  };
+
+  /* A stream endpoint refused at once (HTTP 503 with "transports" and
+   * "retry": it cannot be held on this host now): take the offered list
+   * and go on with the next transport without waiting. */
+  proto._refused = function (st, err) {
+    var self = this;
+    if (!st.t || !st.t.stream || st.records || (!err.transports && typeof err.retry !== "number")) return false;
+    if (err.transports) this._useOffered(err.transports);
+    if (this.transport === st.name && !this._nextTransport()) return false;
+    this._setTimer("pump", function () { self._pump(); }, 0);
+    return true;
   };
 
   /* ---- Juggernaut 2.1.1's public surface (pages written for it) ---- */
