@@ -3,7 +3,9 @@
 #   ./configure --prefix=$HOME/jug --with-cgi-bin=$HOME/public_html/cgi-bin
 #   make install
 #
-# built from the source tree (VPATH) in a temporary $HOME, then Apache with
+# built out of tree (VPATH) in a temporary $HOME, from the source tree (or
+# from a "make distdir" copy of it when the source tree is configured in
+# tree: configure refuses a VPATH build of such a tree), then Apache with
 # mod_fcgid at its defaults serving that cgi-bin with "AllowOverride All":
 # the installed .htaccess alone makes connect + long-poll + publish work.
 # With "AllowOverride None" the failure must be visible: the program itself
@@ -70,14 +72,28 @@ def setup():
     return env
 
 
+def source_tree(env):
+    """A source tree configure can build out of tree: SRCDIR, or a copy of
+    what it distributes when SRCDIR is configured in tree."""
+    if not os.path.exists(os.path.join(jugtest.SRCDIR, "config.status")):
+        return jugtest.SRCDIR
+    copy = os.path.join(env.dir, "src")
+    rc, out = run_as(None, ["make", "-s", "distdir", "distdir=" + copy], jugtest.BUILDDIR,
+                     env.home, 300)
+    check(rc == 0, "make distdir (to build from a copy of the in-tree configured source)",
+          out[-3000:])
+    return copy
+
+
 def install(env):
     """configure + make install as the user; returns the output."""
     build = os.path.join(env.home, "build")
+    env.build = build
     os.makedirs(build, exist_ok=True)
     if env.account:
         pw = pwd.getpwnam(env.account[0])
         os.chown(build, pw.pw_uid, pw.pw_gid)
-    rc, out = run_as(env.account, [os.path.join(jugtest.SRCDIR, "configure"), "-q",
+    rc, out = run_as(env.account, [os.path.join(source_tree(env), "configure"), "-q",
                                    "--prefix=" + env.prefix_dir,
                                    "--with-cgi-bin=" + env.cgibindir], build, env.home, 120)
     check(rc == 0, "configure failed", out[-3000:])
@@ -109,7 +125,8 @@ def test_install(env):
     cgi = os.path.join(env.cgibindir, "juggernaut.fcgi")
     check(os.access(cgi, os.X_OK), "no executable %s" % cgi, out[-2000:])
     equal(oct(os.stat(cgi).st_mode & 0o777), oct(0o755), "mode of juggernaut.fcgi")
-    with open(os.path.join(jugtest.SRCDIR, "conf", "htaccess")) as a, \
+    # conf/htaccess as make wrote it (with this prefix's paths) from conf/htaccess.in
+    with open(os.path.join(env.build, "conf", "htaccess")) as a, \
             open(os.path.join(env.cgibindir, ".htaccess")) as b:
         equal(b.read(), a.read(), ".htaccess content")
     check(not os.path.exists(os.path.join(env.cgibindir, "juggernaut.conf")),
@@ -140,13 +157,14 @@ def test_allow_override_all(env):
 @suite.test
 def test_config_not_served(env):
     """AllowOverride All: a juggernaut.conf copied into cgi-bin is refused (403)"""
+    web = env.web or start_apache(env, "All")
     stray = os.path.join(env.cgibindir, "juggernaut.conf")
     with open(stray, "w") as f:
         f.write("redis_url redis://:secret@127.0.0.1:1/0\n")
     os.chmod(stray, 0o644)
     try:
         import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", env.web.port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
         conn.request("GET", "/cgi-bin/juggernaut.conf")
         resp = conn.getresponse()
         body = resp.read()
