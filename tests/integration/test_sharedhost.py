@@ -26,7 +26,8 @@ import jugtest  # noqa: E402
 from jugtest import Env, Skip, Suite, check, diag, equal  # noqa: E402
 from webservers import SharedHostApache  # noqa: E402
 
-suite = Suite("sharedhost", time_limit=400)
+# A whole configure + make install under a loaded CI machine: minutes.
+suite = Suite("sharedhost", time_limit=900)
 
 
 def as_user(account):
@@ -95,7 +96,7 @@ def install(env):
         os.chown(build, pw.pw_uid, pw.pw_gid)
     rc, out = run_as(env.account, [os.path.join(source_tree(env), "configure"), "-q",
                                    "--prefix=" + env.prefix_dir,
-                                   "--with-cgi-bin=" + env.cgibindir], build, env.home, 120)
+                                   "--with-cgi-bin=" + env.cgibindir], build, env.home, 300)
     check(rc == 0, "configure failed", out[-3000:])
     # The build must not try to regenerate the (read-only) source tree.
     rc, out2 = run_as(env.account, ["make", "-j4", "install", "ACLOCAL=true", "AUTOCONF=true",
