@@ -3,10 +3,12 @@
 #include "config.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,29 +27,28 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-void jugConfigDefaults(jugConfig *cfg) {
-    memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379/0");
-    char ignored[8];
-    jugRedisAddressParse(&cfg->redis, cfg->redis_url, ignored, sizeof(ignored));
-    snprintf(cfg->key_prefix, sizeof(cfg->key_prefix), "jug:");
-    snprintf(cfg->channel, sizeof(cfg->channel), "juggernaut");
-    cfg->session_ttl = 60;
-    cfg->poll_timeout = 25;
-    cfg->keepalive_interval = 15;
-    cfg->stream_max_duration = 300;
-    cfg->max_message_size = 65536;
-    cfg->max_request_size = 65536;
-    cfg->max_meta_size = 4096;
-    cfg->max_queue = 1000;
-    cfg->max_channels_per_message = 100;
-    cfg->max_channels_per_session = 100;
-    cfg->threads = 256;
-    cfg->poller_lease_ms = 5000;
-    snprintf(cfg->log, sizeof(cfg->log), "stderr");
-    snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
-    snprintf(cfg->static_dir, sizeof(cfg->static_dir), "%s", JUG_DATADIR);
-}
+const char *const jugTransportNames[JUG_TRANSPORT_COUNT] = {
+    [JUG_TRANSPORT_SSE] = "sse",           [JUG_TRANSPORT_MULTIPART] = "multipart",
+    [JUG_TRANSPORT_HTMLFILE] = "htmlfile", [JUG_TRANSPORT_LONGPOLL] = "longpoll",
+    [JUG_TRANSPORT_JSONP] = "jsonp",
+};
+
+/* ---- the table (common/settings.def) ---- */
+
+const jugSettingInfo jugSettings[] = {
+#define JUG_SETTING(name, type, min, max, def, flags, summary, doc) \
+    {#name, JUG_TYPE_##type, (min), (max), def, flags, summary, doc},
+#include "settings.def"
+#undef JUG_SETTING
+};
+const int jugSettingCount = (int)(sizeof(jugSettings) / sizeof(jugSettings[0]));
+
+/* Where each setting lives in jugConfig, in the same order. */
+static const size_t fieldOffsets[] = {
+#define JUG_SETTING(name, type, min, max, def, flags, summary, doc) offsetof(jugConfig, name),
+#include "settings.def"
+#undef JUG_SETTING
+};
 
 /* ---- value parsers: each returns 0 or -1 with the reason in err ---- */
 
@@ -60,13 +61,6 @@ static int parseInt(int *out, const char *value, long min, long max, char *err, 
     if (v < min || v > max)
         return fail(err, errlen, "%ld is out of range (%ld to %ld)", v, min, max);
     *out = (int)v;
-    return 0;
-}
-
-static int parseSize(size_t *out, const char *value, long min, long max, char *err, size_t errlen) {
-    int v;
-    if (parseInt(&v, value, min, max, err, errlen) < 0) return -1;
-    *out = (size_t)v;
     return 0;
 }
 
@@ -89,24 +83,108 @@ static int parseBool(int *out, const char *value, char *err, size_t errlen) {
     return 0;
 }
 
-/* Into a local list first: a refused list leaves the current one whole. */
-static int parseOrigins(jugConfig *cfg, const char *value, char *err, size_t errlen) {
+/* Split a list on spaces, tabs and commas into at most max items (what:
+ * their name in the error) of at most itemlen - 1 bytes each, copied into
+ * items itemlen apart. Returns the count, or -1 with err. */
+static int splitList(const char *value, char *items, size_t itemlen, int max, const char *what,
+                     char *err, size_t errlen) {
     char copy[LINE_MAX_LEN];
-    char list[JUG_MAX_CORS_ORIGINS][sizeof(cfg->cors_origins[0])];
     int count = 0;
     snprintf(copy, sizeof(copy), "%s", value);
-    for (char *save, *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-        if (!strcmp(tok, "*"))
-            return fail(err, errlen, "'*' is not allowed: list each origin");
-        if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8))
-            return fail(err, errlen, "'%s' is not an origin like https://example.com", tok);
-        if (count == JUG_MAX_CORS_ORIGINS)
-            return fail(err, errlen, "more than %d origins", JUG_MAX_CORS_ORIGINS);
-        if (parseString(list[count], sizeof(list[0]), tok, 0, err, errlen) < 0) return -1;
+    for (char *save, *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        if (count == max) return fail(err, errlen, "more than %d %s", max, what);
+        if (parseString(items + (size_t)count * itemlen, itemlen, tok, 0, err, errlen) < 0) return -1;
         count++;
+    }
+    return count;
+}
+
+/* Into a local list first: a refused list leaves the current one whole. */
+static int parseOrigins(jugConfig *cfg, const char *value, char *err, size_t errlen) {
+    char list[JUG_MAX_CORS_ORIGINS][sizeof(cfg->cors_origins[0])];
+    int count = splitList(value, list[0], sizeof(list[0]), JUG_MAX_CORS_ORIGINS, "origins", err, errlen);
+    if (count < 0) return -1;
+    for (int i = 0; i < count; i++) {
+        if (!strcmp(list[i], "*"))
+            return fail(err, errlen, "'*' is not allowed: list each origin");
+        if (strncmp(list[i], "http://", 7) && strncmp(list[i], "https://", 8))
+            return fail(err, errlen, "'%s' is not an origin like https://example.com", list[i]);
     }
     memcpy(cfg->cors_origins, list, sizeof(list[0]) * (size_t)count);
     cfg->cors_origin_count = count;
+    return 0;
+}
+
+/* An IPv4/IPv6 address, optionally "/prefix": its family, bytes and prefix. */
+typedef struct addrRange {
+    int family;
+    unsigned char bytes[16];
+    int bits;
+} addrRange;
+
+static int parseAddrRange(addrRange *r, const char *text) {
+    char host[64];
+    const char *slash = strchr(text, '/');
+    size_t len = slash ? (size_t)(slash - text) : strlen(text);
+    if (len == 0 || len >= sizeof(host)) return -1;
+    memcpy(host, text, len);
+    host[len] = '\0';
+    if (inet_pton(AF_INET, host, r->bytes) == 1) r->family = AF_INET, r->bits = 32;
+    else if (inet_pton(AF_INET6, host, r->bytes) == 1) r->family = AF_INET6, r->bits = 128;
+    else return -1;
+    if (slash) {
+        int bits;
+        char ignored[8];
+        if (parseInt(&bits, slash + 1, 0, r->bits, ignored, sizeof(ignored)) < 0) return -1;
+        r->bits = bits;
+    }
+    return 0;
+}
+
+static int addrInRange(const addrRange *range, const addrRange *addr) {
+    if (range->family != addr->family) return 0;
+    int full = range->bits / 8, rest = range->bits % 8;
+    if (memcmp(range->bytes, addr->bytes, (size_t)full)) return 0;
+    if (!rest) return 1;
+    unsigned mask = (0xffu << (8 - rest)) & 0xffu;
+    return (range->bytes[full] & mask) == (addr->bytes[full] & mask);
+}
+
+static int parseAddrs(jugConfig *cfg, const char *value, char *err, size_t errlen) {
+    char list[JUG_MAX_STATUS_ALLOW][sizeof(cfg->status_allow[0])];
+    int count = splitList(value, list[0], sizeof(list[0]), JUG_MAX_STATUS_ALLOW, "addresses", err,
+                          errlen);
+    if (count < 0) return -1;
+    for (int i = 0; i < count; i++) {
+        addrRange r;
+        if (parseAddrRange(&r, list[i]) < 0)
+            return fail(err, errlen, "'%s' is not an IP address or address/prefix", list[i]);
+    }
+    memcpy(cfg->status_allow, list, sizeof(list[0]) * (size_t)count);
+    cfg->status_allow_count = count;
+    return 0;
+}
+
+static int parseTransports(jugConfig *cfg, const char *value, char *err, size_t errlen) {
+    static const char valid[] = "auto, or a list of sse, multipart, htmlfile, longpoll, jsonp";
+    char list[JUG_TRANSPORT_COUNT][16];
+    int count = splitList(value, list[0], sizeof(list[0]), JUG_TRANSPORT_COUNT, "transports", err, errlen);
+    if (count < 0) return -1;
+    if (count == 0) return fail(err, errlen, "needs %s", valid);
+    if (count == 1 && !strcmp(list[0], "auto")) {
+        cfg->transport_count = 0;
+        return 0;
+    }
+    unsigned char order[JUG_TRANSPORT_COUNT];
+    for (int i = 0; i < count; i++) {
+        int t = 0;
+        while (t < JUG_TRANSPORT_COUNT && strcmp(list[i], jugTransportNames[t])) t++;
+        if (t == JUG_TRANSPORT_COUNT) return fail(err, errlen, "'%s' is not %s", list[i], valid);
+        if (memchr(order, t, (size_t)i)) return fail(err, errlen, "'%s' is listed twice", list[i]);
+        order[i] = (unsigned char)t;
+    }
+    memcpy(cfg->transports, order, (size_t)count);
+    cfg->transport_count = count;
     return 0;
 }
 
@@ -118,60 +196,84 @@ static int parseChannelName(char *out, size_t outlen, const char *value, char *e
     return parseString(out, outlen, value, 0, err, errlen);
 }
 
-int jugConfigSet(jugConfig *cfg, const char *key, const char *value, char *err, size_t errlen) {
-    if (!strcmp(key, "redis_url")) {
-        /* Both checked before either is stored: they must stay in step. */
-        char url[sizeof(cfg->redis_url)];
-        jugRedisAddress addr;
-        if (parseString(url, sizeof(url), value, 0, err, errlen) < 0 ||
-            jugRedisAddressParse(&addr, url, err, errlen) < 0)
-            return -1;
-        memcpy(cfg->redis_url, url, sizeof(url));
-        cfg->redis = addr;
+static int parseRedisUrl(jugConfig *cfg, char *out, size_t outlen, const char *value, char *err,
+                         size_t errlen) {
+    /* Both checked before either is stored: they must stay in step. */
+    char url[sizeof(cfg->redis_url)];
+    jugRedisAddress addr;
+    if (parseString(url, outlen < sizeof(url) ? outlen : sizeof(url), value, 0, err, errlen) < 0 ||
+        jugRedisAddressParse(&addr, url, err, errlen) < 0)
+        return -1;
+    memcpy(out, url, strlen(url) + 1);
+    cfg->redis = addr;
+    return 0;
+}
+
+static int parseValue(jugConfig *cfg, const jugSettingInfo *s, void *field, const char *value,
+                      char *err, size_t errlen) {
+    size_t len = (size_t)s->max + 1; /* the size of a text field */
+    int v;
+    switch (s->type) {
+    case JUG_TYPE_INT:
+        return parseInt(field, value, (long)s->min, (long)s->max, err, errlen);
+    case JUG_TYPE_SIZE:
+        if (parseInt(&v, value, (long)s->min, (long)s->max, err, errlen) < 0) return -1;
+        *(size_t *)field = (size_t)v;
         return 0;
-    }
-    if (!strcmp(key, "key_prefix"))
-        return parseChannelName(cfg->key_prefix, sizeof(cfg->key_prefix), value, err, errlen);
-    if (!strcmp(key, "channel"))
-        return parseChannelName(cfg->channel, sizeof(cfg->channel), value, err, errlen);
-    if (!strcmp(key, "session_ttl")) return parseInt(&cfg->session_ttl, value, 5, 86400, err, errlen);
-    if (!strcmp(key, "poll_timeout")) return parseInt(&cfg->poll_timeout, value, 1, 3600, err, errlen);
-    if (!strcmp(key, "keepalive_interval"))
-        return parseInt(&cfg->keepalive_interval, value, 1, 3600, err, errlen);
-    if (!strcmp(key, "stream_max_duration"))
-        return parseInt(&cfg->stream_max_duration, value, 1, 86400, err, errlen);
-    if (!strcmp(key, "max_message_size"))
-        return parseSize(&cfg->max_message_size, value, 64, 64L << 20, err, errlen);
-    if (!strcmp(key, "max_request_size"))
-        return parseSize(&cfg->max_request_size, value, 256, 64L << 20, err, errlen);
-    if (!strcmp(key, "max_meta_size"))
-        return parseSize(&cfg->max_meta_size, value, 16, 1L << 20, err, errlen);
-    if (!strcmp(key, "max_queue")) return parseInt(&cfg->max_queue, value, 1, 1000000, err, errlen);
-    if (!strcmp(key, "max_channels_per_message"))
-        return parseInt(&cfg->max_channels_per_message, value, 1, 10000, err, errlen);
-    if (!strcmp(key, "max_channels_per_session"))
-        return parseInt(&cfg->max_channels_per_session, value, 1, 10000, err, errlen);
-    if (!strcmp(key, "threads")) return parseInt(&cfg->threads, value, 1, 20000, err, errlen);
-    if (!strcmp(key, "poller_lease_ms"))
-        return parseInt(&cfg->poller_lease_ms, value, 300, 600000, err, errlen);
-    if (!strcmp(key, "log")) {
-        if (strcmp(value, "stderr") && strcmp(value, "syslog"))
-            return fail(err, errlen, "'%s' is not stderr or syslog", value);
-        return parseString(cfg->log, sizeof(cfg->log), value, 0, err, errlen);
-    }
-    if (!strcmp(key, "log_level")) {
+    case JUG_TYPE_AUTOINT:
+        if (!strcmp(value, "auto")) {
+            *(int *)field = -1;
+            return 0;
+        }
+        if (parseInt(&v, value, (long)s->min, (long)s->max, err, errlen) < 0) {
+            if (strstr(err, "whole number")) return fail(err, errlen, "'%s' is not auto or a whole number", value);
+            return -1;
+        }
+        *(int *)field = v;
+        return 0;
+    case JUG_TYPE_BOOL:
+        return parseBool(field, value, err, errlen);
+    case JUG_TYPE_STR:
+        return parseString(field, len, value, s->min == 0, err, errlen);
+    case JUG_TYPE_NAME:
+        return parseChannelName(field, len, value, err, errlen);
+    case JUG_TYPE_REDIS_URL:
+        return parseRedisUrl(cfg, field, len, value, err, errlen);
+    case JUG_TYPE_LOG_TARGET:
+        if (strcmp(value, "stderr") && strcmp(value, "syslog") && value[0] != '/')
+            return fail(err, errlen, "'%s' is not stderr, syslog or an absolute file path", value);
+        return parseString(field, len, value, 0, err, errlen);
+    case JUG_TYPE_LOG_LEVEL:
         if (jugLogLevelParse(value) < 0)
             return fail(err, errlen, "'%s' is not error, warning, info or debug", value);
-        return parseString(cfg->log_level, sizeof(cfg->log_level), value, 0, err, errlen);
+        return parseString(field, len, value, 0, err, errlen);
+    case JUG_TYPE_TOKEN:
+        if (*value && strlen(value) < 16) return fail(err, errlen, "shorter than 16 bytes: too easy to guess");
+        return parseString(field, len, value, 1, err, errlen);
+    case JUG_TYPE_ORIGINS:
+        return parseOrigins(cfg, value, err, errlen);
+    case JUG_TYPE_ADDRS:
+        return parseAddrs(cfg, value, err, errlen);
+    case JUG_TYPE_TRANSPORTS:
+        return parseTransports(cfg, value, err, errlen);
     }
-    if (!strcmp(key, "cors_origins")) return parseOrigins(cfg, value, err, errlen);
-    if (!strcmp(key, "jugglite_namespace"))
-        return parseString(cfg->jugglite_namespace, sizeof(cfg->jugglite_namespace), value, 1,
-                           err, errlen);
-    if (!strcmp(key, "demo_publish")) return parseBool(&cfg->demo_publish, value, err, errlen);
-    if (!strcmp(key, "static_dir"))
-        return parseString(cfg->static_dir, sizeof(cfg->static_dir), value, 0, err, errlen);
+    return fail(err, errlen, "unknown type");
+}
+
+int jugConfigSet(jugConfig *cfg, const char *key, const char *value, char *err, size_t errlen) {
+    for (int i = 0; i < jugSettingCount; i++)
+        if (!strcmp(key, jugSettings[i].name))
+            return parseValue(cfg, &jugSettings[i], (char *)cfg + fieldOffsets[i], value, err, errlen);
     return fail(err, errlen, "unknown setting");
+}
+
+/* Every default goes through the parser, so the table's text is the value;
+ * tests/unit/test_settings.c checks that each one parses. */
+void jugConfigDefaults(jugConfig *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    char ignored[JUG_CONFIG_ERRLEN];
+    for (int i = 0; i < jugSettingCount; i++)
+        jugConfigSet(cfg, jugSettings[i].name, jugSettings[i].def, ignored, sizeof(ignored));
 }
 
 /* Split one line into key and value (both trimmed, comment removed).
@@ -296,5 +398,13 @@ int jugRedisAddressParse(jugRedisAddress *addr, const char *url, char *err, size
 int jugConfigOriginAllowed(const jugConfig *cfg, const char *origin) {
     for (int i = 0; i < cfg->cors_origin_count; i++)
         if (!strcmp(cfg->cors_origins[i], origin)) return 1;
+    return 0;
+}
+
+int jugConfigStatusAllowed(const jugConfig *cfg, const char *addr) {
+    addrRange a, r;
+    if (!addr || parseAddrRange(&a, addr) < 0 || strchr(addr, '/')) return 0;
+    for (int i = 0; i < cfg->status_allow_count; i++)
+        if (parseAddrRange(&r, cfg->status_allow[i]) == 0 && addrInRange(&r, &a)) return 1;
     return 0;
 }

@@ -16,12 +16,8 @@ int jugKeySessionChannels(char *out, size_t outlen, const char *prefix, const ch
     return fit(snprintf(out, outlen, "%ssession:%s:channels", prefix, sid), outlen);
 }
 
-int jugKeyInbox(char *out, size_t outlen, const char *prefix, const char *sid) {
-    return fit(snprintf(out, outlen, "%ssession:%s:inbox", prefix, sid), outlen);
-}
-
-int jugKeySent(char *out, size_t outlen, const char *prefix, const char *sid) {
-    return fit(snprintf(out, outlen, "%ssession:%s:sent", prefix, sid), outlen);
+int jugKeyQueue(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:queue", prefix, sid), outlen);
 }
 
 int jugKeyChannel(char *out, size_t outlen, const char *prefix, const char *channel) {
@@ -44,6 +40,23 @@ int jugKeyPollerLast(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%spoller:last", prefix), outlen);
 }
 
+int jugKeyPollerSince(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%spoller:since", prefix), outlen);
+}
+
+int jugKeyStats(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sstats", prefix), outlen);
+}
+
+int jugKeyHolds(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sholds", prefix), outlen);
+}
+int jugNotifyChannel(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%snotify", prefix), outlen);
+}
+int jugNotifyInstanceChannel(char *out, size_t outlen, const char *prefix, const char *instance) {
+    return fit(snprintf(out, outlen, "%snotify:%s", prefix, instance), outlen);
+}
 int jugEventChannel(char *out, size_t outlen, const char *channel, const char *event) {
     return fit(snprintf(out, outlen, "%s:%s", channel, event), outlen);
 }

@@ -14,13 +14,24 @@
 
 int jugKeySession(char *out, size_t outlen, const char *prefix, const char *sid);
 int jugKeySessionChannels(char *out, size_t outlen, const char *prefix, const char *sid);
-int jugKeyInbox(char *out, size_t outlen, const char *prefix, const char *sid);
-int jugKeySent(char *out, size_t outlen, const char *prefix, const char *sid);
+int jugKeyQueue(char *out, size_t outlen, const char *prefix, const char *sid);
 int jugKeyChannel(char *out, size_t outlen, const char *prefix, const char *channel);
 int jugKeySessions(char *out, size_t outlen, const char *prefix);
 int jugKeySeq(char *out, size_t outlen, const char *prefix);
 int jugKeyPollerLease(char *out, size_t outlen, const char *prefix);
 int jugKeyPollerLast(char *out, size_t outlen, const char *prefix);
+/* When the lease holder took it (Redis clock, ms), set by lease.lua. */
+int jugKeyPollerSince(char *out, size_t outlen, const char *prefix);
+/* Hash of counters the scripts keep for the status endpoint: fields
+ * "subscriptions" (session-channel pairs) and "channels" (channels with a
+ * subscriber), so that nothing needs to scan the key space. */
+int jugKeyStats(char *out, size_t outlen, const char *prefix);
+int jugKeyHolds(char *out, size_t outlen, const char *prefix);
+
+/* Pub/sub channels: "<prefix>notify" (every fanned-out message) and
+ * "<prefix>notify:<instance>" (about the requests one worker process holds). */
+int jugNotifyChannel(char *out, size_t outlen, const char *prefix);
+int jugNotifyInstanceChannel(char *out, size_t outlen, const char *prefix, const char *instance);
 
 /* Server-event channels: "<channel>:subscribe" and so on. */
 int jugEventChannel(char *out, size_t outlen, const char *channel, const char *event);

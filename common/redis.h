@@ -11,20 +11,9 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 #include "config.h"
-
-typedef enum {
-    JUG_SCRIPT_FANOUT = 0,   /* poller: deliver one message to all subscribers */
-    JUG_SCRIPT_REAP,         /* poller: expire sessions, publish unsubscribes */
-    JUG_SCRIPT_LEASE,        /* poller: take or renew the active lease */
-    JUG_SCRIPT_CONNECT,      /* worker: create a session */
-    JUG_SCRIPT_SUBSCRIBE,    /* worker: subscribe a session to channels */
-    JUG_SCRIPT_UNSUBSCRIBE,  /* worker: unsubscribe a session from channels */
-    JUG_SCRIPT_META,         /* worker: set a session's meta */
-    JUG_SCRIPT_EVENT,        /* worker: publish a custom event */
-    JUG_SCRIPT_POLL,         /* worker: acknowledge, drain inbox, return pending */
-    JUG_SCRIPT_DISCONNECT,   /* worker: end a session now */
-    JUG_SCRIPT_COUNT
-} jugScript;
+/* enum jugScript: JUG_SCRIPT_<NAME> for each common/lua/<name>.lua of
+ * Makefile.am's LUA_SCRIPT_LIST, each with its ARGV contract (generated). */
+#include "jug_lua.h"
 
 /* Connect with a timeout in milliseconds (also used for replies; 0 = none).
  * Returns a context, or NULL with the reason in err. */

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "log.h"
 #include "message.h"
+#include "stats.h"
 
 #define SCRIPT_MAX_SIZE (1 << 20)
 #define SCRIPT_MAX_AGE 300
@@ -94,13 +96,15 @@ void jugHandleConnect(jugContext *ctx) {
         jugRespondStoreError(ctx, st);
         return;
     }
+    jugStatsAdd(JUG_STAT_CONNECTS, 1);
     jugBuf b = {0};
-    char nums[128];
+    char nums[256];
     jugBufAppendStr(&b, "{\"session_id\":\"");
     jugBufAppendStr(&b, sid);
     snprintf(nums, sizeof(nums),
-             "\",\"poll_timeout\":%d,\"session_ttl\":%d,\"keepalive_interval\":%d,\"channels\":",
-             cfg->poll_timeout, cfg->session_ttl, cfg->keepalive_interval);
+             "\",\"poll_timeout\":%d,\"session_ttl\":%d,\"keepalive_interval\":%d,\"transports\":%s,"
+             "\"channels\":",
+             cfg->poll_timeout, cfg->session_ttl, cfg->keepalive_interval, jugHostTransportsJson(cfg));
     jugBufAppendStr(&b, nums);
     appendChannels(&b, channels, count);
     jugBufAppendStr(&b, "}");

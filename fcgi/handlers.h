@@ -11,11 +11,14 @@
 #include "response.h"
 #include "store.h"
 
+struct jugHeld;
+
 typedef struct jugContext {
     const jugConfig *cfg;
     jugRequest *req;
     jugResponse *res;
-    jugStore *store;
+    jugStore *store;             /* the thread's; NULL for a request the loop holds */
+    struct jugHeld *held;        /* the held request being served, if any (hold.h) */
 } jugContext;
 
 typedef void (*jugHandler)(jugContext *ctx);
@@ -38,6 +41,9 @@ void jugHandleSse(jugContext *ctx);
 void jugHandleStream(jugContext *ctx);       /* Jugglite /stream?channel=a,b */
 void jugHandleMultipart(jugContext *ctx);
 void jugHandleHtmlfile(jugContext *ctx);
+
+/* status.c: counts, rates, poller and Redis health (status_allow / status_token) */
+void jugHandleStatus(jugContext *ctx);
 
 /* main.c: 1 once SIGTERM arrived; long waits should end soon (answer or
  * close normally) so the process can exit. */

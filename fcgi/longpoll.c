@@ -1,34 +1,27 @@
 /* longpoll.c -- the long-poll endpoint, plain and JSONP (see handlers.h).
  *
- * A poll acknowledges what the client has, returns whatever is pending at
- * once, and otherwise blocks on the session's inbox until something comes
- * or the timeout passes. Deliveries are JSON texts already; the body is
- * built by concatenating them, never by parsing. Nothing is removed from
- * Redis by answering: a delivery leaves "sent" only when a later request
- * acknowledges it, so a response lost on the way is simply sent again. */
+ * A long-poll is one more client of the held-request machinery (hold.h):
+ * its ops gather the deliveries of one batch and answer once, with
+ *   {"messages":[<delivery>,...]}
+ * plus "retry" (not held: poll again after that many ms), "missed"
+ * (deliveries trimmed from the session's queue) and "superseded" (a newer
+ * request of the session took over) when they apply. Deliveries are JSON
+ * texts already; the body is built by concatenating them, never by parsing.
+ * Nothing is removed from Redis by answering: a delivery leaves the queue
+ * only when a later request acknowledges it, so a lost answer is sent again. */
 #include "autoconfig.h"
 #include "handlers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "hold.h"
 #include "log.h"
 
-/* Deliveries one response carries at most; the rest come with the next poll. */
-#define POLL_BATCH 500
-
-/* While waiting, a space goes out this often: JSON and JSONP allow leading
- * whitespace, and the write is what makes lighttpd notice a browser that
- * left (it then closes our connection and the wait ends). */
-#define POLL_HEARTBEAT_MS 1000
-
-static long long monotonicMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+typedef struct pollState {
+    jugBuf *body;    /* the deliveries so far, comma-separated; heap, lazily made */
+} pollState;
 
 /* The timeout parameter in seconds, clamped to poll_timeout. 0 = answer now. */
 static int pollTimeout(const jugContext *ctx, int *seconds, char *err, size_t errlen) {
@@ -45,34 +38,70 @@ static int pollTimeout(const jugContext *ctx, int *seconds, char *err, size_t er
     return 0;
 }
 
-static void respondMessages(jugContext *ctx, const char *sid, const jugDeliveries *d) {
-    jugBuf b = {0};
-    jugBufAppendStr(&b, "{\"messages\":[");
-    for (int i = 0; i < d->count; i++) {
-        if (i) jugBufAppend(&b, ",", 1);
-        jugBufAppend(&b, d->items[i], d->lens[i]);
-    }
-    jugBufAppendStr(&b, "]}");
-    if (b.oom) {
-        jugLog(JUG_LOG_ERROR, "poll: out of memory");
-        jugResponseError(ctx->res, 500, "internal", "out of memory");
-    } else {
-        jugResponseJson(ctx->res, 200, b.s);
-    }
-    jugBufFree(&b);
-    /* What we moved into "sent" stays there; wake any request that may have
-     * started waiting for this session meanwhile (the browser reconnected). */
-    if (ctx->res->gone && d->count > 0) {
-        jugLog(JUG_LOG_DEBUG, "poll: client of %s left before the answer", sid);
-        jugStoreNudge(ctx->store, sid);
-    }
+static int pollMessage(jugContext *ctx, const char *delivery, size_t len, long long id, void *state) {
+    pollState *ps = state;
+    (void)ctx;
+    (void)id;
+    if (!ps->body && !(ps->body = calloc(1, sizeof(jugBuf)))) return -1;
+    if (ps->body->len) jugBufAppend(ps->body, ",", 1);
+    jugBufAppend(ps->body, delivery, len);
+    return ps->body->oom ? -1 : 0;
 }
 
-static int heartbeat(void *arg) {
-    jugResponse *res = arg;
-    if (jugResponseWrite(res, " ", 1) < 0 || jugResponseFlush(res) < 0) return -1;
-    return jugShuttingDown() ? 1 : 0;
+static int pollEnd(jugContext *ctx, const char *reason, void *state) {
+    pollState *ps = state;
+    const jugHeld *h = ctx->held;
+    int rc;
+    if (!strcmp(reason, JUG_END_EXPIRED)) {
+        rc = jugResponseError(ctx->res, 410, "session_expired", "unknown or expired session: connect again");
+    } else if (!strcmp(reason, JUG_END_UNAVAILABLE)) {
+        rc = jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
+    } else {
+        jugBuf b = {0};
+        char num[64];
+        jugBufAppendStr(&b, "{\"messages\":[");
+        if (ps->body) jugBufAppend(&b, ps->body->s, ps->body->len);
+        jugBufAppendStr(&b, "]");
+        if (h && h->retry_ms > 0) {
+            snprintf(num, sizeof(num), ",\"retry\":%d", h->retry_ms);
+            jugBufAppendStr(&b, num);
+        }
+        if (h && h->lost > 0) {
+            snprintf(num, sizeof(num), ",\"missed\":%lld", h->lost);
+            jugBufAppendStr(&b, num);
+        }
+        if (!strcmp(reason, JUG_END_SUPERSEDED)) jugBufAppendStr(&b, ",\"superseded\":true");
+        jugBufAppendStr(&b, "}");
+        if (b.oom || (ps->body && ps->body->oom)) {
+            jugLog(JUG_LOG_ERROR, "poll: out of memory");
+            rc = jugResponseError(ctx->res, 500, "internal", "out of memory");
+        } else {
+            rc = jugResponseJson(ctx->res, 200, b.s);
+        }
+        jugBufFree(&b);
+    }
+    if (ps->body) {
+        jugBufFree(ps->body);
+        free(ps->body);
+        ps->body = NULL;
+    }
+    return rc;
 }
+
+static int pollKeepalive(jugContext *ctx, void *state) {
+    (void)ctx;
+    (void)state;
+    return 0;
+}
+
+static const jugStreamOps pollOps = {
+    .one_batch = 1,
+    .state_size = sizeof(pollState),
+    .name = "longpoll",
+    .message = pollMessage,
+    .keepalive = pollKeepalive,
+    .end = pollEnd,
+};
 
 void jugHandlePoll(jugContext *ctx) {
     char err[160];
@@ -87,44 +116,6 @@ void jugHandlePoll(jugContext *ctx) {
         jugResponseError(ctx->res, rc, jugErrorCode(rc), err);
         return;
     }
-    long long deadline = monotonicMs() + (long long)timeout_s * 1000;
-    int nudged = 0, retried = 0;
-    for (;;) {
-        jugDeliveries d;
-        jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, POLL_BATCH, nudged, &d);
-        if (st != JUG_STORE_OK && ctx->res->headers_sent) {
-            /* Too late for an error status: answer "nothing yet", and the
-             * client's next poll gets the error (410, 503) properly. */
-            jugLog(JUG_LOG_INFO, "poll: %s after waiting: %s", sid, ctx->store->err);
-            respondMessages(ctx, sid, &d);
-            return;
-        }
-        if (st != JUG_STORE_OK) {
-            jugRespondStoreError(ctx, st);
-            return;
-        }
-        long long left = deadline - monotonicMs();
-        if (d.count > 0 || left <= 0) {
-            respondMessages(ctx, sid, &d);
-            jugDeliveriesFree(&d);
-            return;
-        }
-        jugDeliveriesFree(&d);
-        if (!ctx->res->headers_sent && jugResponseStartJson(ctx->res) < 0) return;
-        jugWaitResult w = jugStoreWaitTick(ctx->store, sid, (int)left, ctx->req->client_fd, &nudged,
-                                           POLL_HEARTBEAT_MS, heartbeat, ctx->res);
-        if (w == JUG_WAIT_CLIENT_GONE) {
-            jugLog(JUG_LOG_DEBUG, "poll: client of %s left while waiting", sid);
-            return;
-        }
-        if (w == JUG_WAIT_ERROR) {
-            /* A connection that died while idle (Redis restarted) fails only
-             * here; polling again reconnects, once. */
-            jugLog(JUG_LOG_WARNING, "poll: wait failed: %s", ctx->store->err);
-            if (retried++) deadline = 0;
-        }
-        if (jugShuttingDown()) deadline = 0;
-        /* READY: poll again at once. TIMEOUT: the next round polls once more
-         * (which also marks the session alive after the wait) and answers. */
-    }
+    pollState ps = {NULL};
+    jugHoldStart(ctx, sid, ack, timeout_s * 1000, &pollOps, &ps);
 }

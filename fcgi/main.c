@@ -1,9 +1,12 @@
 /* main.c -- juggernaut.fcgi: the FastCGI (or plain CGI) worker browsers talk to.
  *
- * Under a FastCGI server it runs cfg.threads worker threads, each accepting
- * requests on the listening socket the server passed as fd 0 and each with
- * its own Redis connection. Started as a plain CGI program it serves the
- * one request in its environment and exits. "--check" tells an admin on a
+ * Under a FastCGI server it runs handler threads, started on demand up to
+ * cfg.threads (one under mod_fcgid, which sends a process one request at a
+ * time), each accepting requests on the listening socket the server passed
+ * as fd 0 and each with its own Redis connection; requests that wait are
+ * handed to the event loop (park.h), so a thread is busy only while a
+ * request is worked on. Started as a plain CGI program it serves the one
+ * request in its environment and exits. "--check" tells an admin on a
  * shared host whether the configuration loads and Redis answers. */
 #include "autoconfig.h"
 
@@ -23,8 +26,11 @@
 #include "cgi.h"
 #include "config.h"
 #include "handlers.h"
+#include "host.h"
 #include "log.h"
+#include "park.h"
 #include "redis.h"
+#include "stats.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -45,7 +51,9 @@ static atomic_int stopping;
 static pthread_mutex_t acceptLock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t runningLock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t runningDone = PTHREAD_COND_INITIALIZER;
-static int running;
+static int running;     /* handler threads started and not ended */
+static int idle;        /* of those, waiting to accept */
+static int maxThreads;
 
 static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_CONNECT] = jugHandleConnect,
@@ -61,6 +69,7 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = jugHandleStream,
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
+    [JUG_EP_STATUS] = jugHandleStatus,
 };
 
 int jugShuttingDown(void) {
@@ -90,13 +99,16 @@ static void serveRequest(FCGX_Request *fcgx, jugStore *store) {
         jugLog(JUG_LOG_INFO, "%s: 404: %s", req.method, err);
         jugResponseError(&res, 404, "not_found", err);
     } else {
-        jugContext ctx = {&config, &req, &res, store};
+        jugContext ctx = {&config, &req, &res, store, NULL};
         handlers[req.endpoint](&ctx);
     }
     jugRequestFree(&req);
+    jugStatsAdd(JUG_STAT_REQUESTS, 1);
 }
 
 /* ---- FastCGI: worker threads ---- */
+
+static int startWorker(void);
 
 static void *workerMain(void *arg) {
     (void)arg;
@@ -108,17 +120,26 @@ static void *workerMain(void *arg) {
         goto done;
     }
     while (!atomic_load(&stopping)) {
+        pthread_mutex_lock(&runningLock);
+        idle++;
+        pthread_mutex_unlock(&runningLock);
         pthread_mutex_lock(&acceptLock);
         int rc = atomic_load(&stopping) ? -1 : FCGX_Accept_r(&fcgx);
         pthread_mutex_unlock(&acceptLock);
+        pthread_mutex_lock(&runningLock);
+        int spawn = --idle == 0 && running < maxThreads && rc >= 0;
+        pthread_mutex_unlock(&runningLock);
         if (rc < 0) {
             if (atomic_load(&stopping)) break;
             jugLog(JUG_LOG_ERROR, "FastCGI accept failed (%d); retrying", rc);
             sleep(1);
             continue;
         }
+        /* Nobody is left accepting: another thread takes over that job. */
+        if (spawn) startWorker();
         serveRequest(&fcgx, &store);
-        /* Finish at once so the web server sees the end now, not at the next accept. */
+        /* Finish at once so the web server sees the end now, not at the next
+         * accept (a held request was detached: nothing is left to finish). */
         FCGX_Finish_r(&fcgx);
     }
     FCGX_Free(&fcgx, 0);
@@ -131,29 +152,25 @@ done:
     return NULL;
 }
 
-static int startWorkers(int count) {
+static int startWorker(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, WORKER_STACK);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int started = 0;
-    for (int i = 0; i < count; i++) {
-        pthread_t t;
-        pthread_mutex_lock(&runningLock);
-        running++;
-        pthread_mutex_unlock(&runningLock);
-        int rc = pthread_create(&t, &attr, workerMain, NULL);
-        if (rc) {
-            pthread_mutex_lock(&runningLock);
-            running--;
-            pthread_mutex_unlock(&runningLock);
-            jugLog(JUG_LOG_ERROR, "cannot start worker thread %d: %s", i, strerror(rc));
-            break;
-        }
-        started++;
-    }
+    pthread_t t;
+    pthread_mutex_lock(&runningLock);
+    running++;
+    pthread_mutex_unlock(&runningLock);
+    int rc = pthread_create(&t, &attr, workerMain, NULL);
     pthread_attr_destroy(&attr);
-    return started;
+    if (rc) {
+        pthread_mutex_lock(&runningLock);
+        running--;
+        pthread_mutex_unlock(&runningLock);
+        jugLog(JUG_LOG_ERROR, "cannot start a handler thread: %s", strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 /* Wait up to SHUTDOWN_GRACE_MS for the workers; 1 if all ended. */
@@ -177,15 +194,23 @@ static int serveFastCgi(void) {
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    int started = startWorkers(config.threads);
-    if (started == 0) return 1;
-    jugLog(JUG_LOG_INFO, "serving FastCGI with %d threads", started);
+    jugHostInit(&config, 0);
+    maxThreads = jugHostKindNow() == JUG_HOST_FCGID ? 1 : config.threads;
+    if (jugParkStart(&config) < 0) return 1;
+    if (startWorker() < 0) return 1;
+    jugLog(JUG_LOG_INFO, "serving FastCGI (%s host: up to %d handler threads, transports %s)",
+           jugHostKindName(jugHostKindNow()), maxThreads, jugHostTransportsJson(&config));
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0 || sig == SIGHUP) {
-        /* SIGHUP: nothing to reload in place; the server restarts us for that. */
+        /* SIGHUP: reopen the log file (logrotate); the configuration is
+         * not reloaded in place: the server restarts us for that. */
+        if (sig == SIGHUP && jugLogReopen() < 0)
+            jugLog(JUG_LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+        sig = 0;
     }
     jugLog(JUG_LOG_INFO, "signal %d: stopping", sig);
     atomic_store(&stopping, 1);
+    jugParkStop();
     FCGX_ShutdownPending();
     /* Wakes the thread blocked in accept(); the others see "stopping". */
     shutdown(0, SHUT_RDWR);
@@ -204,6 +229,7 @@ static int serveCgi(void) {
         jugLog(JUG_LOG_ERROR, "out of memory");
         return 1;
     }
+    jugHostInit(&config, 1);
     jugStore store;
     jugStoreInit(&store, &config);
     serveRequest(&fcgx, &store);
@@ -271,11 +297,20 @@ static int runCheck(const char *path, int config_ok, const char *config_err) {
 /* ---- main ---- */
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: %s [-c FILE] [--check]\n"
-                 "  Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
-                 "  -c FILE   configuration file (default $JUGGERNAUT_CONFIG, else %s)\n"
-                 "  --check   report whether the configuration loads and Redis answers\n",
-            PROGRAM, DEFAULT_CONFIG);
+    fprintf(out, "Usage: %s [-c FILE] [--check]\n"
+                 "       %s -h|--help | -V|--version\n"
+                 "\n"
+                 "Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
+                 "\n"
+                 "  -c FILE        configuration file (default $JUGGERNAUT_CONFIG, else\n"
+                 "                 %s)\n"
+                 "  --check        report whether the configuration loads and Redis answers\n"
+                 "  -h, --help     show this help\n"
+                 "  -V, --version  show the version\n"
+                 "\n"
+                 "SIGTERM or SIGINT: finish the requests in progress and exit. SIGHUP: reopen\n"
+                 "the log file. See juggernaut.fcgi(8) and juggernaut.conf(5).\n",
+            PROGRAM, PROGRAM, DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv) {
@@ -289,23 +324,25 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            printf(PROGRAM " " PACKAGE_VERSION "\n");
+            return 0;
         } else {
             usage(stderr);
             return 1;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    jugStatsInit();
     char err[JUG_CONFIG_ERRLEN];
     int config_ok = jugConfigLoad(&config, path, DEFAULT_CONFIG, err, sizeof(err)) == 0;
     if (check) return runCheck(path, config_ok, err);
-    if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level) < 0) {
-        snprintf(err, sizeof(err), "unknown log_level '%s'", config.log_level);
+    if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level, err, sizeof(err)) < 0)
         config_ok = 0;
-    }
     FCGX_Init();
     int cgi = FCGX_IsCGI();
     if (!config_ok) {
-        jugLogInit(PROGRAM, "stderr", "info");
+        jugLogInit(PROGRAM, "stderr", "info", NULL, 0);
         jugLog(JUG_LOG_ERROR, "configuration: %s", err);
         if (cgi) cgiConfigError();
         return 1;

@@ -40,6 +40,7 @@ static const char *const endpointNames[JUG_EP_COUNT] = {
     [JUG_EP_STREAM] = "stream",
     [JUG_EP_SCRIPT] = "juggernaut.js",
     [JUG_EP_PUBLISH] = "publish",
+    [JUG_EP_STATUS] = "status",
 };
 
 static int fail(int status, char *err, size_t errlen, const char *fmt, ...)
@@ -283,7 +284,32 @@ int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, c
     return 0;
 }
 
+int jugRequestDetach(jugRequest *req) {
+    const char *from[3] = {req->method, req->origin ? req->origin : "", req->last_event_id ? req->last_event_id : ""};
+    size_t len[3], total = 0;
+    for (int i = 0; i < 3; i++) total += (len[i] = strlen(from[i])) + 1;
+    char *copy = malloc(total);
+    if (!copy) return -1;
+    char *p = copy;
+    const char **to[3] = {&req->method, &req->origin, &req->last_event_id};
+    for (int i = 0; i < 3; i++) {
+        int had = i == 0 || *to[i] != NULL;
+        memcpy(p, from[i], len[i] + 1);
+        *to[i] = had ? p : NULL;
+        p += len[i] + 1;
+    }
+    req->detached = copy;
+    /* The parameter array was sized for the most a request may carry. */
+    jugParam *fit = realloc(req->params, sizeof(jugParam) * (size_t)(req->param_count > 0 ? req->param_count : 1));
+    if (fit) req->params = fit;
+    req->fcgx = NULL;
+    req->client_fd = -1;
+    return 0;
+}
+
 void jugRequestFree(jugRequest *req) {
+    free(req->detached);
+    req->detached = NULL;
     free(req->params);
     free(req->storage);
     req->params = NULL;

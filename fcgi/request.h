@@ -27,6 +27,7 @@ typedef enum {
     JUG_EP_STREAM,      /* Jugglite-compatible SSE on an ephemeral session */
     JUG_EP_SCRIPT,      /* juggernaut.js */
     JUG_EP_PUBLISH,     /* demo-only publish endpoint (config demo_publish on) */
+    JUG_EP_STATUS,      /* operator status (config status_allow / status_token) */
     JUG_EP_COUNT
 } jugEndpoint;
 
@@ -46,6 +47,7 @@ typedef struct jugRequest {
     int param_count;
     int client_fd;               /* connection to the web server; -1 in CGI mode */
     char *storage;               /* owns every name and value of params */
+    char *detached;              /* owns method, origin and last_event_id once detached */
 } jugRequest;
 
 /* Parameters one request may carry; more is a 400. */
@@ -62,6 +64,11 @@ int jugJsonDepthOk(const char *text, size_t len, int max_depth);
  * with the reason in err. */
 int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, char *err, size_t errlen);
 void jugRequestFree(jugRequest *req);
+
+/* Make req independent of its FCGX_Request, which is about to be freed
+ * (the request is being held: hold.h): strings taken from the FastCGI
+ * environment are copied, fcgx becomes NULL. 0, or -1 when out of memory. */
+int jugRequestDetach(jugRequest *req);
 
 /* First value of a parameter, or NULL. */
 const char *jugRequestParam(const jugRequest *req, const char *name);

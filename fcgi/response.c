@@ -56,6 +56,7 @@ static const char *reasonPhrase(int status) {
     case 200: return "OK";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 410: return "Gone";
@@ -70,6 +71,7 @@ static const char *reasonPhrase(int status) {
 const char *jugErrorCode(int status) {
     switch (status) {
     case 400: return "bad_request";
+    case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
     case 410: return "session_expired";
@@ -295,4 +297,15 @@ int jugResponseError(jugResponse *res, int status, const char *code, const char 
     int rc = b.oom ? -1 : respondJson(res, status, b.s, extra);
     jugBufFree(&b);
     return rc;
+}
+
+int jugResponseRetry(jugResponse *res, int retry_ms, const char *transports_json) {
+    char body[512], extra[48];
+    snprintf(body, sizeof(body),
+             "{\"error\":\"unavailable\",\"message\":\"%s\",\"retry\":%d,\"transports\":%s%s}",
+             retry_ms > 0 ? "no request can be held open now: poll, or come back later"
+                          : "this transport is not offered here: use another",
+             retry_ms, transports_json, res->callback ? ",\"status\":503" : "");
+    snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", retry_ms > 0 ? (retry_ms + 999) / 1000 : 1);
+    return respondJson(res, 503, body, extra);
 }

@@ -42,6 +42,11 @@ int jugResponseError(jugResponse *res, int status, const char *code, const char 
 int jugResponseWrite(jugResponse *res, const char *data, size_t len);
 int jugResponseFlush(jugResponse *res);
 
+/* 503 for a request that is not held here: Retry-After, and a body that
+ * tells the client when to come back (retry_ms, 0 for not at all with this
+ * transport) and which transports this host offers (a JSON array). */
+int jugResponseRetry(jugResponse *res, int retry_ms, const char *transports_json);
+
 /* 1 if name is a safe JSONP/htmlfile callback (docs/PROTOCOL.md, 3). */
 int jugCallbackValid(const char *name);
 

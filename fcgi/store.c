@@ -1,10 +1,9 @@
 /* store.c -- the worker's session store on Redis (see store.h).
  *
  * Every change to a session is one Lua script (common/lua/), run with the
- * ARGV layout documented at the top of each script. The only command sent
- * directly is the blocking BLMOVE of jugStoreWait(), which waits with
- * poll(2) on both the Redis socket and the web server's connection, so a
- * browser that leaves frees its worker thread at once. */
+ * ARGV layout documented at the top of each script; the one plain command
+ * gives back a hold slot. Nothing here blocks on Redis beyond a reply:
+ * waiting is done in memory by the event loop (park.h). */
 #include "autoconfig.h"
 #include "store.h"
 
@@ -22,7 +21,6 @@
 #define CONNECT_TIMEOUT_MS 1000
 /* How long past the BLMOVE timeout we wait for Redis to answer it. */
 #define WAIT_MARGIN_MS 2000
-#define NUDGE "{\"id\":0}"
 
 /* The numbers every session script takes after prefix, channel and sid. */
 typedef struct scriptNumbers {
@@ -231,154 +229,128 @@ oom:
     return JUG_STORE_ERROR;
 }
 
-jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
-                            int nudged, jugDeliveries *out) {
+static void fmtLL(char *out, size_t len, long long v) {
+    snprintf(out, len, "%lld", v);
+}
+
+static long long replyInteger(const redisReply *r) {
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+static jugStoreStatus copyChannels(jugStore *store, const redisReply *r, jugPollResult *out) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return JUG_STORE_OK;
+    out->channels = calloc(r->elements, sizeof(char *));
+    if (!out->channels) goto oom;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        if (!(out->channels[out->channel_count] = strdup(e->str))) goto oom;
+        out->channel_count++;
+    }
+    return JUG_STORE_OK;
+oom:
+    setError(store, "%s", "out of memory");
+    return JUG_STORE_ERROR;
+}
+
+void jugPollResultFree(jugPollResult *r) {
+    jugDeliveriesFree(&r->d);
+    for (int i = 0; i < r->channel_count; i++) free(r->channels[i]);
+    free(r->channels);
+    memset(r, 0, sizeof(*r));
+}
+
+jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *a,
+                                jugPollResult *out) {
     const jugConfig *cfg = store->cfg;
     memset(out, 0, sizeof(*out));
     scriptNumbers n;
     fillNumbers(&n, cfg);
-    char sack[24], safter[24], squeue[24], sbatch[24];
-    snprintf(sack, sizeof(sack), "%lld", ack);
-    snprintf(safter, sizeof(safter), "%lld", after);
-    snprintf(squeue, sizeof(squeue), "%d", cfg->max_queue);
-    snprintf(sbatch, sizeof(sbatch), "%d", max > 0 ? max : 1);
-    const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop,
-                          sack, safter, squeue, sbatch, nudged ? "1" : "0"};
-    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 10, argv);
+    char sack[24], safter[24], sbatch[24], shold[24], shold_ms[24], smax[24];
+    fmtLL(sack, sizeof(sack), a->ack);
+    fmtLL(safter, sizeof(safter), a->after);
+    fmtLL(sbatch, sizeof(sbatch), a->max > 0 ? a->max : 1);
+    fmtLL(shold, sizeof(shold), a->hold);
+    fmtLL(shold_ms, sizeof(shold_ms), a->hold_ms);
+    fmtLL(smax, sizeof(smax), a->max_held);
+    const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, sack, safter, sbatch,
+                          a->token ? a->token : "", shold, shold_ms, smax};
+    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 12, argv);
     jugStoreStatus st = replyStatus(store, r);
-    if (st == JUG_STORE_OK) st = copyDeliveries(store, r, out);
+    if (st == JUG_STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 3)) {
+        setError(store, "%s", "poll script answered something unexpected");
+        st = JUG_STORE_ERROR;
+    }
+    if (st == JUG_STORE_OK) st = copyDeliveries(store, r->element[0], &out->d);
+    if (st == JUG_STORE_OK) {
+        out->lost = replyInteger(r->element[1]);
+        out->held = (int)replyInteger(r->element[2]);
+        if (r->elements >= 4) out->seq = replyInteger(r->element[3]);
+        if (r->elements >= 5) st = copyChannels(store, r->element[4], out);
+        if (r->elements >= 6) out->sessions = replyInteger(r->element[5]);
+    }
+    if (st != JUG_STORE_OK) jugPollResultFree(out);
     if (r) freeReplyObject(r);
     return st;
 }
 
-/* ---- waiting ---- */
-
-static long long monotonicMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
+                            jugDeliveries *out) {
+    jugPollArgs a = {ack, after, max, NULL, 0, 0, 0};
+    jugPollResult r;
+    jugStoreStatus st = jugStorePollHold(store, sid, &a, &r);
+    *out = r.d;
+    memset(&r.d, 0, sizeof(r.d));
+    jugPollResultFree(&r);
+    return st;
 }
 
-/* Send a command without reading its reply. */
-static int sendOnly(jugStore *store, int argc, const char **argv) {
-    redisContext *c = store->redis;
-    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) return -1;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(c, &done) != REDIS_OK) return -1;
-    return 0;
-}
-
-/* What the BLMOVE answered. */
-static jugWaitResult waitResult(jugStore *store, redisReply *r, int *nudged) {
-    jugWaitResult w = JUG_WAIT_ERROR;
-    if (r->type == REDIS_REPLY_NIL) {
-        w = JUG_WAIT_TIMEOUT;
-    } else if (r->type == REDIS_REPLY_STRING) {
-        *nudged = r->len == sizeof(NUDGE) - 1 && !memcmp(r->str, NUDGE, r->len);
-        w = JUG_WAIT_READY;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        setError(store, "BLMOVE: %s", r->str);
-    } else {
-        setError(store, "%s", "BLMOVE: unexpected reply");
-    }
-    freeReplyObject(r);
-    return w;
-}
-
-jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged) {
-    return jugStoreWaitTick(store, sid, timeout_ms, client_fd, nudged, 0, NULL, NULL);
-}
-
-/* The client left (or we stop waiting early): the BLMOVE may still move an
- * item after we hang up, so never reuse this connection, and wake whoever
- * waits next. */
-static jugWaitResult clientGone(jugStore *store, const char *sid) {
-    dropConnection(store);
-    jugStoreNudge(store, sid);
-    return JUG_WAIT_CLIENT_GONE;
-}
-
-jugWaitResult jugStoreWaitTick(jugStore *store, const char *sid, int timeout_ms, int client_fd,
-                               int *nudged, int tick_ms, jugWaitTick tick, void *arg) {
+jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char ***dead, int *ndead) {
     const jugConfig *cfg = store->cfg;
-    *nudged = 0;
-    if (timeout_ms <= 0) return JUG_WAIT_TIMEOUT;
-    if (ensureConnected(store) < 0) return JUG_WAIT_ERROR;
-    char inbox[JUG_KEY_MAX], sent[JUG_KEY_MAX], secs[32];
-    if (jugKeyInbox(inbox, sizeof(inbox), cfg->key_prefix, sid) < 0 ||
-        jugKeySent(sent, sizeof(sent), cfg->key_prefix, sid) < 0) {
-        setError(store, "%s", "key too long");
-        return JUG_WAIT_ERROR;
+    *dead = NULL;
+    *ndead = 0;
+    scriptNumbers n;
+    fillNumbers(&n, cfg);
+    const char **argv = malloc(sizeof(char *) * (size_t)(count + 4));
+    if (!argv) {
+        setError(store, "%s", "out of memory");
+        return JUG_STORE_ERROR;
     }
-    snprintf(secs, sizeof(secs), "%d.%03d", timeout_ms / 1000, timeout_ms % 1000);
-    const char *argv[] = {"BLMOVE", inbox, sent, "LEFT", "RIGHT", secs};
-    if (sendOnly(store, 6, argv) < 0) {
-        setError(store, "Redis: %s", store->redis->errstr);
-        dropConnection(store);
-        return JUG_WAIT_ERROR;
+    argv[0] = cfg->key_prefix;
+    argv[1] = cfg->channel;
+    argv[2] = n.ttl_ms;
+    argv[3] = n.backstop;
+    memcpy(argv + 4, sids, sizeof(char *) * (size_t)count);
+    redisReply *r = runScript(store, JUG_SCRIPT_TOUCH, count + 4, argv);
+    free(argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (st == JUG_STORE_OK && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        *dead = calloc(r->elements, sizeof(char *));
+        for (size_t i = 0; *dead && i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING && ((*dead)[*ndead] = strdup(r->element[i]->str)))
+                (*ndead)++;
     }
-    long long now = monotonicMs();
-    long long deadline = now + timeout_ms + WAIT_MARGIN_MS;
-    long long next_tick = tick && tick_ms > 0 ? now + tick_ms : -1;
-    for (;;) {
-        now = monotonicMs();
-        long long left = deadline - now;
-        if (left <= 0) {
-            setError(store, "%s", "Redis did not answer BLMOVE in time");
-            dropConnection(store);
-            return JUG_WAIT_ERROR;
-        }
-        if (next_tick >= 0 && now >= next_tick) {
-            int t = tick(arg);
-            if (t < 0) return clientGone(store, sid);
-            if (t > 0) {
-                clientGone(store, sid);
-                return JUG_WAIT_TIMEOUT;
-            }
-            next_tick = now + tick_ms;
-        }
-        if (next_tick >= 0 && next_tick - now < left) left = next_tick - now;
-        struct pollfd pfd[2] = {{.fd = store->redis->fd, .events = POLLIN},
-                                {.fd = client_fd, .events = POLLIN}};
-        int n = poll(pfd, client_fd >= 0 ? 2 : 1, (int)left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            setError(store, "poll: %s", strerror(errno));
-            dropConnection(store);
-            return JUG_WAIT_ERROR;
-        }
-        if (pfd[0].revents) {
-            redisReply *r = NULL;
-            if (redisBufferRead(store->redis) != REDIS_OK ||
-                redisGetReplyFromReader(store->redis, (void **)&r) != REDIS_OK) {
-                setError(store, "Redis: %s", store->redis->errstr);
-                dropConnection(store);
-                return JUG_WAIT_ERROR;
-            }
-            if (r) return waitResult(store, r, nudged);
-        }
-        if (client_fd >= 0 && pfd[1].revents) return clientGone(store, sid);
-    }
+    if (r) freeReplyObject(r);
+    return st;
 }
 
-jugStoreStatus jugStoreNudge(jugStore *store, const char *sid) {
-    const jugConfig *cfg = store->cfg;
-    char inbox[JUG_KEY_MAX], backstop[24];
-    if (jugKeyInbox(inbox, sizeof(inbox), cfg->key_prefix, sid) < 0) return JUG_STORE_ERROR;
-    snprintf(backstop, sizeof(backstop), "%d", backstopSeconds(cfg));
+jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token) {
+    char key[JUG_KEY_MAX];
+    if (jugKeyHolds(key, sizeof(key), store->cfg->key_prefix) < 0) {
+        setError(store, "%s", "key prefix too long");
+        return JUG_STORE_ERROR;
+    }
     if (ensureConnected(store) < 0) return JUG_STORE_UNAVAILABLE;
-    const char *push[] = {"RPUSH", inbox, NUDGE};
-    const char *expire[] = {"EXPIRE", inbox, backstop};
-    redisReply *r1 = redisCommandArgv(store->redis, 3, push, NULL);
-    redisReply *r2 = r1 ? redisCommandArgv(store->redis, 3, expire, NULL) : NULL;
-    jugStoreStatus st = r2 ? JUG_STORE_OK : JUG_STORE_UNAVAILABLE;
-    if (!r2) {
+    redisReply *r = redisCommand(store->redis, "ZREM %s %s", key, token);
+    if (!r) {
         setError(store, "Redis: %s", store->redis->errstr);
         dropConnection(store);
+        return JUG_STORE_UNAVAILABLE;
     }
-    if (r1) freeReplyObject(r1);
-    if (r2) freeReplyObject(r2);
+    jugStoreStatus st = replyStatus(store, r);
+    freeReplyObject(r);
     return st;
 }
 

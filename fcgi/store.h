@@ -34,13 +34,6 @@ typedef struct jugDeliveries {
     int count;
 } jugDeliveries;
 
-typedef enum {
-    JUG_WAIT_READY = 0,      /* something arrived: poll again */
-    JUG_WAIT_TIMEOUT,        /* nothing within the timeout */
-    JUG_WAIT_CLIENT_GONE,    /* the web server closed the request's connection */
-    JUG_WAIT_ERROR           /* Redis failed; err says why */
-} jugWaitResult;
-
 void jugStoreInit(jugStore *store, const jugConfig *cfg);
 void jugStoreClose(jugStore *store);
 
@@ -53,33 +46,42 @@ jugStoreStatus jugStoreSetMeta(jugStore *store, const char *sid, const char *met
 jugStoreStatus jugStoreEvent(jugStore *store, const char *sid, const char *data);
 jugStoreStatus jugStoreDisconnect(jugStore *store, const char *sid);
 
-/* Acknowledge up to ack, drain the inbox, fetch up to max deliveries with
- * id > after (docs/PROTOCOL.md, 3). nudged: the last wait moved a nudge. */
+/* Acknowledge up to ack and fetch up to max deliveries with id > after
+ * (docs/PROTOCOL.md, 3). */
 jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
-                            int nudged, jugDeliveries *out);
+                            jugDeliveries *out);
 void jugDeliveriesFree(jugDeliveries *d);
 
-/* Block until the session's inbox gets something (BLMOVE into "sent"), the
- * timeout passes, or client_fd (>= 0) shows the web server hung up. On
- * CLIENT_GONE a nudge is pushed so another waiting request sees what this one
- * may have moved. *nudged is set when the moved item was a nudge. */
-jugWaitResult jugStoreWait(jugStore *store, const char *sid, int timeout_ms, int client_fd, int *nudged);
+/* A poll that may be held (poll.lua with a token). */
+typedef struct jugPollArgs {
+    long long ack, after;
+    int max;                 /* deliveries at most */
+    const char *token;       /* names the request in Redis; supersedes older ones */
+    int hold;                /* 0 never, 1 when nothing is pending, 2 always (stream) */
+    long long hold_ms;       /* how long the hold may last at most */
+    int max_held;            /* host-wide slots (0: not counted) */
+} jugPollArgs;
 
-/* Called every tick_ms while a wait blocks; returns 0 to go on waiting, -1
- * when the client is gone (a write to it failed), which ends the wait as
- * CLIENT_GONE, or 1 to end the wait now as a TIMEOUT (shutting down). */
-typedef int (*jugWaitTick)(void *arg);
+typedef struct jugPollResult {
+    jugDeliveries d;
+    long long lost;          /* deliveries trimmed from the queue since the last poll */
+    int held;                /* 0 not held, 1 held, 2 refused: no slot free */
+    long long seq;           /* held: the delivery counter when read */
+    char **channels;         /* held: the session's channels */
+    int channel_count;
+    long long sessions;      /* refused: live sessions (the load) */
+} jugPollResult;
 
-/* jugStoreWait that also calls tick(arg) every tick_ms (tick may be NULL).
- * lighttpd notices a browser that left only when it writes to it, so a
- * waiting request writes something harmless now and then. */
-jugWaitResult jugStoreWaitTick(jugStore *store, const char *sid, int timeout_ms, int client_fd,
-                               int *nudged, int tick_ms, jugWaitTick tick, void *arg);
+jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,
+                                jugPollResult *out);
+void jugPollResultFree(jugPollResult *r);
 
-/* Push a nudge onto the session's inbox so that a request waiting on it
- * wakes up and re-reads "sent" (after this request moved something there
- * that it could not hand to its client). */
-jugStoreStatus jugStoreNudge(jugStore *store, const char *sid);
+/* Mark the sessions of held streams alive; *dead (malloc'd, count in
+ * *ndead) gets the sids that are not. */
+jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char ***dead, int *ndead);
+
+/* Give back a host-wide hold slot. */
+jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token);
 
 /* Publish raw text on the app channel (demo publish endpoint only). */
 jugStoreStatus jugStorePublish(jugStore *store, const char *message);

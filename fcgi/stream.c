@@ -1,99 +1,58 @@
-/* stream.c -- the loop every streaming transport shares (see stream.h).
+/* stream.c -- one held request, from its first Redis call to its end (see
+ * hold.h and stream.h).
  *
- * A stream is a long-poll that never answers: it polls the session once,
- * writes what is pending, then blocks on the inbox and writes each batch the
- * moment it arrives. Deliveries it writes stay in the session's "sent" list
- * until the client's next request acknowledges them (docs/PROTOCOL.md,
- * "Delivery guarantee"), so a stream that is cut off loses nothing. Every
- * poll also marks the session alive, and the loop polls at least once per
- * keepalive interval and per half session_ttl (the config does not order the
- * two), so an open stream keeps its session from lapsing. */
+ * Long-poll and the streams are one mechanism: a request asks Redis once
+ * (acknowledge, what is pending, a hold slot), writes what is pending, and
+ * either ends (a long-poll with something to answer, or no slot) or is
+ * parked in the event loop, which writes each later delivery from memory.
+ * Deliveries stay in the session's queue until a later request
+ * acknowledges them (docs/PROTOCOL.md, "Delivery guarantee"), so a request
+ * cut off on the way loses nothing. */
 #include "autoconfig.h"
-#include "stream.h"
+#include "hold.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "host.h"
 #include "log.h"
+#include "park.h"
 
-/* Deliveries fetched per poll; a full batch means "poll again at once". */
-#define STREAM_BATCH 100
+/* Deliveries one Redis call returns at most; a stream asks again when full. */
+#define HOLD_BATCH 500
 
-/* Wakeups that found nothing before the loop takes a short pause: a guard
- * against a wait that keeps returning at once, never hit in normal use. */
-#define STREAM_IDLE_WAKEUPS 8
-#define STREAM_IDLE_PAUSE_MS 100
+/* How long past its own end a hold slot stays counted if its worker died. */
+#define SLOT_MARGIN_MS 5000
 
 #define ACCEL_HEADER "X-Accel-Buffering: no\r\n"
 
-static long long nowMs(void) {
+static atomic_ullong tokenCounter;
+static int sharedHoldLimit;   /* host-wide hold slots (0: not counted) */
+
+long long jugNowMs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void pauseMs(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+void jugHoldSetLimit(int max_held) {
+    sharedHoldLimit = max_held;
 }
 
 const char *jugStreamControlJson(const char *reason) {
     if (strcmp(reason, "keepalive") == 0) return "{\"event\":\"keepalive\"}";
-    if (strcmp(reason, "reconnect") == 0) return "{\"event\":\"reconnect\"}";
-    if (strcmp(reason, "session_expired") == 0)
+    if (strcmp(reason, JUG_END_RECONNECT) == 0) return "{\"event\":\"reconnect\"}";
+    if (strcmp(reason, JUG_END_SUPERSEDED) == 0)
+        return "{\"event\":\"error\",\"error\":\"superseded\","
+               "\"message\":\"a newer request of this session took over: do not reconnect\"}";
+    if (strcmp(reason, JUG_END_EXPIRED) == 0)
         return "{\"event\":\"error\",\"error\":\"session_expired\","
                "\"message\":\"unknown or expired session: connect again\"}";
     return "{\"event\":\"error\",\"error\":\"unavailable\","
            "\"message\":\"the message store is unreachable: reconnect later\"}";
-}
-
-/* Status line, headers (nginx must not buffer), the transport's preamble. */
-static int streamStart(jugContext *ctx, const jugStreamOps *ops, void *state) {
-    char extra[512];
-    const char *more = ops->extra_headers ? ops->extra_headers : "";
-    const char *accel = strstr(more, ACCEL_HEADER) ? "" : ACCEL_HEADER;
-
-    if ((size_t)snprintf(extra, sizeof(extra), "%s%s", accel, more) >= sizeof(extra))
-        return -1;
-    if (jugResponseHeaders(ctx->res, 200, ops->content_type, extra) != 0) return -1;
-    if (ops->begin && ops->begin(ctx, state) != 0) return -1;
-    return jugResponseFlush(ctx->res);
-}
-
-/* Write one batch and flush it; *last becomes the highest id written. */
-static int streamWriteBatch(jugContext *ctx, const jugDeliveries *d, long long *last,
-                            const jugStreamOps *ops, void *state) {
-    for (int i = 0; i < d->count; i++) {
-        if (ops->message(ctx, d->items[i], d->lens[i], d->ids[i], state) != 0) return -1;
-        if (d->ids[i] > *last) *last = d->ids[i];
-    }
-    return jugResponseFlush(ctx->res);
-}
-
-/* Tell the client why the stream ends, as the transport frames it. */
-static void streamEnd(jugContext *ctx, const char *reason, const jugStreamOps *ops, void *state) {
-    if (ctx->res->gone) return;
-    if (ops->end && ops->end(ctx, reason, state) == 0) jugResponseFlush(ctx->res);
-}
-
-/* Free a batch and leave it empty, so freeing it again is harmless. */
-static void batchClear(jugDeliveries *d) {
-    jugDeliveriesFree(d);
-    memset(d, 0, sizeof(*d));
-}
-
-/* A write failed: the client left while the web server still held the
- * request open (Apache notices only when it writes). Deliveries this stream
- * moved into "sent" may never have reached anyone, and the browser's next
- * stream may already be blocked on the inbox: wake it so it re-reads "sent". */
-static void streamLost(jugContext *ctx, const char *sid) {
-    if (jugStoreNudge(ctx->store, sid) != JUG_STORE_OK)
-        jugLog(JUG_LOG_DEBUG, "stream %s: nudge: %s", sid, ctx->store->err);
-}
-
-static const char *storeEndReason(jugStoreStatus st) {
-    return st == JUG_STORE_NO_SESSION ? "session_expired" : "unavailable";
 }
 
 int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
@@ -105,75 +64,214 @@ int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
     return -1;
 }
 
-void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,
-                  void *state) {
-    const long long keepalive_ms = (long long)ctx->cfg->keepalive_interval * 1000;
-    const long long touch_ms = (long long)ctx->cfg->session_ttl * 1000 / 2;
-    jugDeliveries d = {0};
-    long long last = ack, start, last_write;
-    int nudged = 0, idle_wakeups = 0;
-    const char *end_reason = NULL;
+/* ---- writing ---- */
 
-    /* Ask first, so a dead session gets a plain 410 rather than a stream. */
-    jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, STREAM_BATCH, 0, &d);
-    if (st != JUG_STORE_OK) {
-        jugRespondStoreError(ctx, st);
+/* Status line, headers (nginx must not buffer), the transport's preamble. */
+static int streamStart(jugHeld *h) {
+    char extra[512];
+    const jugStreamOps *ops = h->ops;
+    const char *more = ops->extra_headers ? ops->extra_headers : "";
+    const char *accel = strstr(more, ACCEL_HEADER) ? "" : ACCEL_HEADER;
+    if ((size_t)snprintf(extra, sizeof(extra), "%s%s", accel, more) >= sizeof(extra)) return -1;
+    if (jugResponseHeaders(h->ctx.res, 200, ops->content_type, extra) != 0) return -1;
+    if (ops->begin && ops->begin(&h->ctx, h->state) != 0) return -1;
+    return jugResponseFlush(h->ctx.res);
+}
+
+void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id) {
+    if (h->ended || id <= h->last) return;
+    if (h->ops->message(&h->ctx, item, len, id, h->state) != 0) return;
+    h->last = id;
+    h->written++;
+}
+
+void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d) {
+    for (int i = 0; i < d->count; i++) jugHeldDeliver(h, d->items[i], d->lens[i], d->ids[i]);
+}
+
+void jugHeldEnd(jugHeld *h, const char *reason) {
+    if (h->ended) return;
+    h->ended = 1;
+    /* Also when the browser is gone: the ops free what they gathered. */
+    if (h->ops->end && h->ops->end(&h->ctx, reason, h->state) == 0 && !h->ctx.res->gone)
+        jugResponseFlush(h->ctx.res);
+}
+
+void jugHeldFlush(jugHeld *h) {
+    if (h->ended || h->written == 0) return;
+    h->written = 0;
+    if (h->ops->one_batch) jugHeldEnd(h, JUG_END_BATCH);
+    else jugResponseFlush(h->ctx.res);
+}
+
+int jugHeldTick(jugHeld *h, long long now) {
+    if (h->ended) return 0;
+    if (now >= h->deadline_ms) {
+        jugHeldEnd(h, h->ops->one_batch ? JUG_END_TIMEOUT : JUG_END_RECONNECT);
+        return 0;
+    }
+    if (h->ops->one_batch) return 0;
+    if (now >= h->next_keepalive_ms) {
+        if (h->ops->keepalive(&h->ctx, h->state) == 0) jugResponseFlush(h->ctx.res);
+        h->next_keepalive_ms = now + (long long)h->ctx.cfg->keepalive_interval * 1000;
+    }
+    if (now >= h->next_touch_ms) {
+        h->next_touch_ms = now + (long long)h->ctx.cfg->session_ttl * 1000 / 3;
+        return 1;
+    }
+    return 0;
+}
+
+void jugHeldFree(jugHeld *h) {
+    if (!h) return;
+    for (int i = 0; i < h->channel_count; i++) free(h->channels[i].name);
+    free(h->channels);
+    jugRequestFree(&h->req);
+    jugDetachedFree(h->conn);
+    free(h);
+}
+
+/* ---- starting ---- */
+
+/* The wait a refused long-poll is told to make before polling again: longer
+ * the more sessions share each slot, spread by +-20 % so that a crowd of
+ * browsers does not come back in step. */
+static int retryMs(long long sessions, int slots) {
+    long long per_slot = slots > 0 ? sessions / slots : sessions;
+    long long ms = 500 + per_slot * 40;
+    if (ms > 3000) ms = 3000;
+    unsigned r = (unsigned)rand_r(&(unsigned){(unsigned)jugNowMs() ^ (unsigned)sessions});
+    return (int)(ms * (80 + (long long)(r % 41)) / 100);
+}
+
+/* Take the request over from the handler thread: its connection leaves
+ * libfcgi, its parameters move into h. 0, or -1 (nothing changed). */
+static int detachRequest(jugHeld *h, jugContext *ctx) {
+    FCGX_Request *fcgx = ctx->req->fcgx;
+    /* The request's strings first: some live in libfcgi's memory. */
+    if (jugRequestDetach(ctx->req) < 0) return -1;
+    jugDetached *conn = jugDetach(fcgx);
+    if (!conn) return -1;
+    h->conn = conn;
+    h->req = *ctx->req;
+    memset(ctx->req, 0, sizeof(*ctx->req));
+    h->res = *ctx->res;
+    h->res.req = &h->req;
+    h->res.out = jugDetachedStream(conn);
+    h->ctx.req = &h->req;
+    h->ctx.res = &h->res;
+    /* The handler's response is spent: nothing more is written through it. */
+    ctx->res->headers_sent = 1;
+    ctx->res->gone = 1;
+    return 0;
+}
+
+static int setChannels(jugHeld *h, char **names, int count) {
+    h->channels = calloc((size_t)(count > 0 ? count : 1), sizeof(jugHeldChannel));
+    if (!h->channels) return -1;
+    for (int i = 0; i < count; i++) {
+        h->channels[i].held = h;
+        h->channels[i].name = names[i];
+        names[i] = NULL;
+    }
+    h->channel_count = count;
+    return 0;
+}
+
+void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_ms,
+                  const jugStreamOps *ops, const void *state) {
+    const jugConfig *cfg = ctx->cfg;
+    int one_batch = ops->one_batch;
+    int want = !one_batch || timeout_ms > 0;
+    if (!one_batch && !jugHostOffers(ops->name)) {
+        jugLog(JUG_LOG_INFO, "%s %s: transport not offered on this host", ctx->req->endpoint_name, sid);
+        jugResponseRetry(ctx->res, 0, jugHostTransportsJson(cfg));
         return;
     }
-    if (streamStart(ctx, ops, state) != 0) goto done;
-    start = last_write = nowMs();
-
-    for (;;) {
-        int full = d.count == STREAM_BATCH;
-        if (d.count > 0) {
-            if (streamWriteBatch(ctx, &d, &last, ops, state) != 0) goto done;
-            last_write = nowMs();
-            idle_wakeups = 0;
-        }
-        batchClear(&d);
-
-        long long now = nowMs();
-        if (now - start >= (long long)ctx->cfg->stream_max_duration * 1000) {
-            end_reason = "reconnect";
-            break;
-        }
-        if (now - last_write >= keepalive_ms) {
-            if (ops->keepalive(ctx, state) != 0 || jugResponseFlush(ctx->res) != 0) goto done;
-            last_write = now;
-        }
-
-        if (!full) {
-            long long timeout = last_write + keepalive_ms - now;
-            long long left = start + (long long)ctx->cfg->stream_max_duration * 1000 - now;
-            if (left < timeout) timeout = left;
-            if (touch_ms < timeout) timeout = touch_ms;
-            if (timeout < 10) timeout = 10;   /* 0 would mean "block forever" */
-
-            nudged = 0;
-            jugWaitResult w = jugStoreWait(ctx->store, sid, (int)timeout, ctx->req->client_fd, &nudged);
-            if (w == JUG_WAIT_CLIENT_GONE) goto done;
-            if (w == JUG_WAIT_ERROR) {
-                jugLog(JUG_LOG_WARNING, "stream %s: %s", sid, ctx->store->err);
-                end_reason = "unavailable";
-                break;
-            }
-            if (w == JUG_WAIT_READY && ++idle_wakeups > STREAM_IDLE_WAKEUPS) {
-                pauseMs(STREAM_IDLE_PAUSE_MS);
-                idle_wakeups = 0;
-            }
-        }
-
-        /* Also after a timeout: this poll is what keeps the session alive. */
-        st = jugStorePoll(ctx->store, sid, ack, last, STREAM_BATCH, nudged, &d);
-        if (st != JUG_STORE_OK) {
-            if (st != JUG_STORE_NO_SESSION)
-                jugLog(JUG_LOG_WARNING, "stream %s: %s", sid, ctx->store->err);
-            end_reason = storeEndReason(st);
-            break;
-        }
+    if (want && jugHostKindNow() == JUG_HOST_CGI && jugParkInitInline(cfg) < 0)
+        jugLog(JUG_LOG_WARNING, "%s %s: no notification channel: not held", ctx->req->endpoint_name, sid);
+    jugHeld *h = calloc(1, sizeof(*h));
+    if (!h) {
+        jugResponseError(ctx->res, 500, "internal", "out of memory");
+        return;
     }
-    streamEnd(ctx, end_reason, ops, state);
+    snprintf(h->sid, sizeof(h->sid), "%s", sid);
+    h->started_ms = jugNowMs();
+    h->ops = ops;
+    if (state && ops->state_size) memcpy(h->state, state, ops->state_size);
+    h->ctx = *ctx;                /* until detached: the handler's request and response */
+    h->ctx.held = h;
+    h->ack = h->last = ack;
+
+    int can_hold = want && jugParkReady();
+    snprintf(h->token, sizeof(h->token), "%s.%llu", jugParkInstance(),
+             (unsigned long long)atomic_fetch_add(&tokenCounter, 1));
+    h->epoch = jugParkEpoch();
+    long long hold_ms = one_batch ? timeout_ms : (long long)cfg->stream_max_duration * 1000;
+    jugPollArgs args = {ack, ack, HOLD_BATCH, h->token, can_hold ? (one_batch ? 1 : 2) : 0,
+                        hold_ms + SLOT_MARGIN_MS, sharedHoldLimit};
+    jugPollResult r;
+    jugStoreStatus st = jugStorePollHold(ctx->store, sid, &args, &r);
+    if (st != JUG_STORE_OK) {
+        jugRespondStoreError(ctx, st);
+        free(h);
+        return;
+    }
+    if (r.lost > 0)
+        jugLog(JUG_LOG_WARNING, "%s %s: %lld deliveries were trimmed from its queue (max_queue)",
+               ctx->req->endpoint_name, sid, r.lost);
+    h->lost = r.lost;
+    h->seq = r.seq;
+    h->slot = r.held == 1 && sharedHoldLimit > 0;
+    if (r.held == 2 || (want && !can_hold)) h->retry_ms = retryMs(r.sessions, sharedHoldLimit);
+
+    if (!one_batch && r.held != 1) {
+        /* A stream that cannot be held: refuse it quickly, the client falls
+         * back to polling (which may be answered with a wait). */
+        jugLog(JUG_LOG_DEBUG, "%s %s: not held (no slot free)", ctx->req->endpoint_name, sid);
+        jugResponseRetry(ctx->res, h->retry_ms ? h->retry_ms : 1000, jugHostTransportsJson(cfg));
+        goto done;
+    }
+    if (!one_batch && streamStart(h) != 0) goto done;
+    jugHeldDeliverBatch(h, &r.d);
+    if (one_batch && (r.held != 1 || r.d.count > 0)) {
+        jugHeldEnd(h, r.d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
+        goto done;
+    }
+    if (!one_batch) jugHeldFlush(h);
+    if (ctx->res->gone) goto done;
+
+    /* Park it. */
+    long long now = jugNowMs();
+    h->deadline_ms = now + hold_ms;
+    h->next_keepalive_ms = now + (long long)cfg->keepalive_interval * 1000;
+    h->next_touch_ms = now + (long long)cfg->session_ttl * 1000 / 3;
+    if (setChannels(h, r.channels, r.channel_count) < 0 || detachRequest(h, ctx) < 0) {
+        jugLog(JUG_LOG_ERROR, "%s %s: out of memory holding the request", ctx->req->endpoint_name, sid);
+        jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_RECONNECT);
+        goto done;
+    }
+    h->ctx.store = NULL;
+    jugPollResultFree(&r);
+    if (jugParkAdd(h) == 0) {
+        if (jugHostKindNow() == JUG_HOST_CGI) jugParkRunInline();
+        return;
+    }
+    /* The loop cannot take it (pub/sub went down meanwhile): answer now. */
+    h->retry_ms = 1000;
+    jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_UNAVAILABLE);
+    jugDetachedEnd(h->conn);
+    jugHeldFree(h);
+    return;
 done:
-    if (ctx->res->gone) streamLost(ctx, sid);
-    batchClear(&d);
+    jugPollResultFree(&r);
+    if (h->slot) jugStoreReleaseSlot(ctx->store, h->token);
+    for (int i = 0; i < h->channel_count; i++) free(h->channels[i].name);
+    free(h->channels);
+    free(h);
+}
+
+void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,
+                  const void *state) {
+    jugHoldStart(ctx, sid, ack, 0, ops, state);
 }

@@ -10,13 +10,16 @@
 #include "handlers.h"
 
 typedef struct jugStreamOps {
+    int one_batch;               /* long-poll: no headers first; ends with the first batch */
+    size_t state_size;           /* bytes of state jugHoldStart copies (at most 64) */
+    const char *name;            /* as in the `transports` setting: "sse", "longpoll", ... */
     const char *content_type;
     const char *extra_headers;   /* e.g. "X-Accel-Buffering: no\r\n" (always added by the loop too) */
     /* Each returns 0, or -1 when the write failed. */
     int (*begin)(jugContext *ctx, void *state);
     int (*message)(jugContext *ctx, const char *delivery, size_t len, long long id, void *state);
     int (*keepalive)(jugContext *ctx, void *state);
-    /* reason: "reconnect" (max duration reached), "session_expired", "unavailable" */
+    /* reason: one of the JUG_END_* of hold.h */
     int (*end)(jugContext *ctx, const char *reason, void *state);
 } jugStreamOps;
 
@@ -25,11 +28,14 @@ typedef struct jugStreamOps {
 int jugStreamSession(jugContext *ctx, const char **sid, long long *ack);
 
 /* Stream deliveries of session sid after ack until the client leaves, the
- * session ends or stream_max_duration passes. Writes headers itself. */
-void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops, void *state);
+ * session ends, a newer request supersedes it or stream_max_duration passes.
+ * Writes headers itself. state (ops->state_size bytes) is copied. */
+void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,
+                  const void *state);
 
 /* The JSON control record of docs/PROTOCOL.md for "keepalive", "reconnect",
- * "session_expired" or "unavailable" (multipart and htmlfile frame these). */
+ * "superseded", "session_expired" or "unavailable" (multipart and htmlfile
+ * frame these). */
 const char *jugStreamControlJson(const char *reason);
 
 #endif

@@ -66,8 +66,13 @@ static int htmlfileBegin(jugContext *ctx, void *state) {
 }
 
 static const jugStreamOps htmlfileOps = {
-    "text/html; charset=utf-8", NULL,
-    htmlfileBegin, htmlfileMessage, htmlfileKeepalive, htmlfileEnd,
+    .state_size = sizeof(htmlfile),
+    .name = "htmlfile",
+    .content_type = "text/html; charset=utf-8",
+    .begin = htmlfileBegin,
+    .message = htmlfileMessage,
+    .keepalive = htmlfileKeepalive,
+    .end = htmlfileEnd,
 };
 
 void jugHandleHtmlfile(jugContext *ctx) {

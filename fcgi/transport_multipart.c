@@ -49,8 +49,12 @@ static int multipartEnd(jugContext *ctx, const char *reason, void *state) {
 }
 
 static const jugStreamOps multipartOps = {
-    "multipart/mixed; boundary=\"jugpart\"", NULL,
-    multipartBegin, multipartMessage, multipartKeepalive, multipartEnd,
+    .name = "multipart",
+    .content_type = "multipart/mixed; boundary=\"jugpart\"",
+    .begin = multipartBegin,
+    .message = multipartMessage,
+    .keepalive = multipartKeepalive,
+    .end = multipartEnd,
 };
 
 void jugHandleMultipart(jugContext *ctx) {

@@ -101,7 +101,12 @@ static int sseEnd(jugContext *ctx, const char *reason, void *state) {
 }
 
 static const jugStreamOps sseOps = {
-    "text/event-stream; charset=utf-8", NULL, sseBegin, sseMessage, sseKeepalive, sseEnd,
+    .name = "sse",
+    .content_type = "text/event-stream; charset=utf-8",
+    .begin = sseBegin,
+    .message = sseMessage,
+    .keepalive = sseKeepalive,
+    .end = sseEnd,
 };
 
 void jugHandleSse(jugContext *ctx) {
@@ -223,7 +228,13 @@ static int juggliteEnd(jugContext *ctx, const char *reason, void *state) {
 }
 
 static const jugStreamOps juggliteOps = {
-    "text/event-stream; charset=utf-8", NULL, sseBegin, juggliteMessage, juggliteKeepalive, juggliteEnd,
+    .state_size = sizeof(jugglite),
+    .name = "sse",
+    .content_type = "text/event-stream; charset=utf-8",
+    .begin = sseBegin,
+    .message = juggliteMessage,
+    .keepalive = juggliteKeepalive,
+    .end = juggliteEnd,
 };
 
 /* Last-Event-ID of the form "<sid>.<n>" as our own ids are: 0 and the parts,
@@ -246,7 +257,7 @@ static int parseResumeId(const char *id, char sid[JUG_SID_LEN + 1], long long *n
  * -1 on a store failure (already answered). */
 static int sessionAlive(jugContext *ctx, const char *sid, long long ack) {
     jugDeliveries d = {0};
-    jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, 1, 0, &d);
+    jugStoreStatus st = jugStorePoll(ctx->store, sid, ack, ack, 1, &d);
     jugDeliveriesFree(&d);
     if (st == JUG_STORE_OK) return 1;
     if (st == JUG_STORE_NO_SESSION) return 0;

@@ -54,6 +54,12 @@ static void onSignal(int sig) {
     stopSignal = sig;
 }
 
+/* SIGHUP: reopen the log file for logrotate (async-signal-safe). */
+static void onHangup(int sig) {
+    (void)sig;
+    jugLogReopen();
+}
+
 static long long nowMs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -85,6 +91,9 @@ static int installSignals(void) {
     sa.sa_handler = onSignal; /* no SA_RESTART: poll() must return at once */
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) return -1;
+    sa.sa_handler = onHangup;
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGHUP, &sa, NULL) < 0) return -1;
     sa.sa_handler = SIG_IGN;  /* a dead Redis socket must not kill us */
     return sigaction(SIGPIPE, &sa, NULL);
 }
@@ -339,7 +348,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, PROGRAM ": %s\n", err);
         return 1;
     }
-    jugLogInit(PROGRAM, p.cfg.log, p.cfg.log_level);
+    if (jugLogInit(PROGRAM, p.cfg.log, p.cfg.log_level, err, sizeof(err)) < 0) {
+        fprintf(stderr, PROGRAM ": %s\n", err);
+        return 1;
+    }
+    /* -d closes stderr: a poller started from cron would log into the void. */
+    if (daemon_mode && !strcmp(p.cfg.log, "stderr")) {
+        fprintf(stderr, PROGRAM ": warning: -d closes stderr, where \"log stderr\" would send the logs;"
+                        " logging to syslog instead (set log to syslog or a file path in the"
+                        " configuration to choose)\n");
+        jugLogInit(PROGRAM, "syslog", p.cfg.log_level, err, sizeof(err));
+    }
 
     /* The pidfile path must survive the chdir("/") of daemon mode. */
     char pidpath[PATH_MAX];

@@ -7,8 +7,6 @@
 -- Redis < 7 needs effects replication for TIME before writes; Redis 7 always does it.
 if redis.replicate_commands then redis.replicate_commands() end
 
-local NUDGE = '{"id":0}'
-
 -- Milliseconds on the Redis clock, the one clock all workers and pollers share.
 local function jug_now_ms()
   local t = redis.call('TIME')
@@ -20,22 +18,65 @@ local function jug_delivery_id(item)
   return tonumber(string.match(item, '^{"id":(%d+)')) or 0
 end
 
+-- The request of a session a worker process holds open, if it is still held:
+-- the "holder" field is "<instance>.<n> <until ms>" (docs/PROTOCOL.md, 4).
+-- Returns its token and instance, or nil.
+local function jug_live_holder(skey, now)
+  local holder = redis.call('HGET', skey, 'holder')
+  if not holder then return nil end
+  local token, instance, untl = string.match(holder, '^((.-)%.%d+) (%d+)$')
+  if not token or tonumber(untl) < now then return nil end
+  return token, instance
+end
+
+-- Tell the worker process holding a request of sid (if any) about it:
+-- "S <sid> <token>" superseded, "C <sid>" channels changed, "E <sid>" ended.
+local function jug_notify_holder(prefix, skey, sid, what, now)
+  local token, instance = jug_live_holder(skey, now)
+  if not token then return nil end
+  local line = what .. ' ' .. sid
+  if what == 'S' then line = line .. ' ' .. token end
+  redis.call('PUBLISH', prefix .. 'notify:' .. instance, line)
+  return token
+end
+
 local function jug_event_json(channel, sid, meta)
   return '{"channel":' .. cjson.encode(channel) .. ',"session_id":"' .. sid ..
          '","meta":' .. meta .. '}'
+end
+
+-- Channel membership, always through these two, so that the counters of
+-- hash <prefix>stats (read by the status endpoint instead of scanning) stay
+-- exact: "subscriptions" counts session-channel pairs, "channels" the
+-- channels with at least one subscriber. Each returns 1 if it changed a set.
+local function jug_channel_add(prefix, ch, sid)
+  local key = prefix .. 'channel:' .. ch
+  if redis.call('SADD', key, sid) == 0 then return 0 end
+  redis.call('HINCRBY', prefix .. 'stats', 'subscriptions', 1)
+  if redis.call('SCARD', key) == 1 then redis.call('HINCRBY', prefix .. 'stats', 'channels', 1) end
+  return 1
+end
+
+local function jug_channel_remove(prefix, ch, sid)
+  local key = prefix .. 'channel:' .. ch
+  if redis.call('SREM', key, sid) == 0 then return 0 end
+  redis.call('HINCRBY', prefix .. 'stats', 'subscriptions', -1)
+  if redis.call('EXISTS', key) == 0 then redis.call('HINCRBY', prefix .. 'stats', 'channels', -1) end
+  return 1
 end
 
 -- End a session: leave every channel (one unsubscribe event each) and delete
 -- its keys. Returns the number of channels it had.
 local function jug_end_session(prefix, evchan, sid)
   local skey = prefix .. 'session:' .. sid
+  jug_notify_holder(prefix, skey, sid, 'E', jug_now_ms())
   local meta = redis.call('HGET', skey, 'meta') or 'null'
   local chans = redis.call('SMEMBERS', skey .. ':channels')
   for _, ch in ipairs(chans) do
-    redis.call('SREM', prefix .. 'channel:' .. ch, sid)
+    jug_channel_remove(prefix, ch, sid)
     redis.call('PUBLISH', evchan .. ':unsubscribe', jug_event_json(ch, sid, meta))
   end
-  redis.call('DEL', skey, skey .. ':channels', skey .. ':inbox', skey .. ':sent')
+  redis.call('DEL', skey, skey .. ':channels', skey .. ':queue')
   redis.call('ZREM', prefix .. 'sessions', sid)
   return #chans
 end
@@ -59,7 +100,7 @@ local function jug_touch(prefix, evchan, sid, ttl_ms, backstop_s, now)
     local skey = prefix .. 'session:' .. sid
     redis.call('EXPIRE', skey, backstop_s)
     redis.call('EXPIRE', skey .. ':channels', backstop_s)
-    redis.call('EXPIRE', skey .. ':sent', backstop_s)
+    redis.call('EXPIRE', skey .. ':queue', backstop_s)
   end
   return true
 end
@@ -69,7 +110,8 @@ local function jug_meta(prefix, sid)
 end
 
 -- Subscribe a live session to argv[first..]. Refuses (changing nothing) when
--- the session would exceed max_channels. Returns the number newly added.
+-- the session would exceed max_channels. Returns the number newly added (and
+-- tells a held request of the session, whose process must listen for more).
 local function jug_subscribe(prefix, evchan, sid, meta, backstop_s, max_channels, argv, first)
   local ckey = prefix .. 'session:' .. sid .. ':channels'
   local fresh = {}
@@ -81,11 +123,12 @@ local function jug_subscribe(prefix, evchan, sid, meta, backstop_s, max_channels
   end
   for _, ch in ipairs(fresh) do
     if redis.call('SADD', ckey, ch) == 1 then
-      redis.call('SADD', prefix .. 'channel:' .. ch, sid)
+      jug_channel_add(prefix, ch, sid)
       redis.call('PUBLISH', evchan .. ':subscribe', jug_event_json(ch, sid, meta))
     end
   end
   redis.call('EXPIRE', ckey, backstop_s)
+  if #fresh > 0 then jug_notify_holder(prefix, prefix .. 'session:' .. sid, sid, 'C', jug_now_ms()) end
   return #fresh
 end
 

@@ -10,9 +10,10 @@ local ckey = prefix .. 'session:' .. sid .. ':channels'
 local removed = 0
 for i = 6, #ARGV do
   if redis.call('SREM', ckey, ARGV[i]) == 1 then
-    redis.call('SREM', prefix .. 'channel:' .. ARGV[i], sid)
+    jug_channel_remove(prefix, ARGV[i], sid)
     redis.call('PUBLISH', evchan .. ':unsubscribe', jug_event_json(ARGV[i], sid, meta))
     removed = removed + 1
   end
 end
+if removed > 0 then jug_notify_holder(prefix, prefix .. 'session:' .. sid, sid, 'C', jug_now_ms()) end
 return removed

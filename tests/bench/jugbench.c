@@ -582,7 +582,7 @@ static long long getSeq(redisContext *rc, const options *o)
 static long long inboxLen(redisContext *rc, const options *o, const char *sid)
 {
     char key[JUG_KEY_MAX];
-    jugKeyInbox(key, sizeof(key), o->prefix, sid);
+    jugKeyQueue(key, sizeof(key), o->prefix, sid);
     redisReply *r = redisCommand(rc, "LLEN %s", key);
     long long v = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
     if (r) freeReplyObject(r);
@@ -596,7 +596,7 @@ static int countShortInboxes(redisContext *rc, const options *o, char (*sids)[JU
     int bad = 0;
     for (int i = 0; i < n; i++) {
         char key[JUG_KEY_MAX];
-        jugKeyInbox(key, sizeof(key), o->prefix, sids[i]);
+        jugKeyQueue(key, sizeof(key), o->prefix, sids[i]);
         redisAppendCommand(rc, "LLEN %s", key);
     }
     for (int i = 0; i < n; i++) {
@@ -669,7 +669,7 @@ static void emptyInboxes(redisContext *rc, const options *o, char (*sids)[JUG_SI
 {
     for (int i = 0; i < n; i++) {
         char key[JUG_KEY_MAX];
-        jugKeyInbox(key, sizeof(key), o->prefix, sids[i]);
+        jugKeyQueue(key, sizeof(key), o->prefix, sids[i]);
         redisAppendCommand(rc, "DEL %s", key);
     }
     for (int i = 0; i < n; i++) {

@@ -263,10 +263,10 @@ async function restartCase(s) {
   await waitPage(s.page, (n) => T.events.length > n && T.events[T.events.length - 1].name === "disconnect",
     events0, s.transport === "htmlfile" ? 25000 : 10000, "a disconnect event once lighttpd is gone");
   diag(`${s.transport}: disconnect event ${((Date.now() - stopped) / 1000).toFixed(1)} s after lighttpd stopped`);
-  // Queued while no worker runs: the poller puts them into the inbox.
+  // Queued while no worker runs: the poller puts them into the queue.
   await publishAll(seq(6, 10));
-  await until(async () => (await redis.command("LLEN", `${info.prefix}session:${s.sid}:inbox`)) >= 5, 5000,
-    "messages 6-10 queued in the session's inbox");
+  await until(async () => (await redis.command("LLEN", `${info.prefix}session:${s.sid}:queue`)) >= 5, 5000,
+    "messages 6-10 queued in the session's queue");
   await stack.command("stop-poller");
   await redis.publish({ channels: ["c1"], data: { lost: "published while no poller runs" } });
   await stack.command("start-web");

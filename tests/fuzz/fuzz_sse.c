@@ -225,7 +225,7 @@ static void fuzzDelivery(const char *item, size_t len) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int quiet;
-    if (!quiet) quiet = jugLogInit("fuzz_sse", "stderr", "error") == 0;
+    if (!quiet) quiet = jugLogInit("fuzz_sse", "stderr", "error", NULL, 0) == 0;
     if (size < 1) return 0;
     /* Exact-size copies, so ASan sees any read past the end. */
     char *rest = malloc(size - 1 ? size - 1 : 1);

@@ -183,35 +183,17 @@ def t_abandoned_wait(env):
     jt.equal(data_of(msgs), ["x"], "delivered to the next poll")
 
 
-NUDGE = '{"id":0}'
-
-
 @test
-def t_stray_nudge_in_sent(env):
-    """a nudge left in "sent" (by a wait abandoned after its BLMOVE ran) is never delivered"""
-    c = env.client(["stray"])
-    sent = env.prefix + "session:%s:sent" % c.sid
-    env.redis.command("RPUSH", sent, NUDGE)
-    t0 = time.monotonic()
-    jt.equal(env.http.poll(c.sid, 0, timeout=1), [], "poll with ack=0 over a stray nudge")
-    jt.check(time.monotonic() - t0 >= 0.8, "the poll answered at once instead of waiting")
-    env.redis.publish(["stray"], "a")
-    jt.equal(data_of(c.collect(1)), ["a"], "the next delivery")
-
-
-@test
-def t_ended_session_lists_cleaned(env):
-    """lists a late nudge recreated for an ended session go with the next request for it"""
+def t_ended_session_keys_gone(env):
+    """an ended session leaves none of its keys in Redis, and a poll for it is a 410"""
     c = env.client(["ended"])
+    env.redis.publish(["ended"], "x")
+    env.wait_queued(c.sid, 1)
     jt.equal(env.http.get("disconnect", {"session_id": c.sid}).status, 200, "disconnect")
-    # A waiting request whose client left pushes a nudge; another one still
-    # waiting on the ended session moves it into "sent", which has no TTL.
     stem = env.prefix + "session:%s" % c.sid
-    env.redis.command("RPUSH", stem + ":sent", NUDGE)
-    env.redis.command("RPUSH", stem + ":inbox", NUDGE)
+    jt.equal(env.redis.command("EXISTS", stem, stem + ":channels", stem + ":queue"), 0,
+             "keys of the ended session left in Redis")
     jt.check_error(env.http.get("poll", {"session_id": c.sid, "timeout": 1}), 410, "session_expired")
-    jt.equal(env.redis.command("EXISTS", stem + ":sent", stem + ":inbox"), 0,
-             "lists of the ended session left in Redis")
 
 
 @test

@@ -35,7 +35,7 @@ def t_poller_restart(env):
     c = env.client(["pr"])
     env.redis.publish(["pr"], "q1")
     env.redis.publish(["pr"], "q2")
-    jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:inbox" % c.sid) == 2,
+    jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:queue" % c.sid) == 2,
                 5, "both messages queued")
     p = env.pollers[0]
     code = p.stop()
@@ -120,7 +120,7 @@ def t_redis_restart(env):
     """Redis restart: worker answers 503 while it is down; queued messages survive; new publishes arrive"""
     c = env.client(["rr"])
     env.redis.publish(["rr"], "before")
-    jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:inbox" % c.sid) == 1,
+    jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:queue" % c.sid) == 1,
                 5, "message queued")
     other = env.client(["rr-wait"])
     waiting = {}

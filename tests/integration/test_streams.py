@@ -124,12 +124,14 @@ def html_deliveries(body, callback="jugHtmlfile"):
 
 @test
 def t_connect_keepalive(env):
-    """the connect response carries keepalive_interval with the other timings"""
+    """the connect response carries keepalive_interval with the other timings, and the
+    transports this host offers (all of them behind lighttpd)"""
     r = env.http.post("connect", [("channel", "ka")])
     jt.equal(r.status, 200, "status")
     reply = r.json()
     jt.equal(sorted(reply), ["channels", "keepalive_interval", "poll_timeout", "session_id",
-                             "session_ttl"], "keys of the connect response")
+                             "session_ttl", "transports"], "keys of the connect response")
+    jt.equal(reply["transports"], ["sse", "multipart", "htmlfile", "longpoll", "jsonp"], "transports")
     jt.equal(reply["keepalive_interval"], KEEPALIVE, "keepalive_interval")
     jt.equal(reply["poll_timeout"], POLL_TIMEOUT, "poll_timeout")
     jt.equal(reply["session_ttl"], SESSION_TTL, "session_ttl")
@@ -467,29 +469,6 @@ def t_stream_keeps_session(env):
 
 
 @test
-def t_sse_stray_nudge(env):
-    """sse: a nudge left in "sent" among deliveries hides none of them from the stream"""
-    c = env.client(["nudged"])
-    sent = env.prefix + "session:%s:sent" % c.sid
-    s = Stream(env.web, "sse", {"session_id": c.sid})
-    try:
-        publish(env, "nudged", "a")
-        s.wait(sse_deliveries, 1, 3, "the first delivery")
-        # What a wait abandoned after its BLMOVE ran leaves behind: a delivery
-        # nobody wrote, then the nudge that was meant to wake someone.
-        mid = int(env.redis.command("INCR", env.prefix + "seq"))
-        env.redis.command("RPUSH", sent, delivery_text(mid, "nudged", "b"), '{"id":0}')
-        publish(env, "nudged", "c")
-        got = s.wait(sse_deliveries, 3, 3, "the deliveries around the nudge")
-        drain(s, 0.3)
-    finally:
-        s.close()
-    jt.equal([json.loads(line)["data"] for _, line in sse_deliveries(s.body)], ["a", "b", "c"],
-             "deliveries written")
-    jt.check(all(i > 0 for i, _ in got), "a nudge was written as a delivery", got)
-
-
-@test
 def t_stream_outlives_ttl_with_long_keepalive(env):
     """a quiet stream keeps its session even when keepalive_interval exceeds session_ttl"""
     conf = jt.write_config(os.path.join(env.dir, "juggernaut-slowka.conf"), env.redis.url,
@@ -516,9 +495,9 @@ def t_stream_outlives_ttl_with_long_keepalive(env):
 
 # ---- a client that leaves mid stream
 
-def in_sent(env, sid, data):
-    """Until the worker has taken the delivery of data into the session's sent list."""
-    key = env.prefix + "session:%s:sent" % sid
+def in_queue(env, sid, data):
+    """Until the poller has pushed the delivery of data into the session's queue."""
+    key = env.prefix + "session:%s:queue" % sid
     jt.wait_for(lambda: any('"data":%s' % compact(data) in item
                             for item in env.redis.command("LRANGE", key, 0, -1)),
                 3, "%r in %s" % (data, key))
@@ -557,7 +536,7 @@ def mid_close(endpoint):
                 if round_ < 2:
                     publish(env, channel, ("second", "third")[round_])
                 if round_ == 1:
-                    in_sent(env, c.sid, "third")
+                    in_queue(env, c.sid, "third")
             finally:
                 s.close()
             jt.equal([m["data"] for m in parse(s.body)], [data],
@@ -589,7 +568,7 @@ def t_mid_close_jugglite(env):
             if round_ < 2:
                 publish(env, "gone-jl", ("second", "third")[round_])
             if round_ == 1:
-                in_sent(env, sid, "third")
+                in_queue(env, sid, "third")
         finally:
             s.close()
         jt.equal(parse_jugglite(s.body), [data], "events of stream %d" % (round_ + 1))

@@ -923,8 +923,8 @@ class Env:
         wait_for(ready, timeout, "%d poller(s) subscribed with a lease holder" % count)
 
     def wait_queued(self, sid, count, timeout=5):
-        """Until the poller has pushed count deliveries into the session's inbox."""
-        key = self.prefix + "session:%s:inbox" % sid
+        """Until the poller has pushed count deliveries into the session's queue."""
+        key = self.prefix + "session:%s:queue" % sid
         wait_for(lambda: self.redis.command("LLEN", key) >= count, timeout,
                  "%d deliveries queued for %s" % (count, sid))
 

@@ -374,6 +374,9 @@ def setup_for(server):
                         stream_max_duration=30)
         if server == "apache":
             settings["threads"] = 1     # mod_fcgid: one request per process
+            # Abandoned streams stay held until a keepalive write fails (mod_fcgid
+            # tells no worker that a browser left): room for those of earlier cases.
+            settings["max_held"] = 40
         # Redis over TCP: servers running as root switch their workers to
         # nobody, who cannot open the 0700 unix socket.
         env = Env("web-" + server, redis_tcp=True, web=SERVERS[server], **settings)

@@ -36,7 +36,10 @@ static void testDefaults(void) {
            "default size limits");
     TAP_OK(cfg.max_queue == 1000 && cfg.max_channels_per_message == 100 &&
            cfg.max_channels_per_session == 100, "default count limits");
-    TAP_OK(cfg.threads == 256 && cfg.poller_lease_ms == 5000, "default threads and lease");
+    TAP_OK(cfg.threads == 16 && cfg.poller_lease_ms == 5000, "default threads and lease");
+    TAP_OK(cfg.transport_count == 0 && cfg.max_held == -1 && cfg.max_held_per_process == 10000,
+           "default transports auto, max_held auto (-1), max_held_per_process 10000");
+    TAP_OK(cfg.status_allow_count == 0 && !cfg.status_token[0], "status endpoint off by default");
     TAP_STR_EQ(cfg.log, "stderr", "default log target");
     TAP_STR_EQ(cfg.log_level, "info", "default log level");
     TAP_OK(cfg.cors_origin_count == 0 && !cfg.jugglite_namespace[0] && !cfg.demo_publish,
@@ -107,7 +110,18 @@ static void testBadLines(void) {
         {"poll_timeout 0", "poll_timeout", "out of range"},
         {"max_queue 99999999999999999999", "max_queue", "not a whole number"},
         {"max_message_size 10", "max_message_size", "out of range"},
-        {"log file", "log", "not stderr or syslog"},
+        {"log file", "log", "not stderr, syslog or an absolute file path"},
+        {"transports", "transports", "needs auto"},
+        {"transports sse,carrier-pigeon", "transports", "'carrier-pigeon' is not auto"},
+        {"transports sse auto", "transports", "'auto' is not"},
+        {"transports sse longpoll sse", "transports", "listed twice"},
+        {"transports sse multipart htmlfile longpoll jsonp sse", "transports", "more than 5"},
+        {"max_held lots", "max_held", "not auto or a whole number"},
+        {"max_held -1", "max_held", "out of range"},
+        {"max_held_per_process 0", "max_held_per_process", "out of range"},
+        {"status_allow localhost", "status_allow", "not an IP address"},
+        {"status_allow 10.0.0.0/33", "status_allow", "not an IP address"},
+        {"status_token short", "status_token", "shorter than 16 bytes"},
         {"log_level loud", "log_level", "not error, warning, info or debug"},
         {"redis_url http://x", "redis_url", "is not redis://"},
         {"redis_url redis://:6379", "redis_url", "host"},
@@ -149,6 +163,57 @@ static void testBadLines(void) {
            "over-long line refused with its line number (%s)", err);
     TAP_OK(jugConfigLoadFile(&cfg, "/nonexistent/j.conf", err, sizeof(err)) == -1 &&
            strstr(err, "/nonexistent/j.conf: cannot open"), "missing file named in the error");
+}
+
+/* The settings added for held requests, transports and the status endpoint. */
+static void testNewSettings(void) {
+    jugConfig cfg;
+    char err[JUG_CONFIG_ERRLEN] = "";
+    jugConfigDefaults(&cfg);
+    TAP_OK(jugConfigSet(&cfg, "transports", "longpoll, jsonp sse", err, sizeof(err)) == 0 &&
+           cfg.transport_count == 3 && cfg.transports[0] == JUG_TRANSPORT_LONGPOLL &&
+           cfg.transports[1] == JUG_TRANSPORT_JSONP && cfg.transports[2] == JUG_TRANSPORT_SSE,
+           "transports keeps the configured order (%s)", err);
+    TAP_OK(jugConfigSet(&cfg, "transports", "auto", err, sizeof(err)) == 0 && cfg.transport_count == 0,
+           "transports auto: count 0");
+    TAP_OK(jugConfigSet(&cfg, "max_held", "0", err, sizeof(err)) == 0 && cfg.max_held == 0,
+           "max_held 0: no shared count");
+    TAP_OK(jugConfigSet(&cfg, "max_held", "200", err, sizeof(err)) == 0 && cfg.max_held == 200, "max_held 200");
+    TAP_OK(jugConfigSet(&cfg, "max_held", "auto", err, sizeof(err)) == 0 && cfg.max_held == -1,
+           "max_held auto is -1");
+    TAP_OK(jugConfigSet(&cfg, "log", "/var/log/juggernaut.log", err, sizeof(err)) == 0 &&
+           !strcmp(cfg.log, "/var/log/juggernaut.log"), "log accepts an absolute file path");
+    TAP_OK(jugConfigSet(&cfg, "status_token", "0123456789abcdef", err, sizeof(err)) == 0 &&
+           !strcmp(cfg.status_token, "0123456789abcdef"), "a 16-byte status_token is accepted");
+    TAP_OK(jugConfigSet(&cfg, "status_token", "", err, sizeof(err)) == 0 && !cfg.status_token[0],
+           "an empty status_token turns it off");
+
+    static const struct { int line; const char *allow, *addr; int want; } cases[] = {
+        {__LINE__, "127.0.0.1", "127.0.0.1", 1},
+        {__LINE__, "127.0.0.1", "127.0.0.2", 0},
+        {__LINE__, "10.0.0.0/8 ::1", "10.200.3.4", 1},
+        {__LINE__, "10.0.0.0/8 ::1", "11.0.0.1", 0},
+        {__LINE__, "10.0.0.0/8 ::1", "::1", 1},
+        {__LINE__, "192.168.1.128/25", "192.168.1.200", 1},
+        {__LINE__, "192.168.1.128/25", "192.168.1.127", 0},
+        {__LINE__, "fd00::/8", "fd12:3456::1", 1},
+        {__LINE__, "fd00::/8", "fe80::1", 0},
+        {__LINE__, "0.0.0.0/0", "203.0.113.9", 1},
+        {__LINE__, "0.0.0.0/0", "::1", 0},          /* families never mix */
+        {__LINE__, "127.0.0.1", "", 0},
+        {__LINE__, "127.0.0.1", "127.0.0.1/8", 0},  /* a client address is never a range */
+        {__LINE__, "127.0.0.1", "localhost", 0},
+        {__LINE__, "", "127.0.0.1", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        jugConfigDefaults(&cfg);
+        int set = jugConfigSet(&cfg, "status_allow", cases[i].allow, err, sizeof(err));
+        TAP_OK(set == 0 && jugConfigStatusAllowed(&cfg, cases[i].addr) == cases[i].want,
+               "line %d: status_allow '%s' %s '%s' (%s)", cases[i].line, cases[i].allow,
+               cases[i].want ? "admits" : "refuses", cases[i].addr, set ? err : "set");
+    }
+    jugConfigDefaults(&cfg);
+    TAP_OK(!jugConfigStatusAllowed(&cfg, NULL), "no REMOTE_ADDR is refused");
 }
 
 static void testRedisUrls(void) {
@@ -268,6 +333,7 @@ int main(void) {
     testExampleFile();
     testGoodFile();
     testBadLines();
+    testNewSettings();
     testRedisUrls();
     testEnvironment();
     testCrossChecks();

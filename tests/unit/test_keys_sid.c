@@ -17,10 +17,14 @@ static void testKeys(void) {
            !strcmp(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA"), "session key and its length");
     jugKeySessionChannels(k, sizeof(k), "jug:", sid);
     TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:channels", "session channels key");
-    jugKeyInbox(k, sizeof(k), "jug:", sid);
-    TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:inbox", "inbox key");
-    jugKeySent(k, sizeof(k), "jug:", sid);
-    TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:sent", "sent key");
+    jugKeyQueue(k, sizeof(k), "jug:", sid);
+    TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:queue", "queue key");
+    jugKeyHolds(k, sizeof(k), "jug:");
+    TAP_STR_EQ(k, "jug:holds", "hold slots key");
+    jugNotifyChannel(k, sizeof(k), "jug:");
+    TAP_STR_EQ(k, "jug:notify", "notify channel");
+    jugNotifyInstanceChannel(k, sizeof(k), "jug:", "abc");
+    TAP_STR_EQ(k, "jug:notify:abc", "notify channel of one process");
     jugKeyChannel(k, sizeof(k), "app:", "/chat");
     TAP_STR_EQ(k, "app:channel:/chat", "channel key with another prefix");
     jugKeySessions(k, sizeof(k), "jug:");

@@ -1,0 +1,51 @@
+/* detach.h -- a request's connection taken over from libfcgi, to be held.
+ *
+ * libfcgi ties a request to the thread that accepted it. A request that is
+ * to wait (a long-poll, a stream) is detached instead: its connection to the
+ * web server becomes a jugDetached, with an FCGX_Stream for writing that
+ * frames what is written as FastCGI STDOUT records (or passes it through
+ * unchanged in CGI mode) and sends it without ever blocking, keeping what
+ * the socket does not take yet. The accepting thread goes back to accept;
+ * the event loop (park.c) owns the request from then on. An idle detached
+ * request holds no output buffer: a few hundred bytes in all. */
+#ifndef JUG_DETACH_H
+#define JUG_DETACH_H
+
+#include <stddef.h>
+#include <fcgiapp.h>
+
+typedef struct jugDetached jugDetached;
+
+/* Take over fcgx's connection (FastCGI) or stdout (CGI mode: fcgx has no
+ * connection, ipcFd < 0). libfcgi's own buffers and parameters are freed
+ * (unwritten output is written first), and fcgx is left ready for the next
+ * FCGX_Accept_r. NULL when out of memory (fcgx is then untouched). */
+jugDetached *jugDetach(FCGX_Request *fcgx);
+
+/* The stream to write the response through (jugResponse's out). Writes
+ * fail (stream error set) once the web server's connection failed. */
+FCGX_Stream *jugDetachedStream(jugDetached *d);
+
+/* The descriptor to watch: readable when the web server closed the
+ * connection or aborted the request, writable when queued output can go. */
+int jugDetachedFd(const jugDetached *d);
+
+/* Bytes written but not yet taken by the socket. */
+size_t jugDetachedPending(const jugDetached *d);
+
+/* Send queued output now that the socket takes more: 0, or -1 when the
+ * connection failed. */
+int jugDetachedSend(jugDetached *d);
+
+/* The descriptor was readable: 1 if the web server closed the connection or
+ * aborted the request (the browser left), 0 if not. */
+int jugDetachedGone(jugDetached *d);
+
+/* End the response (FastCGI: empty STDOUT and END_REQUEST records). Output
+ * may still be queued afterwards: keep sending until nothing is pending. */
+void jugDetachedEnd(jugDetached *d);
+
+/* Close the connection and free everything. */
+void jugDetachedFree(jugDetached *d);
+
+#endif

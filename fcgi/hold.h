@@ -1,0 +1,90 @@
+/* hold.h -- one request held open: a long-poll waiting, or a stream.
+ *
+ * Every transport is a jugStreamOps client (stream.h); a long-poll is the
+ * one whose ops answer once, with the first batch. jugHoldStart (called by
+ * the handler thread) asks Redis once: acknowledge, what is pending, and a
+ * hold slot; it answers at once or parks the request in the loop (park.h),
+ * which then calls the functions below, all in the loop thread. */
+#ifndef JUG_HOLD_H
+#define JUG_HOLD_H
+
+#include "detach.h"
+#include "handlers.h"
+#include "sid.h"
+#include "stream.h"
+
+#define JUG_TOKEN_LEN 40
+
+typedef struct jugHeldChannel {
+    char *name;
+    struct jugHeld *held;
+    struct jugHeldChannel *prev, *next;   /* in the loop's list for this channel */
+    struct jugChannelList *list;
+} jugHeldChannel;
+
+typedef struct jugHeld {
+    char sid[JUG_SID_LEN + 1];
+    char token[JUG_TOKEN_LEN];    /* "<instance>.<n>": names it in Redis's holder field */
+    jugRequest req;               /* detached: no FCGX_Request any more */
+    jugResponse res;              /* writes through conn */
+    jugContext ctx;               /* cfg, &req, &res; no store (the loop has its own) */
+    const jugStreamOps *ops;
+    unsigned char state[64];      /* the transport's state (ops->state_size bytes) */
+    jugDetached *conn;
+    long long ack;                /* acknowledged by the request */
+    long long last;               /* highest delivery id written */
+    long long seq;                /* the delivery counter when Redis was read */
+    unsigned epoch;               /* park.h epoch when Redis was read */
+    long long started_ms, deadline_ms, next_keepalive_ms, next_touch_ms;
+    int slot;                     /* holds a host-wide slot in <prefix>holds */
+    long long lost;               /* deliveries trimmed from the queue (told to a long-poll) */
+    int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
+    int written;                  /* deliveries written since the last flush */
+    int ended;                    /* answered; waits only for its output to go */
+    /* The loop's bookkeeping (park.c). */
+    int indexed;                  /* in the sid and channel tables */
+    int watching_out;             /* epoll also waits for the socket to take output */
+    int dirty;                    /* on the list of requests a notification wrote to */
+    int dead;                     /* freed at the end of this loop turn */
+    struct jugHeld *turn_next;    /* dirty list, then graveyard */
+    jugHeldChannel *channels;
+    int channel_count;
+    struct jugHeld *sid_next;     /* the loop's sid table chain */
+    struct jugHeld *all_prev, *all_next;
+} jugHeld;
+
+/* How a held request ends (the stream transports frame the last three). */
+#define JUG_END_BATCH "batch"                  /* long-poll: deliveries answered */
+#define JUG_END_TIMEOUT "timeout"              /* long-poll: nothing came in time */
+#define JUG_END_RECONNECT "reconnect"          /* stream: stream_max_duration reached */
+#define JUG_END_SUPERSEDED "superseded"        /* a newer request of the session */
+#define JUG_END_EXPIRED "session_expired"      /* the session ended */
+#define JUG_END_UNAVAILABLE "unavailable"      /* Redis or pub/sub failed */
+
+/* Serve a long-poll (timeout_ms: how long it may wait) or a stream
+ * (ops->one_batch == 0) for session sid from ack. Answers errors itself. */
+void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_ms,
+                  const jugStreamOps *ops, const void *state);
+
+/* Loop side. Each returns nothing; the request may have ended (h->ended). */
+
+/* A delivery for h (id > h->last, not excepted): write it. */
+void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id);
+/* After a notification's deliveries: flush, and a long-poll answers. */
+void jugHeldFlush(jugHeld *h);
+/* Deliveries read from Redis again (resync): written in order. */
+void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d);
+/* Timers: deadline, keepalive. Returns 1 if its session wants a touch. */
+int jugHeldTick(jugHeld *h, long long now_ms);
+/* End it with a reason (JUG_END_*): the transport frames it. */
+void jugHeldEnd(jugHeld *h, const char *reason);
+/* Free everything (the connection is closed). */
+void jugHeldFree(jugHeld *h);
+
+/* Host-wide hold slots counted in Redis (0: none), from host.h. */
+void jugHoldSetLimit(int max_held);
+
+/* Milliseconds of a monotonic clock. */
+long long jugNowMs(void);
+
+#endif

@@ -1,0 +1,789 @@
+/* park.c -- the event loop that holds the waiting requests (see park.h).
+ *
+ * State, all owned by the loop thread except the hand-over list:
+ * - every held request in one list (for the timers), a table by session id,
+ *   and per channel a list of the held requests subscribed to it;
+ * - the pub/sub connection and a plain connection for the loop's own Redis
+ *   calls (touching streams' sessions, looking a request up again);
+ * - a short history of the notifications received (the "ring"): a request
+ *   read Redis (sequence number seq) a moment before it reaches the loop,
+ *   and a message published in between was announced before it arrived.
+ *   On arrival it is given what the ring has after seq; if the ring no
+ *   longer reaches back that far, or the subscription was renewed since,
+ *   it reads Redis again instead. */
+#include "autoconfig.h"
+#include "park.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hold.h"
+#include "host.h"
+#include "keys.h"
+#include "log.h"
+#include "redis.h"
+#include "sid.h"
+#include "store.h"
+
+#define TICK_MS 250
+#define RESUBSCRIBE_MS 1000
+#define RING_MAX_ENTRIES 4096
+#define RING_MAX_BYTES (4 << 20)
+#define RING_MAX_AGE_MS 5000
+#define CLOSING_MAX_MS 10000
+#define TOUCH_BATCH 500
+#define TABLE_SIZE 4096            /* buckets of the sid and channel tables */
+#define MAX_EVENTS 256
+
+typedef struct jugChannelList {
+    char *name;
+    jugHeldChannel *head;
+    struct jugChannelList *next;   /* bucket chain */
+} jugChannelList;
+
+typedef struct ringEntry {
+    char *text;                    /* the notification as received */
+    size_t len;
+    long long received_ms;
+    long long last_id;             /* M: its highest delivery id; 0 for the others */
+    int instance;                  /* 1: from this process's own channel */
+} ringEntry;
+
+/* Hand-over from handler threads. */
+static pthread_mutex_t handLock = PTHREAD_MUTEX_INITIALIZER;
+static jugHeld *handHead;
+static int heldCount;              /* held or handed over, not yet freed */
+static atomic_int subscribed;
+static atomic_uint epochNow;
+static atomic_int stopping;
+
+static const jugConfig *cfg;
+static char instance[13];
+static int epfd = -1, evfd = -1;
+static int inlineMode;
+static pthread_t loopThread;
+static int loopRunning;
+
+static jugHeld *allHead;
+static jugHeld *graveyard;         /* freed at the end of the loop turn */
+static jugHeld *sidTable[TABLE_SIZE];
+static jugChannelList *channelTable[TABLE_SIZE];
+static redisContext *sub;
+static jugStore loopStore;
+static long long nextSubscribeMs;
+static char notifyChannel[JUG_KEY_MAX], instanceChannel[JUG_KEY_MAX];
+
+static ringEntry ring[RING_MAX_ENTRIES];
+static int ringStart, ringCount;
+static size_t ringBytes;
+static long long ringDroppedId;    /* highest delivery id no longer in the ring */
+
+/* Tags that tell epoll events apart: a held request's pointer, or these. */
+static char tagWake, tagSub;
+
+static unsigned hashStr(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % TABLE_SIZE;
+}
+
+/* ---- public, any thread ---- */
+
+const char *jugParkInstance(void) {
+    return instance;
+}
+
+unsigned jugParkEpoch(void) {
+    return atomic_load(&epochNow);
+}
+
+int jugParkHeldCount(void) {
+    pthread_mutex_lock(&handLock);
+    int n = heldCount;
+    pthread_mutex_unlock(&handLock);
+    return n;
+}
+
+int jugParkReady(void) {
+    if (!atomic_load(&subscribed) || atomic_load(&stopping)) return 0;
+    return jugParkHeldCount() < jugHostProcessHoldLimit();
+}
+
+int jugParkAdd(jugHeld *h) {
+    pthread_mutex_lock(&handLock);
+    if (!atomic_load(&subscribed) || atomic_load(&stopping) || heldCount >= jugHostProcessHoldLimit()) {
+        pthread_mutex_unlock(&handLock);
+        return -1;
+    }
+    h->all_next = handHead;
+    handHead = h;
+    heldCount++;
+    pthread_mutex_unlock(&handLock);
+    uint64_t one = 1;
+    if (!inlineMode && write(evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        jugLog(JUG_LOG_ERROR, "park: cannot wake the loop: %s", strerror(errno));
+    return 0;
+}
+
+/* ---- tables ---- */
+
+static jugChannelList *channelList(const char *name, int create) {
+    unsigned b = hashStr(name);
+    for (jugChannelList *l = channelTable[b]; l; l = l->next)
+        if (!strcmp(l->name, name)) return l;
+    if (!create) return NULL;
+    jugChannelList *l = calloc(1, sizeof(*l));
+    if (!l || !(l->name = strdup(name))) {
+        free(l);
+        return NULL;
+    }
+    l->next = channelTable[b];
+    channelTable[b] = l;
+    return l;
+}
+
+static void channelListDrop(jugChannelList *l) {
+    unsigned b = hashStr(l->name);
+    for (jugChannelList **p = &channelTable[b]; *p; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            free(l->name);
+            free(l);
+            return;
+        }
+    }
+}
+
+static void indexChannels(jugHeld *h) {
+    for (int i = 0; i < h->channel_count; i++) {
+        jugHeldChannel *c = &h->channels[i];
+        jugChannelList *l = channelList(c->name, 1);
+        if (!l) continue;   /* out of memory: this channel reaches it through a resync only */
+        c->list = l;
+        c->prev = NULL;
+        c->next = l->head;
+        if (l->head) l->head->prev = c;
+        l->head = c;
+    }
+}
+
+static void unindexChannels(jugHeld *h) {
+    for (int i = 0; i < h->channel_count; i++) {
+        jugHeldChannel *c = &h->channels[i];
+        jugChannelList *l = c->list;
+        if (!l) continue;
+        if (c->prev) c->prev->next = c->next;
+        else l->head = c->next;
+        if (c->next) c->next->prev = c->prev;
+        c->list = NULL;
+        if (!l->head) channelListDrop(l);
+    }
+}
+
+static void indexSid(jugHeld *h) {
+    unsigned b = hashStr(h->sid);
+    h->sid_next = sidTable[b];
+    sidTable[b] = h;
+}
+
+static void unindexSid(jugHeld *h) {
+    unsigned b = hashStr(h->sid);
+    for (jugHeld **p = &sidTable[b]; *p; p = &(*p)->sid_next) {
+        if (*p == h) {
+            *p = h->sid_next;
+            return;
+        }
+    }
+}
+
+/* ---- one held request's life in the loop ---- */
+
+static void watch(jugHeld *h, int add) {
+    int want_out = jugDetachedPending(h->conn) > 0;
+    if (!add && want_out == h->watching_out) return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0), .data.ptr = h};
+    if (epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, jugDetachedFd(h->conn), &ev) < 0 && add)
+        jugLog(JUG_LOG_ERROR, "park: epoll: %s", strerror(errno));
+    h->watching_out = want_out;
+}
+
+static void releaseSlot(jugHeld *h) {
+    if (!h->slot) return;
+    h->slot = 0;
+    if (jugStoreReleaseSlot(&loopStore, h->token) != JUG_STORE_OK)
+        jugLog(JUG_LOG_DEBUG, "park: slot of %s stays until it lapses: %s", h->sid, loopStore.err);
+}
+
+/* Out of every list now; the memory goes at the end of the loop turn, so
+ * that events and lists still naming it this turn see h->dead. */
+static void freeHeld(jugHeld *h) {
+    if (h->dead) return;
+    if (h->all_prev) h->all_prev->all_next = h->all_next;
+    else allHead = h->all_next;
+    if (h->all_next) h->all_next->all_prev = h->all_prev;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+    h->dead = 1;
+    h->turn_next = graveyard;
+    graveyard = h;
+}
+
+static void buryDead(void) {
+    int n = 0;
+    while (graveyard) {
+        jugHeld *h = graveyard;
+        graveyard = h->turn_next;
+        jugHeldFree(h);
+        n++;
+    }
+    if (n) {
+        pthread_mutex_lock(&handLock);
+        heldCount -= n;
+        pthread_mutex_unlock(&handLock);
+    }
+}
+
+/* After a write or an end: once ended, it leaves the tables and is freed
+ * when its answer has gone out; meanwhile epoll waits for the socket. */
+static void settle(jugHeld *h) {
+    if (h->dead) return;
+    if (h->ctx.res->gone && !h->ended) {
+        jugLog(JUG_LOG_DEBUG, "%s %s: the browser left", h->req.endpoint_name, h->sid);
+        jugHeldEnd(h, JUG_END_TIMEOUT);
+    }
+    if (h->ended) {
+        if (h->indexed) {
+            h->indexed = 0;
+            unindexChannels(h);
+            unindexSid(h);
+            releaseSlot(h);
+            jugDetachedEnd(h->conn);
+            h->deadline_ms = jugNowMs() + CLOSING_MAX_MS;
+        }
+        if (jugDetachedPending(h->conn) == 0 || h->ctx.res->gone) {
+            freeHeld(h);
+            return;
+        }
+    }
+    watch(h, 0);
+}
+
+static void endHeld(jugHeld *h, const char *reason) {
+    jugHeldEnd(h, reason);
+    settle(h);
+}
+
+/* ---- the ring ---- */
+
+static void ringDropOldest(void) {
+    ringEntry *e = &ring[ringStart];
+    if (e->last_id > ringDroppedId) ringDroppedId = e->last_id;
+    ringBytes -= e->len;
+    free(e->text);
+    e->text = NULL;
+    ringStart = (ringStart + 1) % RING_MAX_ENTRIES;
+    ringCount--;
+}
+
+static void ringTrim(long long now) {
+    while (ringCount > 0 && (ringCount >= RING_MAX_ENTRIES || ringBytes > RING_MAX_BYTES ||
+                             now - ring[ringStart].received_ms > RING_MAX_AGE_MS))
+        ringDropOldest();
+}
+
+static void ringClear(void) {
+    while (ringCount > 0) ringDropOldest();
+}
+
+static void ringAdd(const char *text, size_t len, long long last_id, int own, long long now) {
+    ringTrim(now);
+    if (ringCount >= RING_MAX_ENTRIES) ringDropOldest();
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        /* Without it a request arriving now could miss this: make it read Redis. */
+        if (last_id > ringDroppedId) ringDroppedId = last_id;
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    ringEntry *e = &ring[(ringStart + ringCount) % RING_MAX_ENTRIES];
+    *e = (ringEntry){copy, len, now, last_id, own};
+    ringCount++;
+    ringBytes += len;
+}
+
+/* ---- notifications ---- */
+
+/* An "M" notification, parsed in place (docs/PROTOCOL.md, 4). */
+typedef struct announce {
+    long long first;
+    char *channels, *except;
+    const char *tail;
+    size_t tail_len;
+} announce;
+
+static int parseAnnounce(char *text, size_t len, announce *a) {
+    char *end = text + len, *nl1, *nl2, *nl3;
+    if (len < 2 || text[0] != 'M' || text[1] != ' ') return -1;
+    a->first = strtoll(text + 2, NULL, 10);
+    if (a->first <= 0 || !(nl1 = memchr(text, '\n', len))) return -1;
+    if (!(nl2 = memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)))) return -1;
+    if (!(nl3 = memchr(nl2 + 1, '\n', (size_t)(end - nl2 - 1)))) return -1;
+    *nl2 = '\0';
+    *nl3 = '\0';
+    a->channels = nl1 + 1;
+    a->except = nl2 + 1;
+    a->tail = nl3 + 1;
+    a->tail_len = (size_t)(end - nl3 - 1);
+    return 0;
+}
+
+static long long announceLastId(const char *text, size_t len) {
+    long long first = strtoll(text + 2, NULL, 10);
+    const char *nl = memchr(text, '\n', len);
+    long long n = 1;
+    if (!nl) return first;
+    for (const char *p = nl + 1; p < text + len && *p != '\n'; p++)
+        if (*p == ' ') n++;
+    return first + n - 1;
+}
+
+static int excepted(const char *except, const char *sid) {
+    size_t n = strlen(sid);
+    for (const char *p = except; (p = strstr(p, sid)) != NULL; p += n)
+        if ((p == except || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+/* The delivery text as the fan-out wrote it into the queues: the channel
+ * name encoded as Redis's cjson does ('/' escaped; nothing else in a valid
+ * name needs it). */
+static void buildItem(jugBuf *b, long long id, const char *channel, const announce *a) {
+    char num[48];
+    b->len = 0;
+    snprintf(num, sizeof(num), "{\"id\":%lld,\"channel\":\"", id);
+    jugBufAppendStr(b, num);
+    for (const char *p = channel; *p; p++) {
+        if (*p == '/') jugBufAppend(b, "\\/", 2);
+        else jugBufAppend(b, p, 1);
+    }
+    jugBufAppend(b, "\"", 1);
+    jugBufAppend(b, a->tail, a->tail_len);
+}
+
+/* Hand an announced message to the held requests of its channels; only
+ * `only` if given (a request just parked, catching up from the ring). */
+static void deliverAnnounce(char *text, size_t len, jugHeld *only) {
+    announce a;
+    if (parseAnnounce(text, len, &a) < 0) {
+        jugLog(JUG_LOG_WARNING, "park: a notification that does not parse; ignored");
+        return;
+    }
+    jugBuf item = {0};
+    jugHeld *dirty = NULL;
+    long long id = a.first;
+    char *save = NULL;
+    for (char *ch = strtok_r(a.channels, " ", &save); ch; ch = strtok_r(NULL, " ", &save), id++) {
+        jugChannelList *l = channelList(ch, 0);
+        if (!l) continue;
+        int built = 0;
+        for (jugHeldChannel *c = l->head; c; c = c->next) {
+            jugHeld *h = c->held;
+            if (h->ended || (only && h != only) || id <= h->seq || id <= h->last || excepted(a.except, h->sid))
+                continue;
+            if (!built) {
+                buildItem(&item, id, ch, &a);
+                built = 1;
+            }
+            if (item.oom) break;
+            jugHeldDeliver(h, item.s, item.len, id);
+            if (!h->dirty) {
+                h->dirty = 1;
+                h->turn_next = dirty;
+                dirty = h;
+            }
+        }
+    }
+    if (item.oom) jugLog(JUG_LOG_ERROR, "park: out of memory handing out message %lld", a.first);
+    jugBufFree(&item);
+    /* Every channel of the message first, then each request answers once. */
+    while (dirty) {
+        jugHeld *h = dirty;
+        dirty = h->turn_next;
+        h->dirty = 0;
+        jugHeldFlush(h);
+        settle(h);
+    }
+}
+
+static jugHeld *findHeld(const char *sid, const char *token) {
+    for (jugHeld *h = sidTable[hashStr(sid)]; h; h = h->sid_next)
+        if (!strcmp(h->sid, sid) && (!token || !strcmp(h->token, token))) return h;
+    return NULL;
+}
+
+static void resync(jugHeld *h);
+
+/* "S <sid> <token>", "C <sid>" or "E <sid>" on this process's channel. */
+static void instanceNotice(const char *text, jugHeld *only) {
+    char what, sid[JUG_SID_LEN + 1], token[JUG_TOKEN_LEN];
+    token[0] = '\0';
+    if (sscanf(text, "%c %22s %39s", &what, sid, token) < 2) return;
+    for (jugHeld *h = findHeld(sid, what == 'S' ? token : NULL), *next; h; h = next) {
+        next = h->sid_next;
+        while (next && strcmp(next->sid, sid)) next = next->sid_next;
+        if (only && h != only) continue;
+        if (what == 'S' && !strcmp(h->token, token)) endHeld(h, JUG_END_SUPERSEDED);
+        else if (what == 'E') endHeld(h, JUG_END_EXPIRED);
+        else if (what == 'C') resync(h);
+        if (what == 'S') break;
+    }
+}
+
+/* Read the request's session from Redis again: after a change of channels,
+ * or when it missed what the ring could have told it. */
+static void resync(jugHeld *h) {
+    long long now = jugNowMs();
+    jugPollArgs args = {h->ack, h->last, 500, h->token, h->ops->one_batch ? 1 : 2,
+                        h->deadline_ms - now + 5000, 0};
+    jugPollResult r;
+    jugStoreStatus st = jugStorePollHold(&loopStore, h->sid, &args, &r);
+    if (st != JUG_STORE_OK) {
+        jugLog(st == JUG_STORE_NO_SESSION ? JUG_LOG_DEBUG : JUG_LOG_WARNING, "park: %s: %s", h->sid,
+               loopStore.err);
+        endHeld(h, st == JUG_STORE_NO_SESSION ? JUG_END_EXPIRED : JUG_END_UNAVAILABLE);
+        return;
+    }
+    unindexChannels(h);
+    for (int i = 0; i < h->channel_count; i++) free(h->channels[i].name);
+    free(h->channels);
+    h->channels = calloc((size_t)(r.channel_count > 0 ? r.channel_count : 1), sizeof(jugHeldChannel));
+    h->channel_count = 0;
+    for (int i = 0; h->channels && i < r.channel_count; i++) {
+        h->channels[i].held = h;
+        h->channels[i].name = r.channels[i];
+        r.channels[i] = NULL;
+        h->channel_count++;
+    }
+    if (r.seq > h->seq) h->seq = r.seq;
+    h->epoch = jugParkEpoch();
+    indexChannels(h);
+    jugHeldDeliverBatch(h, &r.d);
+    jugPollResultFree(&r);
+    jugHeldFlush(h);
+    settle(h);
+}
+
+/* A request just handed over: index it, then give it what it may have
+ * missed between its Redis call and now. */
+static void adopt(jugHeld *h, long long now) {
+    h->all_prev = NULL;
+    h->all_next = allHead;
+    if (allHead) allHead->all_prev = h;
+    allHead = h;
+    indexSid(h);
+    indexChannels(h);
+    h->indexed = 1;
+    watch(h, 1);
+    if (h->epoch != jugParkEpoch() || ringDroppedId > h->seq) {
+        resync(h);
+        return;
+    }
+    for (int i = 0; i < ringCount && !h->ended; i++) {
+        ringEntry *e = &ring[(ringStart + i) % RING_MAX_ENTRIES];
+        if (e->instance) {
+            if (e->received_ms >= h->started_ms - 1) instanceNotice(e->text, h);
+        } else if (e->last_id > h->seq) {
+            char *copy = strndup(e->text, e->len);
+            if (copy) deliverAnnounce(copy, e->len, h);
+            free(copy);
+        }
+    }
+    (void)now;
+}
+
+static void takeHandovers(void) {
+    pthread_mutex_lock(&handLock);
+    jugHeld *list = handHead;
+    handHead = NULL;
+    pthread_mutex_unlock(&handLock);
+    long long now = jugNowMs();
+    /* The list is newest first; adopt in arrival order. */
+    jugHeld *rev = NULL;
+    while (list) {
+        jugHeld *next = list->all_next;
+        list->all_next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        jugHeld *next = rev->all_next;
+        adopt(rev, now);
+        rev = next;
+    }
+}
+
+/* ---- pub/sub ---- */
+
+static void endAll(const char *poll_reason, const char *stream_reason) {
+    for (jugHeld *h = allHead, *next; h; h = next) {
+        next = h->all_next;
+        if (!h->ended) endHeld(h, h->ops->one_batch ? poll_reason : stream_reason);
+    }
+}
+
+static void dropSubscription(const char *reason) {
+    char why[128];
+    snprintf(why, sizeof(why), "%s", reason);   /* reason may be sub's own errstr */
+    if (sub) {
+        if (epfd >= 0) epoll_ctl(epfd, EPOLL_CTL_DEL, sub->fd, NULL);
+        redisFree(sub);
+        sub = NULL;
+    }
+    if (atomic_exchange(&subscribed, 0))
+        jugLog(JUG_LOG_WARNING, "park: lost the notification channel (%s); reconnecting", why);
+    ringClear();
+    /* What they wait for may be announced while nobody listens: the
+     * long-polls answer now (their clients poll again at once), the
+     * streams end as if at their maximum duration (they reconnect). */
+    endAll(JUG_END_TIMEOUT, JUG_END_RECONNECT);
+    nextSubscribeMs = jugNowMs() + RESUBSCRIBE_MS;
+}
+
+static int subscribe(void) {
+    char err[256];
+    redisContext *c = jugRedisConnect(&cfg->redis, 1000, err, sizeof(err));
+    if (!c) {
+        nextSubscribeMs = jugNowMs() + RESUBSCRIBE_MS;
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "SUBSCRIBE %s %s", notifyChannel, instanceChannel);
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    if (r) freeReplyObject(r);
+    if (ok) {
+        void *second = NULL;
+        ok = redisGetReply(c, &second) == REDIS_OK;
+        if (second) freeReplyObject(second);
+    }
+    if (!ok) {
+        redisFree(c);
+        nextSubscribeMs = jugNowMs() + RESUBSCRIBE_MS;
+        return -1;
+    }
+    sub = c;
+    if (epfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tagSub};
+        epoll_ctl(epfd, EPOLL_CTL_ADD, sub->fd, &ev);
+    }
+    atomic_fetch_add(&epochNow, 1);
+    atomic_store(&subscribed, 1);
+    jugLog(JUG_LOG_DEBUG, "park: listening on %s and %s", notifyChannel, instanceChannel);
+    return 0;
+}
+
+static void handleMessage(redisReply *r) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING) return;
+    const redisReply *chan = r->element[1], *msg = r->element[2];
+    int own = !strcmp(chan->str, instanceChannel);
+    long long now = jugNowMs();
+    if (own) {
+        ringAdd(msg->str, msg->len, 0, 1, now);
+        instanceNotice(msg->str, NULL);
+    } else if (msg->len > 2 && msg->str[0] == 'M') {
+        ringAdd(msg->str, msg->len, announceLastId(msg->str, msg->len), 0, now);
+        deliverAnnounce(msg->str, msg->len, NULL);
+    }
+}
+
+static void readSubscription(void) {
+    if (redisBufferRead(sub) != REDIS_OK) {
+        dropSubscription(sub->errstr);
+        return;
+    }
+    for (;;) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(sub, &reply) != REDIS_OK) {
+            dropSubscription(sub->errstr);
+            return;
+        }
+        if (!reply) return;
+        handleMessage(reply);
+        freeReplyObject(reply);
+    }
+}
+
+/* ---- timers ---- */
+
+static void touchSessions(const char **sids, int n) {
+    char **dead = NULL;
+    int ndead = 0;
+    if (n == 0) return;
+    if (jugStoreTouch(&loopStore, sids, n, &dead, &ndead) != JUG_STORE_OK) {
+        jugLog(JUG_LOG_WARNING, "park: keeping sessions alive: %s", loopStore.err);
+        return;
+    }
+    for (int i = 0; i < ndead; i++) {
+        for (jugHeld *h = findHeld(dead[i], NULL), *next; h; h = next) {
+            next = h->sid_next;
+            while (next && strcmp(next->sid, dead[i])) next = next->sid_next;
+            endHeld(h, JUG_END_EXPIRED);
+        }
+        free(dead[i]);
+    }
+    free(dead);
+}
+
+static void tick(void) {
+    long long now = jugNowMs();
+    const char *touch[TOUCH_BATCH];
+    char (*sids)[JUG_SID_LEN + 1] = malloc(sizeof(*sids) * TOUCH_BATCH);
+    int n = 0;
+    for (jugHeld *h = allHead, *next; h; h = next) {
+        next = h->all_next;
+        if (h->ended) {
+            if (now >= h->deadline_ms) freeHeld(h);   /* its answer never went out */
+            continue;
+        }
+        int wants_touch = jugHeldTick(h, now);
+        if (wants_touch && sids && n < TOUCH_BATCH) {
+            memcpy(sids[n], h->sid, sizeof(sids[n]));
+            touch[n] = sids[n];
+            n++;
+        }
+        settle(h);
+    }
+    touchSessions(touch, n);
+    free(sids);
+    buryDead();
+    ringTrim(now);
+    if (!sub && !atomic_load(&stopping) && now >= nextSubscribeMs) subscribe();
+}
+
+/* ---- the loop ---- */
+
+static void loopOnce(int timeout_ms) {
+    struct epoll_event events[MAX_EVENTS];
+    int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        void *tag = events[i].data.ptr;
+        if (tag == &tagWake) {
+            uint64_t count;
+            if (read(evfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                jugLog(JUG_LOG_DEBUG, "park: eventfd: %s", strerror(errno));
+        } else if (tag == &tagSub) {
+            if (sub) readSubscription();
+        }
+    }
+    /* Held requests after the rest: a notification above may have freed one
+     * whose event is also in this batch, so look each up as still held. */
+    for (int i = 0; i < n; i++) {
+        void *tag = events[i].data.ptr;
+        if (tag == &tagWake || tag == &tagSub) continue;
+        jugHeld *h = tag;
+        if (h->dead) continue;
+        if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            if (jugDetachedGone(h->conn) || (events[i].events & (EPOLLHUP | EPOLLERR))) {
+                h->ctx.res->gone = 1;
+                settle(h);
+                continue;
+            }
+        }
+        if (events[i].events & EPOLLOUT) {
+            jugDetachedSend(h->conn);
+            settle(h);
+        }
+    }
+    takeHandovers();
+    buryDead();
+}
+
+static void *loopMain(void *arg) {
+    (void)arg;
+    long long next_tick = jugNowMs() + TICK_MS;
+    while (!atomic_load(&stopping)) {
+        long long now = jugNowMs();
+        int wait = next_tick > now ? (int)(next_tick - now) : 0;
+        loopOnce(wait);
+        if (jugNowMs() >= next_tick) {
+            tick();
+            next_tick = jugNowMs() + TICK_MS;
+        }
+    }
+    takeHandovers();
+    endAll(JUG_END_TIMEOUT, JUG_END_RECONNECT);
+    buryDead();
+    return NULL;
+}
+
+static int setup(const jugConfig *config) {
+    cfg = config;
+    char sid[JUG_SID_LEN + 1];
+    if (jugSidGenerate(sid) < 0) return -1;
+    memcpy(instance, sid, sizeof(instance) - 1);
+    instance[sizeof(instance) - 1] = '\0';
+    jugNotifyChannel(notifyChannel, sizeof(notifyChannel), cfg->key_prefix);
+    jugNotifyInstanceChannel(instanceChannel, sizeof(instanceChannel), cfg->key_prefix, instance);
+    jugStoreInit(&loopStore, cfg);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epfd < 0 || evfd < 0) return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tagWake};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
+    return 0;
+}
+
+int jugParkStart(const jugConfig *config) {
+    if (setup(config) < 0) {
+        jugLog(JUG_LOG_ERROR, "park: cannot set up the event loop: %s", strerror(errno));
+        return -1;
+    }
+    if (subscribe() < 0)
+        jugLog(JUG_LOG_WARNING, "park: Redis not reachable yet; requests are not held until it is");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&loopThread, &attr, loopMain, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        jugLog(JUG_LOG_ERROR, "park: cannot start the event loop: %s", strerror(rc));
+        return -1;
+    }
+    loopRunning = 1;
+    return 0;
+}
+
+int jugParkInitInline(const jugConfig *config) {
+    if (epfd >= 0) return atomic_load(&subscribed) ? 0 : -1;
+    inlineMode = 1;
+    if (setup(config) < 0) return -1;
+    return subscribe();
+}
+
+void jugParkRunInline(void) {
+    long long next_tick = jugNowMs() + TICK_MS;
+    takeHandovers();
+    while (allHead) {
+        long long now = jugNowMs();
+        loopOnce(next_tick > now ? (int)(next_tick - now) : 0);
+        if (jugNowMs() >= next_tick) {
+            tick();
+            next_tick = jugNowMs() + TICK_MS;
+        }
+    }
+}
+
+void jugParkStop(void) {
+    atomic_store(&stopping, 1);
+    if (loopRunning) {
+        uint64_t one = 1;
+        if (write(evfd, &one, sizeof(one)) < 0) jugLog(JUG_LOG_DEBUG, "park: eventfd: %s", strerror(errno));
+        pthread_join(loopThread, NULL);
+        loopRunning = 0;
+    }
+}
