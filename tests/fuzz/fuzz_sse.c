@@ -1,10 +1,10 @@
 /* fuzz_sse.c -- libFuzzer target for fcgi/transport_sse.c's framing: the
- * data-line splitting and the Jugglite stream's reading of a delivery's
- * raw "data" and "event" (static functions, so the file is included whole; the loop
- * and store it calls are stubbed). Input byte 0 picks a mode; the rest is
- * text to frame, a raw Jugglite payload to deliver as the poller would, or
- * an arbitrary delivery. Checks the SSE output is well formed and carries
- * the published data. */
+ * data-line splitting and the Jugglite stream's extraction of a delivery's
+ * raw "data" (static functions, so the file is included whole; the stream
+ * loop and the store it calls are linked from fcgi/libjugfcgi.a, unused).
+ * Input byte 0 picks a mode; the rest is text to frame, a raw Jugglite
+ * payload to deliver as the poller would, or an arbitrary delivery. Checks
+ * the SSE output is well formed and carries the published data. */
 #include "transport_sse.c"
 #include "json.h"
 #include "message.h"
@@ -12,35 +12,6 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
-
-/* ---- stubs: the stream loop and the store are not under test ---- */
-int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
-    (void)ctx, (void)sid, (void)ack;
-    return -1;
-}
-void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops, void *state) {
-    (void)ctx, (void)sid, (void)ack, (void)ops, (void)state;
-}
-const char *jugStreamControlJson(const char *reason) {
-    (void)reason;
-    return "{}";
-}
-jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
-                            int wait_ms, jugDeliveries *d) {
-    (void)store, (void)sid, (void)ack, (void)after, (void)max, (void)wait_ms, (void)d;
-    return JUG_STORE_NO_SESSION;
-}
-jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **channels, int count,
-                               char sid[JUG_SID_LEN + 1]) {
-    (void)store, (void)meta, (void)channels, (void)count, (void)sid;
-    return JUG_STORE_ERROR;
-}
-void jugDeliveriesFree(jugDeliveries *d) {
-    (void)d;
-}
-void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
-    (void)ctx, (void)status;
-}
 
 /* ---- a writer stream into a jugBuf ---- */
 typedef struct memOut {

@@ -9,7 +9,8 @@
 #
 # The site-specific values of conf/apache-fcgid.conf, conf/nginx.conf and
 # conf/lighttpd.conf (paths, port) are replaced; every other setting is used
-# as shipped, so the tests exercise the configurations users install.
+# as shipped, so the tests exercise the configurations users install: the
+# files make wrote from conf/*.in into the build directory.
 #
 # When the tests run as root, Apache and nginx switch their workers to an
 # unprivileged account (nobody): the work directory is then made readable
@@ -21,9 +22,9 @@ import pwd
 import re
 import shutil
 
-from jugtest import SRCDIR, Process, Skip, WebServer, check
+from jugtest import BUILDDIR, Process, Skip, WebServer, check
 
-CONF_DIR = os.path.join(SRCDIR, "conf")
+CONF_DIR = os.path.join(BUILDDIR, "conf")
 APACHE_BIN = shutil.which("apache2") or shutil.which("httpd") or "/usr/sbin/apache2"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
