@@ -18,7 +18,8 @@ import { Redis, Stack, check, diag, equal, out, sleep, until } from "./harness.m
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
-const TRANSPORTS = ["sse", "multipart", "longpoll", "jsonp", "htmlfile"];
+// JUG_BROWSER_TRANSPORTS="multipart sse" runs only those (for debugging one).
+const TRANSPORTS = (process.env.JUG_BROWSER_TRANSPORTS || "sse multipart longpoll jsonp htmlfile").split(/[ ,]+/);
 const TIME_LIMIT_MS = 240000;
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
   "--no-first-run", "--disable-background-networking", "--disable-component-update",
