@@ -211,8 +211,7 @@ static void closeConnections(poller *p) {
 }
 
 static int isAuthError(const char *err) {
-    return strstr(err, "NOAUTH") || strstr(err, "WRONGPASS") || strstr(err, "invalid password") ||
-           strstr(err, "AUTH:");
+    return jugRedisErrorKindOf(err) == JUG_REDIS_ERR_AUTH || strstr(err, "invalid password");
 }
 
 /* A failed attempt (or a connection that died before Redis confirmed the
