@@ -2,7 +2,7 @@
 # sharedhost.py -- "make bench-sharedhost": the shared-host benchmark (figures,
 # not a test). A stock shared host, as issue 7 measured it: Apache + mod_fcgid
 # at its module defaults (Debian's fcgid.conf, FcgidOutputBufferSize 65536 and
-# all) running juggernaut.fcgi through the shipped conf/htaccess under
+# all) running juggernaut.fcgi through the built conf/htaccess under
 # "AllowOverride FileInfo Options", with the host's process cap
 # (FcgidMaxProcessesPerClass) as the only change; a private Redis (TCP) and
 # one standalone poller; everything on loopback in a temporary directory.
@@ -368,7 +368,8 @@ class SharedHost:
         self.exe = os.path.join(self.cgibin, "juggernaut.fcgi")
         shutil.copy(jugtest.WORKER_BIN, self.exe)
         os.chmod(self.exe, 0o755)
-        shutil.copy(os.path.join(jugtest.SRCDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
+        # conf/htaccess as make writes it from conf/htaccess.in.
+        shutil.copy(os.path.join(jugtest.BUILDDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
         os.chmod(os.path.join(self.cgibin, ".htaccess"), 0o644)
         self.poller = jugtest.Poller(workdir, self.config, "bench")
         self.poller.start()
@@ -543,6 +544,9 @@ def main():
                     help="also pass this to the worker (FcgidInitialEnv, host config), "
                          "e.g. JUGGERNAUT_HOST=fcgid")
     opts = ap.parse_args()
+    for path in (jugtest.WORKER_BIN, jugtest.POLLER_BIN, os.path.join(jugtest.BUILDDIR, "conf", "htaccess")):
+        if not os.path.exists(path):
+            sys.exit("sharedhost.py: %s is not built (JUG_BUILDDIR=%s): run make" % (path, jugtest.BUILDDIR))
     for e in opts.fcgid_env:
         if "=" not in e:
             ap.error("--fcgid-env wants NAME=VALUE")
