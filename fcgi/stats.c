@@ -23,8 +23,6 @@ const char *const jugStatNames[JUG_STAT_COUNT] = {
 };
 
 static atomic_llong totals[JUG_STAT_COUNT];
-static atomic_llong held;
-static atomic_int heldLimit = -1;
 static atomic_llong lastSecond = -1;
 static long long startMs;
 
@@ -63,22 +61,12 @@ void jugStatsAdd(jugStat which, long long n) {
     atomic_fetch_add_explicit(&totals[which], n, memory_order_relaxed);
 }
 
-void jugStatsHeld(int delta) {
-    atomic_fetch_add_explicit(&held, delta, memory_order_relaxed);
-}
-
-void jugStatsSetHeldLimit(int limit) {
-    atomic_store(&heldLimit, limit);
-}
-
 void jugStatsRead(jugStatsSnapshot *out) {
     memset(out, 0, sizeof(*out));
     long long now = monotonicMs();
     long long second = now / 1000;
     noteSecond(second);
     for (int i = 0; i < JUG_STAT_COUNT; i++) out->totals[i] = atomic_load(&totals[i]);
-    out->held = atomic_load(&held);
-    out->held_limit = atomic_load(&heldLimit);
     out->uptime_ms = now - startMs;
     /* The newest snapshot at least a window old, else the oldest one there is. */
     int best = -1;
