@@ -180,7 +180,7 @@ def t_status_json(env):
 
 @test
 def t_status_held(env):
-    """a held long-poll shows in held.process and juggernaut_held_requests"""
+    """a held long-poll shows in held.process; its message in publishes and deliveries"""
     c = env.client(["ops-held"])
     done = {}
     t = threading.Thread(target=lambda: done.setdefault("r", env.http.poll(c.sid, timeout=5)))
@@ -195,6 +195,12 @@ def t_status_held(env):
         env.redis.publish(["ops-held"], "wake")
         t.join(10)
     jt.wait_for(lambda: status_json(env)[1]["held"]["process"] == 0, 5, "the count to drop")
+    r = done.get("r")
+    jt.check(r is not None and len(r) == 1, "the held long-poll got the message", r)
+    _, s = status_json(env)
+    jt.check(s["totals"]["publishes"] >= 1 and s["totals"]["deliveries"] >= 1
+             and s["rates"]["deliveries_per_s"] > 0 and s["rates"]["publishes_per_s"] > 0,
+             "the message and its delivery are counted", s["totals"], s["rates"])
 
 
 @test
