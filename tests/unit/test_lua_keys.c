@@ -55,6 +55,7 @@ static void learnSchema(void) {
     learn(jugKeyPollerLast(k, sizeof(k), ""), k);
     learn(jugKeyPollerSince(k, sizeof(k), ""), k);
     learn(jugKeyStats(k, sizeof(k), ""), k);
+    learn(jugKeyAlive(k, sizeof(k), ""), k);
     learn(jugKeyHolds(k, sizeof(k), ""), k);
     learn(jugNotifyChannel(k, sizeof(k), ""), k);
     learn(jugNotifyInstanceChannel(k, sizeof(k), "", INSTANCE), k);

@@ -290,7 +290,10 @@ static void testAckAndSession(void) {
         {__LINE__, "", "AAAAAAAAAAAAAAAAAAAAAA.23", 0, 23},                  /* Jugglite form */
         {__LINE__, "", "garbage", 0, 0},                                     /* resumes from the start */
         {__LINE__, "", "x.", 0, 0},
-        {__LINE__, "ack=5", "99", 0, 5},                                     /* ack wins */
+        {__LINE__, "ack=5", "99", 0, 99},                 /* the newer of the two: a stream's URL */
+        {__LINE__, "ack=99", "5", 0, 99},                 /* keeps its first ack= */
+        {__LINE__, "ack=99", "garbage", 0, 99},
+        {__LINE__, "ack=x", "99", 400, 0},
     };
     for (size_t i = 0; i < COUNT(acks); i++) {
         getterReq g;
