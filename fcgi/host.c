@@ -10,7 +10,6 @@
 #include <sys/un.h>
 
 #include "hold.h"
-#include "stats.h"
 
 /* Where holding pins a process, this many may be held across the host:
  * ten processes (a common shared-host cap) keep six for everything else. */
@@ -81,7 +80,6 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
         (long long)rl.rlim_cur - 64 < processLimit)
         processLimit = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;
     jugHoldSetLimit(sharedLimit);
-    jugStatsSetHeldLimit(sharedLimit);
 }
 
 jugHostKind jugHostKindNow(void) {

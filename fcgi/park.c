@@ -247,7 +247,6 @@ static void buryDead(void) {
         pthread_mutex_lock(&handLock);
         heldCount -= n;
         pthread_mutex_unlock(&handLock);
-        jugStatsHeld(-n);
     }
 }
 
@@ -485,7 +484,6 @@ static void resync(jugHeld *h) {
 /* A request just handed over: index it, then give it what it may have
  * missed between its Redis call and now. */
 static void adopt(jugHeld *h, long long now) {
-    jugStatsHeld(1);
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;
@@ -599,8 +597,8 @@ static void handleMessage(redisReply *r) {
         ringAdd(msg->str, msg->len, 0, 1, now);
         instanceNotice(msg->str, NULL);
     } else if (msg->len > 2 && msg->str[0] == 'M') {
-        jugStatsAdd(JUG_STAT_PUBLISHES, 1);
         ringAdd(msg->str, msg->len, announceLastId(msg->str, msg->len), 0, now);
+        jugStatsAdd(JUG_STAT_PUBLISHES, 1);
         deliverAnnounce(msg->str, msg->len, NULL);
     }
 }
