@@ -49,7 +49,7 @@
 #define SIO_HEARTBEAT_S 15
 #define SIO_CLOSE_TIMEOUT_S 25
 /* The lease a finished poll leaves for the page's next request. */
-#define SIO_LEASE_NEXT_MS 5000
+#define SIO_LEASE_NEXT_MS 2500
 /* An unknown session is answered after this: an old IE XDomainRequest
  * re-polls at once on any answer, and must not spin. */
 #define SIO_UNKNOWN_DELAY_MS 1000

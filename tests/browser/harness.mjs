@@ -15,13 +15,14 @@ export const diag = (text) => String(text).replace(/\n+$/, "").split("\n").forEa
 
 export class Stack {
   // script: a stack.py-like program (first line: its info, then one JSON
-  // line per command).
-  constructor(script) {
+  // line per command), run with args.
+  constructor(script, args = []) {
     this.script = script;
+    this.args = args;
   }
 
   start() {
-    this.proc = spawn("python3", [this.script], {
+    this.proc = spawn("python3", [this.script, ...this.args], {
       stdio: ["pipe", "pipe", "inherit"],
       env: process.env,
     });
