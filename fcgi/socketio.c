@@ -126,9 +126,10 @@ static void respondPayload(sioReq *r, const char *payload, size_t len) {
     free(body);
 }
 
+/* Redis is unusable: 503 (the client reconnects), logged once per episode
+ * by handlers.c, never once per request. */
 static void respondUnavailable(jugContext *ctx) {
-    jugLog(JUG_LOG_WARNING, "socket.io: Redis unavailable: %s", ctx->store->err);
-    respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
+    jugRespondStoreError(ctx, JUG_STORE_UNAVAILABLE);
 }
 
 /* ---- the session's socket.io keys ---- */
@@ -179,7 +180,8 @@ static int keyCommand(jugContext *ctx, int hold, const char *sid, int argc, cons
             value[r->len] = '\0';
         }
     }
-    if (rc < 0) jugLog(JUG_LOG_WARNING, "socket.io: %s %s: %s", argv[0], key,
+    /* The caller answers 503 where it matters (logged once per episode). */
+    if (rc < 0) jugLog(JUG_LOG_DEBUG, "socket.io: %s %s: %s", argv[0], key,
                        r ? r->str : store ? store->err : "out of memory");
     if (r) freeReplyObject(r);
     return rc;
@@ -422,7 +424,8 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
         if (!p->count) len = 3;
         respondPayload(&r, body, len);
     }
-    if (h) {
+    /* Not when Redis failed: each call would stall the loop for its timeout. */
+    if (h && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
         if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
         else setKey(ctx, 1, h->sid, "1", SIO_LEASE_NEXT_MS);
     }
@@ -530,7 +533,8 @@ static int htmlEnd(jugContext *ctx, const char *reason, void *state) {
     (void)state;
     int rc = htmlScript(ctx, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
     if (rc == 0) rc = jugResponseFlush(ctx->res);
-    if (h && rc == 0 && strcmp(reason, JUG_END_EXPIRED) != 0) {
+    int redis_ok = strcmp(reason, JUG_END_UNAVAILABLE) != 0;
+    if (h && rc == 0 && redis_ok && strcmp(reason, JUG_END_EXPIRED) != 0) {
         jugStore *store = storeFor(ctx);
         jugDeliveries d;
         char num[24];
@@ -540,7 +544,7 @@ static int htmlEnd(jugContext *ctx, const char *reason, void *state) {
             setAck(ctx, h->sid, num);
         }
     }
-    if (h) dropKey(ctx, 1, h->sid);
+    if (h && redis_ok) dropKey(ctx, 1, h->sid);
     return rc;
 }
 
