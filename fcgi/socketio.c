@@ -322,8 +322,12 @@ static void handshake(jugContext *ctx) {
     }
     if (!resumed) {
         jugStoreStatus st = jugStoreConnect(ctx->store, "null", NULL, 0, sid);
+        if (st == JUG_STORE_UNAVAILABLE) {
+            jugLogUnavailable(ctx);
+        } else if (st != JUG_STORE_OK) {
+            jugLog(JUG_LOG_ERROR, "socket.io: handshake: %s", ctx->store->err);
+        }
         if (st != JUG_STORE_OK) {
-            jugLog(JUG_LOG_WARNING, "socket.io: handshake: %s", ctx->store->err);
             handshakeError(ctx, jsonp, st == JUG_STORE_UNAVAILABLE ? 503 : 500, "handshake error");
             return;
         }

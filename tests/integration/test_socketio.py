@@ -374,6 +374,37 @@ def t_htmlfile(env):
              "is not sent again", scripts)
 
 
+# ---- Redis unavailable
+
+@test
+def t_redis_down(env):
+    """Redis down: handshake, GET and POST fail fast (the client reconnects), logged once, then recover"""
+    s = sio(env)
+    sid = subscribed(env, s, channel="down")
+    log = env.web.logs[0]
+    with open(log, errors="replace") as f:
+        before = f.read().count("Redis")
+    env.redis.stop()
+    try:
+        started = time.monotonic()
+        r = s.request("GET", "/1/?t=1")
+        jt.check(r.status in (500, 503) and r.body == b"handshake error", "handshake without Redis", r)
+        r = s.request("GET", "/1/?t=1&jsonp=2")
+        jt.equal(r.body, b'io.j[2](new Error("handshake error"));', "JSONP handshake without Redis")
+        for _ in range(5):
+            jt.equal(s.get(sid).status, 503, "GET without Redis")
+            jt.equal(s.post(sid, message({"type": "subscribe", "channel": "x"})).status, 503,
+                     "POST without Redis")
+        jt.check(time.monotonic() - started < 10, "answered fast")
+    finally:
+        env.redis.start()
+    with open(log, errors="replace") as f:
+        lines = f.read().count("Redis") - before
+    jt.check(lines <= 3, "Redis trouble logged once, not per request (%d lines)" % lines)
+    env.wait_pollers(1)
+    jt.wait_for(lambda: s.get(sid).status == 200, 10, "GETs answered again")
+
+
 # ---- the client scripts
 
 @test
