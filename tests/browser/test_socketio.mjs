@@ -6,7 +6,8 @@
 // For xhr-polling and jsonp-polling forced as the original page allows
 // (io.transports, set when application.js defines Juggernaut), and for the
 // client's own choice: it connects, meta and subscribe reach Redis as server
-// events, messages published with redis-cli arrive in order (escaping
+// events, messages published with redis-cli (compact JSON as Node and Ruby
+// send it, spaced as Python's json.dumps) arrive in order (escaping
 // included), except with the page's jug.sessionID is honoured, a custom event
 // reaches juggernaut:custom, the page carries on (same session, nothing
 // lost) after lighttpd and the worker restart, unsubscribe publishes
@@ -76,12 +77,14 @@ class Events {
   }
 }
 
-// PUBLISH with redis-cli, as the Juggernaut README's users do.
-function publish(message) {
-  const r = spawnSync("redis-cli", ["-s", info.redis, "PUBLISH", "juggernaut", JSON.stringify(message)],
+// PUBLISH with redis-cli, as the Juggernaut README's users do; text as given
+// (the seed's Python snippet sends json.dumps' spaced form).
+function publishText(text) {
+  const r = spawnSync("redis-cli", ["-s", info.redis, "PUBLISH", "juggernaut", text],
     { encoding: "utf8", timeout: 10000 });
   check(r.status === 0, "redis-cli PUBLISH failed", r.stderr);
 }
+const publish = (message) => publishText(JSON.stringify(message));
 
 // ------------------------------------------------------------ the page
 
@@ -144,9 +147,12 @@ for (const web of WEBS) for (const mode of MODES) {
   });
 
   test(`${mode}: messages published with redis-cli arrive in order, escaping intact`, async () => {
-    const want = ["m1", "m2", "café \u{1F600} \u2028\u2029 </script><!--", "m4", "m5"];
-    for (const data of want) publish({ channels: ["channel1"], data });
-    await until(async () => (await gotData(s.page)).length >= want.length, 10000, "five messages");
+    const want = ["m1", "m2", "café \u{1F600} \u2028\u2029 </script><!--", "m4", "m5", "from python",
+      "[object Object]"];
+    for (const data of want.slice(0, 5)) publish({ channels: ["channel1"], data });
+    publishText('{"channels": ["channel1"], "data": "from python"}');          // Python: json.dumps(msg)
+    publish({ channels: ["channel1"], data: { some: "data" } });               // Ruby: Juggernaut.publish("channel1", {:some => "data"})
+    await until(async () => (await gotData(s.page)).length >= want.length, 10000, "seven messages");
     await sleep(300);
     equal(await gotData(s.page), want, "the page's log");
   });
