@@ -7,6 +7,8 @@
 # also routes /socket.io/ to juggernaut.fcgi, or (--web apache) of a shared
 # host's Apache + mod_fcgid where a .htaccess does that, with redis-server
 # and a poller.
+# It also serves swapped.html: index.html with only its script tag pointing
+# at the worker's application.js (this project's client).
 # Prints one JSON line {"url", "redis", "prefix"} when ready (or {"skip"}
 # when npm or a server is missing), then answers one JSON line per command:
 #   restart-web | logs
@@ -28,8 +30,9 @@ import webservers  # noqa: E402
 from siotest import SioLighttpd, SioSharedApache  # noqa: E402
 
 # A held GET ends after 4 s; the original client's close timeout is 25 s.
-SETTINGS = dict(key_prefix="jugsio:", session_ttl=30, poll_timeout=4, keepalive_interval=2, log_level="debug",
-                stream_max_duration=20)
+# Debug logs say, on a failure, why a handshake made a new session.
+SETTINGS = dict(key_prefix="jugsio:", session_ttl=30, poll_timeout=4, keepalive_interval=2,
+                stream_max_duration=20, log_level="debug")
 PACKAGE = "juggernaut@2.1.1"
 
 
@@ -107,7 +110,24 @@ def main():
         if problem:
             reply({"skip": problem})
             return 0
-        for name in ("index.html", "application.js"):
+        # The page with only its script tag swapped for this project's client,
+        # which the worker serves as application.js.
+        worker = "/cgi-bin/juggernaut.fcgi" if web == "apache" else "/juggernaut"
+        with open(os.path.join(docroot, "index.html")) as f:
+            page = f.read()
+        tag = '<script src="application.js"'
+        if tag not in page:
+            raise RuntimeError("index.html of %s has no %s" % (PACKAGE, tag))
+        with open(os.path.join(docroot, "swapped.html"), "w") as f:
+            f.write(page.replace(tag, '<script src="%s/application.js"' % worker))
+        static = os.path.join(env.dir, "static")
+        os.mkdir(static)
+        jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), static)
+        for path in (static, os.path.join(static, "juggernaut.js")):
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+        jt.write_config(env.config_path, env.redis.url, static_dir=static,
+                        **dict(SETTINGS, **({"threads": 1} if web == "apache" else {})))
+        for name in ("index.html", "application.js", "swapped.html"):
             os.chmod(os.path.join(docroot, name), 0o644)
         env.start()
         reply({"url": "http://127.0.0.1:%d" % env.web.port, "redis": env.redis.socket_path,

@@ -11,7 +11,8 @@
 // included), except with the page's jug.sessionID is honoured, a custom event
 // reaches juggernaut:custom, the page carries on (same session, nothing
 // lost) after lighttpd and the worker restart, unsubscribe publishes
-// juggernaut:unsubscribe and stops that channel.
+// juggernaut:unsubscribe and stops that channel. And the same page with only
+// its script tag swapped for this project's client served by the worker.
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
 import { spawnSync } from "node:child_process";
@@ -221,6 +222,31 @@ for (const web of WEBS) for (const mode of MODES) {
     equal((await gotData(s.page)).slice(before), [], "nothing more on channel1");
     await s.context.close();
   });
+}
+
+// The 2.1.1 page with only its script tag swapped for this project's client
+// as the worker serves it (application.js): its {secure, host, port} options
+// must lead the client to the worker, on a shared host too.
+for (const web of WEBS) {
+  tests.push({ web, name: `${web}: the 2.1.1 page with only its script tag swapped chats through the worker`, fn: async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (e) => consoleLog.push(`swapped pageerror: ${e.message}`));
+    try {
+      await page.goto(`${info.url}/swapped.html`, { waitUntil: "domcontentloaded" });
+      await waitLog(page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
+      const url = await page.evaluate(() => window.jug.url);
+      equal(url, `${info.url}${web === "apache" ? "/cgi-bin/juggernaut.fcgi" : "/juggernaut"}`,
+        "the client's worker URL, from the served script and the page's host/port");
+      const sid = await page.evaluate(() => window.jug.sessionID);
+      await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
+      publish({ channels: ["channel1"], data: "to the swapped page" });
+      await until(async () => (await gotData(page)).includes("to the swapped page"), 10000, "a message");
+      equal(await page.evaluate(() => typeof window.Juggernaut.Message), "function", "Juggernaut.Message");
+    } finally {
+      await context.close();
+    }
+  } });
 }
 
 // ------------------------------------------------------------ run
