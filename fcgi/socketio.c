@@ -772,6 +772,15 @@ void jugHandleSocketIo(jugContext *ctx) {
     memcpy(sid, path.sid, JUG_SID_LEN);
     sid[JUG_SID_LEN] = '\0';
     r.sid = sid;
+    if (jugRequestParam(ctx->req, "disconnect")) {
+        /* The protocol's forced disconnect (?disconnect), as "0::". */
+        postState p = {ctx, sid, JUG_STORE_OK, 0, ""};
+        disconnectPacket(&p);
+        if (p.st == JUG_STORE_NO_SESSION) unknownSession(&r, 0);
+        else if (p.st != JUG_STORE_OK) respondUnavailable(ctx);
+        else respondText(ctx, 200, "");
+        return;
+    }
     if (post) pollPost(&r);
     else if (r.transport == T_HTMLFILE) htmlfileGet(&r);
     else pollGet(&r);

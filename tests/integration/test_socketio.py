@@ -276,6 +276,10 @@ def t_disconnect_and_unknown(env):
         jt.equal(len(events.json("juggernaut:unsubscribe", 1)), 1, "unsubscribed at once")
         started = time.monotonic()
         jt.equal(s.get(sid).body, b"7:::1+0", "GET of an ended session")
+        other = subscribed(env, s)
+        r = s.request("GET", "/1/xhr-polling/%s?disconnect" % other)
+        jt.equal((r.status, r.body), (200, b""), "forced disconnect (?disconnect)")
+        jt.equal(len(events.json("juggernaut:unsubscribe", 2)), 2, "unsubscribed at once")
         jt.check(time.monotonic() - started >= 0.9, "answered after a pause (no hot loop)")
         jt.equal(s.get(UNKNOWN).body, b"7:::1+0", "GET of an unknown session")
         jt.equal(s.post(UNKNOWN, message({"type": "subscribe", "channel": "x"})).body,
