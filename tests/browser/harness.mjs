@@ -173,3 +173,18 @@ export async function until(cond, timeout, what, interval = 50) {
   }
 }
 
+
+// Run one test and print its TAP line; 1 if it failed (onFail adds diagnostics).
+export async function runTest(number, t, onFail) {
+  const started = Date.now();
+  try {
+    await t.fn();
+    out(`ok ${number} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return 0;
+  } catch (e) {
+    out(`not ok ${number} - ${t.name}`);
+    diag(e.stack || String(e));
+    if (onFail) await onFail(e);
+    return 1;
+  }
+}

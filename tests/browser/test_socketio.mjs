@@ -20,7 +20,7 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Stack, check, diag, equal, out, parseReply, sleep, until } from "./harness.mjs";
+import { Stack, check, diag, equal, out, parseReply, runTest, sleep, until } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
@@ -279,19 +279,11 @@ async function main() {
           timeout: 30000 });
       }
       for (const t of mine) {
-        number++;
-        const started = Date.now();
-        try {
-          await t.fn();
-          out(`ok ${number} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-        } catch (e) {
-          failed++;
-          out(`not ok ${number} - ${t.name}`);
-          diag(e.stack || String(e));
+        failed += await runTest(++number, t, async () => {
           if (consoleLog.length) diag("browser console:\n" + consoleLog.slice(-40).join("\n"));
           const logs = await stack.command("logs", 5000).catch(() => null);
           if (logs) for (const [p, text] of Object.entries(logs.logs)) diag(`---- ${p}\n${text}`);
-        }
+        });
         consoleLog.length = 0;
       }
       events.close();
