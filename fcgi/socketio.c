@@ -592,9 +592,9 @@ static void ignore(postState *p, const char *why) {
     if (!p->ignored++) snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
-/* Compact text of a JSON value, or "null" when absent; NULL if too large. */
+/* Compact text of a JSON value (cJSON_free it); NULL if too large. */
 static char *valueText(const cJSON *v, size_t max) {
-    char *t = v ? cJSON_PrintUnformatted(v) : strdup("null");
+    char *t = cJSON_PrintUnformatted(v);
     if (t && strlen(t) > max) {
         cJSON_free(t);
         return NULL;
@@ -635,11 +635,12 @@ static void juggernautMessage(postState *p, const char *json, size_t len) {
         }
     } else if (!strcmp(t, "meta") || !strcmp(t, "event")) {
         int meta = t[0] == 'm';
-        char *text = valueText(data, meta ? cfg->max_meta_size : cfg->max_message_size);
+        char *owned = data ? valueText(data, meta ? cfg->max_meta_size : cfg->max_message_size) : NULL;
+        const char *text = data ? owned : "null";
         if (!text) ignore(p, "data too large");
         else p->st = meta ? jugStoreSetMeta(p->ctx->store, p->sid, text)
                           : jugStoreEvent(p->ctx->store, p->sid, text);
-        if (text) cJSON_free(text);
+        cJSON_free(owned);
     } else {
         ignore(p, "unknown message type");
     }
