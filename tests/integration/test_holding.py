@@ -206,17 +206,25 @@ def unsubscribe_events(sub, sid):
 
 # ---------------------------------------------------------------- 1. superseding
 
-def supersede_poll(env, web_old, web_new, channel):
+def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
+    """Hold a poll, send a newer one: the older answers "superseded" at
+    once, and the next message reaches the newer one exactly once. slots:
+    hold slots are counted (<prefix>holds): the older one's is given back."""
+    holds = lambda: env.redis.command("ZCARD", env.prefix + "holds")  # noqa: E731
     sid = web_old.http.connect([channel])
-    old = open_poll(web_old, sid)
+    old = open_poll(web_old, sid, timeout=timeout)
     token = wait_held(env, sid)
+    if slots:
+        jt.equal(holds(), 1, "hold slots taken by the first poll")
     started = time.monotonic()
-    new = open_poll(web_new, sid)
+    new = open_poll(web_new, sid, timeout=timeout)
     r = answer(old, 5, "the superseded poll's answer")
     took = time.monotonic() - started
     jt.equal((r.status, r.json()), (200, SUPERSEDED), "answer of the older poll")
     jt.check(took < 2.0, "the older poll ended %.2f s after the newer one was sent" % took)
     wait_held(env, sid, before=token)
+    if slots:
+        jt.equal(holds(), 1, "hold slots taken once the newer poll holds")
     env.redis.publish([channel], {"after": channel})
     r = answer(new, 5, "the newer poll's answer")
     jt.equal(r.status, 200, "status of the newer poll %r" % r)
@@ -224,6 +232,8 @@ def supersede_poll(env, web_old, web_new, channel):
     jt.equal([(m["channel"], m["data"]) for m in msgs], [(channel, {"after": channel})],
              "the newer poll's deliveries")
     jt.equal(poll_now(web_new, sid, msgs[0]["id"]), {"messages": []}, "after acknowledging it")
+    if slots:
+        jt.wait_for(lambda: holds() == 0, 3, "every hold slot given back")
 
 
 @test
@@ -415,8 +425,16 @@ def t_fcgid_hold_slots(lab):
     jt.check(0 < most_held[0] <= FCGID_MAX_HELD, "most requests held at once: %d" % most_held[0])
     jt.check(sum(c.retries for c in clients) > 0, "no answer carried retry")
     both = [c for c in clients if c.retries and c.waited]
+    jt.diag("%d of %d clients were both held and told to retry" % (len(both), len(clients)))
     jt.check(len(both) >= 5, "only %d clients were both held and told to retry" % len(both),
              [(c.retries, c.waited) for c in clients])
+
+
+@test
+def t_supersede_fcgid(lab):
+    """Apache + mod_fcgid: a newer poll ends the older held one (another process) at once and takes over its hold slot; the next message arrives once"""
+    env = fcgid_stack(lab)
+    supersede_poll(env, env.web, env.web, "sup-fcgid", timeout=5, slots=True)
 
 
 # ---------------------------------------------------------------- 4. transports
