@@ -45,6 +45,7 @@ test = suite.test
 SUPERSEDED = {"messages": [], "superseded": True}
 FCGID_CAP = 3          # FcgidMaxProcessesPerClass
 FCGID_MAX_HELD = 2     # max_held in juggernaut.conf
+FCGID_POLL_TIMEOUT = 20
 VANISH_TTL = 5         # session_ttl of the vanished-page tests (the setting's minimum)
 IDLE_POLLS = 200
 IDLE_THREADS = 4
@@ -131,8 +132,8 @@ def supersede_stack(lab):
 
 def fcgid_stack(lab):
     """Apache + mod_fcgid (cap 3, stock output buffering), max_held 2, Redis over TCP."""
-    env = lab.env("fcgid", redis_tcp=True, web=None, max_held=FCGID_MAX_HELD, poll_timeout=5,
-                  session_ttl=30)
+    env = lab.env("fcgid", redis_tcp=True, web=None, max_held=FCGID_MAX_HELD,
+                  poll_timeout=FCGID_POLL_TIMEOUT, session_ttl=40)
     if env.web is None:
         os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
         os.chmod(env.config_path, 0o644)
@@ -430,6 +431,48 @@ def t_fcgid_hold_slots(lab):
     jt.diag("%d of %d clients were both held and told to retry" % (len(both), len(clients)))
     jt.check(len(both) >= 4, "only %d clients were both held and told to retry" % len(both),
              [(c.retries, c.waited) for c in clients])
+
+
+@test
+def t_fcgid_connect_burst(lab):
+    """Apache + mod_fcgid, 3 processes, max_held 2: 20 pages connecting at once while two polls hold are all answered, none behind the held polls"""
+    env = fcgid_stack(lab)
+    holding = [env.http.connect(["burst"]) for _ in range(FCGID_MAX_HELD)]
+    polls = [open_poll(env.web, sid, timeout=FCGID_POLL_TIMEOUT) for sid in holding]
+    took = [None] * 20
+    try:
+        for sid in holding:
+            wait_held(env, sid)
+        start = threading.Barrier(len(took))
+
+        def connect(i):
+            start.wait(10)
+            started = time.monotonic()
+            r = env.http.post("connect", [], timeout=30)
+            took[i] = (time.monotonic() - started, r.status)
+
+        threads = [threading.Thread(target=connect, args=(i,), daemon=True) for i in range(len(took))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        # The held polls have not answered: the connects did not wait for
+        # their processes.
+        for p in polls:
+            p._recv(time.monotonic())
+            jt.check(not p.raw and not p.closed, "a held poll answered before the connects were done",
+                     p.raw[:300])
+    finally:
+        # A message ends the held polls (closing them would leave their
+        # slots taken until poll_timeout: mod_fcgid does not tell the worker).
+        env.redis.publish(["burst"], "end")
+        for p in polls:
+            answer(p, 10, "a held poll's answer")
+    jt.check(all(took), "connects that did not finish", took)
+    times = sorted(t for t, _ in took)
+    jt.diag("20 connects at once while %d polls hold: median %.2f s, slowest %.2f s (%s)"
+            % (FCGID_MAX_HELD, times[10], times[-1], ", ".join("%.2f" % t for t in times)))
+    jt.equal([s for _, s in took], [200] * len(took), "statuses")
 
 
 @test
