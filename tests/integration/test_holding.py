@@ -619,7 +619,7 @@ def t_status_counts_held(lab):
         try:
             jt.wait_for(counted, 3, "held.process 1 in the status answer")
         except AssertionError as e:
-            raise AssertionError("%s; it said %r" % (e, last.get("held")))
+            raise AssertionError("%s; it said %r" % (e, last.get("held"))) from None
     finally:
         s.close()
 
