@@ -45,7 +45,7 @@ test = suite.test
 SUPERSEDED = {"messages": [], "superseded": True}
 FCGID_CAP = 3          # FcgidMaxProcessesPerClass
 FCGID_MAX_HELD = 2     # max_held in juggernaut.conf
-FCGID_POLL_TIMEOUT = 20
+FCGID_POLL_TIMEOUT = 30     # held polls outlast a burst of connects in mod_fcgid's 1-s steps
 VANISH_TTL = 5         # session_ttl of the vanished-page tests (the setting's minimum)
 IDLE_POLLS = 200
 IDLE_THREADS = 4
@@ -133,7 +133,7 @@ def supersede_stack(lab):
 def fcgid_stack(lab):
     """Apache + mod_fcgid (cap 3, stock output buffering), max_held 2, Redis over TCP."""
     env = lab.env("fcgid", redis_tcp=True, web=None, max_held=FCGID_MAX_HELD,
-                  poll_timeout=FCGID_POLL_TIMEOUT, session_ttl=40)
+                  poll_timeout=FCGID_POLL_TIMEOUT, session_ttl=60)
     if env.web is None:
         os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
         os.chmod(env.config_path, 0o644)
