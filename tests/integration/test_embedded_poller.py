@@ -58,6 +58,9 @@ def t_takeover_from_worker(env):
     jt.equal(data_of(c.collect(1)), ["before"], "delivered by the worker's poller")
     os.kill(pid, signal.SIGTERM)   # it releases the lease as it stops
     jt.wait_for(lambda: env.leader() not in (None, holder), 15, "another poller to take the lease")
+    # lighttpd answers 503 until it has started a new worker process.
+    jt.wait_for(lambda: env.http.get("poll", {"session_id": c.sid, "ack": c.ack, "timeout": 0}).status == 200,
+                30, "lighttpd to serve again with a new worker process")
     env.redis.publish(["over"], "after")
     jt.equal(data_of(c.collect(1, within=10)), ["after"], "delivered after the takeover")
 
