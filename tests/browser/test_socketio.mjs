@@ -87,6 +87,14 @@ function publishText(text) {
 }
 const publish = (message) => publishText(JSON.stringify(message));
 
+// The request of a session that a worker holds open, or "" (docs/PROTOCOL.md, 2).
+function holderOf(sid) {
+  const r = spawnSync("redis-cli", ["-s", info.redis, "HGET", `${info.prefix}session:${sid}`, "holder"],
+    { encoding: "utf8", timeout: 10000 });
+  check(r.status === 0, "redis-cli HGET failed", r.stderr);
+  return r.stdout.trim();
+}
+
 // ------------------------------------------------------------ the page
 
 const tests = [];
@@ -249,8 +257,19 @@ for (const web of WEBS) {
         "the client's worker URL, from the served script and the page's host/port");
       const sid = await page.evaluate(() => window.jug.sessionID);
       await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
+      if (web === "apache") {
+        // A stock shared host (mod_fcgid buffers output): the automatic client
+        // goes straight to long-poll, the transport the worker offers first.
+        equal(await page.evaluate(() => window.jug.transport), "longpoll", "transport on the shared host");
+      }
+      // Once the page's poll is held, a message reaches it within 2 s.
+      await until(() => holderOf(sid) !== "", 10000, "the page's poll to be held");
+      const sent = Date.now();
       publish({ channels: ["channel1"], data: "to the swapped page" });
       await until(async () => (await gotData(page)).includes("to the swapped page"), 10000, "a message");
+      const ms = Date.now() - sent;
+      diag(`${web}: the swapped page got the message ${ms} ms after it was published`);
+      check(ms < 2000, `the message took ${ms} ms to reach the page (held poll)`);
       equal(await page.evaluate(() => typeof window.Juggernaut.Message), "function", "Juggernaut.Message");
     } finally {
       await context.close();
