@@ -22,6 +22,10 @@
  *   transports  names in order of preference; default
  *               ["sse", "multipart", "htmlfile", "longpoll", "jsonp"].
  *               Unsupported ones are skipped; give one name to force it.
+ *               Once connected, only the transports the server offers
+ *               (connect's "transports") are used: by default in the
+ *               server's order; a forced one it does not offer gives way at
+ *               once to the first one it does.
  *   meta        any JSON value sent with connect (same as jug.meta = ...).
  *   jsonp       true: use JSONP for every request (cross-origin without
  *               CORS); default: automatic (cross-origin and the browser has
@@ -44,7 +48,14 @@
  * Properties: sessionID, meta, transport (name in use), channels (names).
  * Events: "connect", "disconnect", "reconnect" ({newSession: bool}),
  * "message" (every delivery {id, channel, data}), "data" (channel, data),
- * "data:<channel>" (data, channel), "error" ({code, message, status}).
+ * "data:<channel>" (data, channel), "error" ({code, message, status}),
+ * "missed" (n: deliveries the server dropped for this session because its
+ * queue overflowed; reload the page's state).
+ * A poll the server could not hold answers with "retry": the next poll
+ * waits that long. A request "superseded" by a newer one of the same
+ * session (the session used elsewhere) stops the client: state becomes
+ * "superseded", sessionID null, "disconnect" and an error {code:
+ * "superseded"} fire, and disconnect() + connect() start a new session.
  *
  * Guarantees: deliveries reach the page in id order at most once (a repeat
  * with an id not above the last one handed over is dropped), every request
@@ -179,23 +190,54 @@
     return proto + "//" + host;
   }
 
-  /* The directory juggernaut.js was loaded from, if the worker served it. */
-  function scriptBase(doc) {
+  /* ---- where the worker is (README, "Where the client finds the worker") ---- */
+
+  /* The worker that serves this file (as juggernaut.js, juggernaut.min.js or
+   * application.js) writes its own base path over this mark; a copy kept
+   * with the site's files still has it, and uses DEFAULT_PATH. */
+  var SERVED_FROM = "@JUGGERNAUT_BASE@";
+
+  /* The src of the script element that loaded this file. */
+  function ownSrc(doc) {
     var scripts, i, src;
     try {
+      if (doc.currentScript && doc.currentScript.src) return doc.currentScript.src;
       scripts = doc.getElementsByTagName("script");
       for (i = scripts.length - 1; i >= 0; i--) {
-        src = scripts[i].src || "";
-        src = src.replace(/[?#].*$/, "");
-        if (/\/juggernaut(\.min)?\.js$/.test(src)) {
-          return src.substring(0, src.lastIndexOf("/"));
-        }
+        src = (scripts[i].src || "").replace(/[?#].*$/, "");
+        if (/\/(juggernaut(\.min)?|application)\.js$/.test(src)) return scripts[i].src;
       }
     } catch (e) { /* no DOM */ }
     return null;
   }
 
-  var loadedFrom = GLOBAL && GLOBAL.document ? scriptBase(GLOBAL.document) : null;
+  /* The worker's base URL if it served this file: its path, on the origin
+   * the file came from. */
+  function servedBase(doc, servedFrom) {
+    var src;
+    if (servedFrom.charAt(0) !== "/") return null;
+    src = doc ? ownSrc(doc) : null;
+    return ((src && originOf(src)) || "") + servedFrom;
+  }
+
+  function pathOf(url) {
+    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.\-]*:)?\/\/[^\/?#]+/, "") || "/";
+  }
+
+  /* Juggernaut 2.1.1's {host, port, secure} name the server; the path stays
+   * the worker's. Its demo page passes port: location.port || 80 also on
+   * https, where 80 can only mean the default port. */
+  function hostBase(o, env, path) {
+    var port = o.port, secure = !!o.secure;
+    if (secure && String(port) === "80") port = null;
+    if (o.host) {
+      return (secure ? "https://" : "http://") + o.host + (port ? ":" + port : "") + path;
+    }
+    return (secure ? "https://" : env.location.protocol + "//") + env.location.hostname +
+      (port ? ":" + port : "") + path;
+  }
+
+  var loadedFrom = GLOBAL && GLOBAL.document ? servedBase(GLOBAL.document, SERVED_FROM) : null;
 
   /* ---- multipart stream parsing (exported for tests) ---- */
 
@@ -235,9 +277,18 @@
       obj = text;
     }
     if (obj && typeof obj.error === "string") {
-      return failure(status, obj.error, obj.message);
+      return serverAdvice(failure(status, obj.error, obj.message), obj);
     }
     return failure(status, status ? "http_" + status : "network");
+  }
+
+  /* What a refusal says to do next: "retry" (ms to wait) and "transports"
+   * (what this host serves), e.g. a stream endpoint's 503 on a host where
+   * streams cannot be held. */
+  function serverAdvice(err, obj) {
+    if (typeof obj.retry === "number" && obj.retry >= 0) err.retry = obj.retry;
+    if (isArray(obj.transports)) err.transports = obj.transports;
+    return err;
   }
 
   function isExpired(err) {
@@ -539,6 +590,7 @@
         return;
       }
       h.opened();
+      if (!h.answer(obj)) return;            /* superseded */
       for (i = 0; i < list.length; i++) {
         if (!h.record(list[i])) return;      /* the client moved on */
       }
@@ -564,7 +616,7 @@
 
   function Juggernaut(options) {
     if (!(this instanceof Juggernaut)) return new Juggernaut(options);
-    var o = options || {}, env = o.env || GLOBAL, base, loc, pageOrigin;
+    var o = options || {}, env = o.env || GLOBAL, base, served, loc, pageOrigin;
     this.options = o;
     this._env = env;
     this._n = ++instances;
@@ -574,7 +626,7 @@
     this.meta = typeof o.meta === "undefined" ? null : o.meta;
     this.sessionID = null;
     this.transport = null;
-    this.state = "idle";          /* idle | connecting | connected */
+    this.state = "idle";          /* idle | connecting | connected | superseded */
     this._lastId = 0;
     this._everUp = false;
     this._up = false;
@@ -587,6 +639,7 @@
     this._strikes = {};
     this._works = {};
     this._probe = false;
+    this._offered = null;         /* transports the server serves (connect), in its order */
     this._pollTimeout = typeof o.pollTimeout === "number" ? o.pollTimeout : 25;
     this._keepalive = 0;          /* seconds; told by the server at connect */
     this._openTimeout = typeof o.openTimeout === "number" ? o.openTimeout : 5000;
@@ -594,19 +647,14 @@
     this._maxDelay = typeof o.maxDelay === "number" ? o.maxDelay : 30000;
     this._random = o.random || env.random || Math.random;
 
+    served = (env === GLOBAL ? loadedFrom : null) ||
+      (env.document ? servedBase(env.document, SERVED_FROM) : null);
     base = o.url || o.path;
-    if (!base && (o.host || o.port || o.secure)) base = DEFAULT_PATH;
-    if (base && !originOf(base) && o.host) {
-      base = (o.secure ? "https://" : "http://") + o.host + (o.port ? ":" + o.port : "") +
-        (base.charAt(0) === "/" ? "" : "/") + base;
-    } else if (base && !originOf(base) && (o.port || o.secure) && env.location) {
-      base = (o.secure ? "https://" : env.location.protocol + "//") + env.location.hostname +
-        (o.port ? ":" + o.port : "") + (base.charAt(0) === "/" ? "" : "/") + base;
+    if (!base && (o.host || o.port || o.secure)) base = served ? pathOf(served) : DEFAULT_PATH;
+    if (base && !originOf(base) && (o.host || ((o.port || o.secure) && env.location))) {
+      base = hostBase(o, env, (base.charAt(0) === "/" ? "" : "/") + base);
     }
-    if (!base) {
-      base = (env === GLOBAL ? loadedFrom : null) || (env.document ? scriptBase(env.document) : null) ||
-        DEFAULT_PATH;
-    }
+    if (!base) base = served || DEFAULT_PATH;
     this.url = base.replace(/\/+$/, "");
     loc = env.location;
     pageOrigin = loc && loc.protocol && loc.host ? originOf(loc.protocol + "//" + loc.host) : null;
@@ -707,6 +755,7 @@
   /* ---- channels ---- */
 
   proto.subscribe = function (channel, callback) {
+    if (channel === null || typeof channel === "undefined" || channel === "") throw new Error("Must provide a channel");
     channel = String(channel);
     if (callback) this.on("data:" + channel, callback);
     if (indexOf(this._channels, channel) >= 0) return this;
@@ -719,6 +768,7 @@
   proto.unsubscribe = function (channel) {
     var i = indexOf(this._channels, String(channel));
     this.unbind("data:" + channel);
+    this.unbind(channel + ":data");
     if (i < 0) return this;
     this._channels.splice(i, 1);
     if (this.state === "connected") this._enqueue("unsubscribe", {channel: [String(channel)]});
@@ -822,7 +872,9 @@
       if (err) {
         self._linkDown();
         if (!isTransient(err)) self._error(err);
-        self._setTimer("connect", self._openSession, self._delay(++self._connectTries));
+        ++self._connectTries;
+        self._setTimer("connect", self._openSession,
+          typeof err.retry === "number" ? err.retry : self._delay(self._connectTries));
         return;
       }
       self._sessionOpened(obj);
@@ -840,6 +892,7 @@
       this._pollTimeout = obj.poll_timeout;
     }
     if (typeof obj.keepalive_interval === "number") this._keepalive = obj.keepalive_interval;
+    this._useOffered(obj.transports);
     /* Reconcile with what the page (un)subscribed while connect was out. */
     for (i = 0; i < this._channels.length; i++) {
       if (indexOf(had, this._channels[i]) < 0) add.push(this._channels[i]);
@@ -934,6 +987,7 @@
         if (TRANSPORTS[DEFAULT_TRANSPORTS[i]].supported(this)) list.push(DEFAULT_TRANSPORTS[i]);
       }
     }
+    list = this._offeredOnly(list);
     this._transports = list;
     this._tIndex = 0;
     this.transport = list.length ? list[0] : null;
@@ -1004,6 +1058,10 @@
       record: function (obj) {
         if (!live()) return false;
         return self._record(obj, st);
+      },
+      answer: function (obj) {
+        if (!live()) return false;
+        return self._pollAdvice(obj, st) && live();   /* a handler may have disconnected */
       },
       end: function (err) {
         if (!live()) return;
@@ -1088,7 +1146,9 @@
         return false;
       }
       if (obj.event === "error") {
-        if (obj.error === "session_expired") {
+        if (obj.error === "superseded") {
+          this._superseded(st);
+        } else if (obj.error === "session_expired") {
           this._renewSession();
         } else {
           this._stopTransport();
@@ -1109,6 +1169,7 @@
     if (typeof obj.channel === "string" && indexOf(this._channels, obj.channel) >= 0) {
       this.trigger("data", obj.channel, obj.data);
       this.trigger("data:" + obj.channel, obj.data, obj.channel);
+      if (obj.channel + ":data" !== "data:" + obj.channel) this.trigger(obj.channel + ":data", obj.data);
     }
     return gen === this._gen;
   };
@@ -1122,9 +1183,10 @@
     }
     if (!err) {
       if (!st.probe) this._failures = 0;
-      this._setTimer("pump", function () { self._pump(); }, 0);
+      this._setTimer("pump", function () { self._pump(); }, st.retry || 0);
       return;
     }
+    if (this._refused(st, err)) return;
     if (isExpired(err)) {
       this._renewSession();
       return;
@@ -1141,7 +1203,131 @@
       }
     }
     if (t && t.blind && !st.records && !st.probe) this._probe = true;
-    this._setTimer("pump", function () { self._pump(); }, this._delay(this._failures));
+    this._setTimer("pump", function () { self._pump(); },
+      typeof err.retry === "number" ? err.retry : this._delay(this._failures));
+  };
+
+  /* ---- what the server says: offered transports, retry, superseded, missed ---- */
+
+  /* connect's "transports": the ones this host serves, in the order to try
+   * them. Absent (an older server): the client's own list stands. */
+  proto._useOffered = function (names) {
+    var keep = this.transport;
+    if (!isArray(names) || !names.length) return;
+    this._offered = names.slice(0);
+    this._pickTransports();
+    if (keep && indexOf(this._transports, keep) > this._tIndex) {
+      this._tIndex = indexOf(this._transports, keep);   /* a renewal keeps the fallback reached */
+      this.transport = keep;
+    }
+  };
+
+  /* Of the supported transports in `list`, those the server offers: in the
+   * server's order, or in the page's order when it chose (options.transports).
+   * A forced transport the server does not offer gives way to what it offers. */
+  proto._offeredOnly = function (list) {
+    var offered = this._offered, from, out = [], i;
+    if (!offered) return list;
+    from = isArray(this.options.transports) && this.options.transports.length ? list : offered;
+    for (i = 0; i < from.length; i++) {
+      if (indexOf(offered, from[i]) >= 0 && TRANSPORTS[from[i]] && TRANSPORTS[from[i]].supported(this) &&
+          indexOf(out, from[i]) < 0) out.push(from[i]);
+    }
+    for (i = 0; !out.length && i < offered.length; i++) {
+      if (TRANSPORTS[offered[i]] && TRANSPORTS[offered[i]].supported(this)) out.push(offered[i]);
+    }
+    return out.length ? out : list;
+  };
+
+  /* A poll answer's own fields, before its messages: "missed" (deliveries
+   * dropped for this session: the page should reload its state), "retry"
+   * (not held: wait that long before the next poll), "superseded" (a newer
+   * request of this session took over). Returns false to stop here. */
+  proto._pollAdvice = function (obj, st) {
+    if (typeof obj.missed === "number" && obj.missed > 0) this.trigger("missed", obj.missed);
+    if (obj.superseded === true) {
+      this._superseded(st);
+      return false;
+    }
+    if (typeof obj.retry === "number" && obj.retry > 0) st.retry = obj.retry;
+    return true;
+  };
+
+  /* Another request of this session (another tab using the same session,
+   * a copy of the page) now holds it: stop without reconnecting, or the two
+   * would end each other's requests forever. connect() after disconnect()
+   * starts again. */
+  proto._superseded = function (st) {
+    this._stopTransport();
+    this._st = null;
+    this.state = "superseded";
+    this.sessionID = null;        /* not ours any more: no disconnect for it */
+    this._linkDown();
+    this._error(failure(0, "superseded", st.name + " was superseded by a newer request of this session"));
+  };
+
+  /* A stream endpoint refused at once (HTTP 503 with "transports" and
+   * "retry": it cannot be held on this host now): take the offered list
+   * and go on with the next transport without waiting. */
+  proto._refused = function (st, err) {
+    var self = this;
+    if (!st.t || !st.t.stream || st.records || (!err.transports && typeof err.retry !== "number")) return false;
+    if (err.transports) this._useOffered(err.transports);
+    if (this.transport === st.name && !this._nextTransport()) return false;
+    this._setTimer("pump", function () { self._pump(); }, 0);
+    return true;
+  };
+
+  /* ---- Juggernaut 2.1.1's public surface (pages written for it) ---- */
+
+  Juggernaut.fn = proto;
+
+  proto.proxy = function (fn) {
+    var self = this;
+    return function () { return fn.apply(self, arguments); };
+  };
+
+  proto.writeMeta = function () {
+    return this.setMeta(this.meta);
+  };
+
+  /* new Juggernaut.Message({type: "event", data: ...}), then jug.write(m). */
+  function Message(hash) {
+    var k;
+    for (k in hash) {
+      if (hasOwn(hash, k)) this[k] = hash[k];
+    }
+  }
+
+  Message.fromJSON = function (json) {
+    return new Message(jsonParse(GLOBAL, json));
+  };
+
+  Message.prototype.toJSON = function () {
+    var out = {}, k;
+    for (k in this) {
+      if (hasOwn(this, k) && typeof this[k] !== "function") out[k] = this[k];
+    }
+    return jsonStringify(GLOBAL, out);
+  };
+
+  Juggernaut.Message = Message;
+
+  /* What 2.1.1's write(message) sent, done with this client's calls. */
+  proto._writeMessage = function (m) {
+    var type = m.type;
+    if (type === "subscribe") return this.subscribe(m.channel);
+    if (type === "unsubscribe") return this.unsubscribe(m.channel);
+    if (type === "meta") return this.setMeta(m.data);
+    if (type === "event") return this.sendEvent(m.data);
+    throw new Error("Juggernaut.Message of type \"" + type + "\" cannot be sent: " +
+      "the server takes subscribe, unsubscribe, meta and event");
+  };
+
+  var writeData = proto.write;
+  proto.write = function (data) {
+    if (data instanceof Message) return this._writeMessage(data);
+    return writeData.call(this, data);
   };
 
   /* ---- exported for tests and tools ---- */

@@ -20,6 +20,14 @@ int jugKeyQueue(char *out, size_t outlen, const char *prefix, const char *sid) {
     return fit(snprintf(out, outlen, "%ssession:%s:queue", prefix, sid), outlen);
 }
 
+int jugKeySioAck(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:sio", prefix, sid), outlen);
+}
+
+int jugKeySioHold(char *out, size_t outlen, const char *prefix, const char *sid) {
+    return fit(snprintf(out, outlen, "%ssession:%s:siohold", prefix, sid), outlen);
+}
+
 int jugKeyChannel(char *out, size_t outlen, const char *prefix, const char *channel) {
     return fit(snprintf(out, outlen, "%schannel:%s", prefix, channel), outlen);
 }

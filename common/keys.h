@@ -15,6 +15,10 @@
 int jugKeySession(char *out, size_t outlen, const char *prefix, const char *sid);
 int jugKeySessionChannels(char *out, size_t outlen, const char *prefix, const char *sid);
 int jugKeyQueue(char *out, size_t outlen, const char *prefix, const char *sid);
+/* socket.io sessions (fcgi/socketio.c): the id the last poll handed out, and
+ * the lease of the request holding the session open. */
+int jugKeySioAck(char *out, size_t outlen, const char *prefix, const char *sid);
+int jugKeySioHold(char *out, size_t outlen, const char *prefix, const char *sid);
 int jugKeyChannel(char *out, size_t outlen, const char *prefix, const char *channel);
 int jugKeySessions(char *out, size_t outlen, const char *prefix);
 int jugKeySeq(char *out, size_t outlen, const char *prefix);

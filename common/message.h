@@ -2,8 +2,9 @@
  *
  * jugMessageParse() turns the JSON an app PUBLISHes on the "juggernaut"
  * channel into a jugMessage, checking every field against the rules of
- * docs/PROTOCOL.md, 1. The data value is kept as compact JSON text, so it
- * reaches the browser unchanged without being parsed again downstream. */
+ * docs/PROTOCOL.md, 1, after the JSON scanner (json.h) has checked that
+ * every client can decode it. The data value is kept as the JSON text it
+ * was published as, so it reaches the browser unchanged. */
 #ifndef JUG_MESSAGE_H
 #define JUG_MESSAGE_H
 
@@ -19,7 +20,6 @@ typedef struct jugMessage {
     int except_count;
     char *data_json;     /* compact JSON text of "data"; "null" if absent */
     char *event;         /* Jugglite "event" key, or NULL */
-    char *event_id;      /* Jugglite "id" key, or NULL */
 } jugMessage;
 
 /* Parse len bytes of JSON. Limits: max_size bytes, max_channels channels.
@@ -29,7 +29,8 @@ int jugMessageParse(jugMessage *msg, const char *json, size_t len, size_t max_si
                     int max_channels, char *err, size_t errlen);
 
 /* Jugglite: wrap a raw PUBLISH <namespace><channel> payload as a message to
- * one channel. A JSON payload is passed as data; other text as a string. */
+ * one channel. A strict JSON payload is passed as data; other UTF-8 text as
+ * a string; anything else is refused. */
 int jugMessageFromRaw(jugMessage *msg, const char *channel, const char *payload, size_t len,
                       size_t max_size, char *err, size_t errlen);
 
@@ -37,12 +38,5 @@ void jugMessageFree(jugMessage *msg);
 
 /* 1 if name (len bytes) is a valid channel name, else 0. */
 int jugChannelValid(const char *name, size_t len);
-
-/* Append the JSON string literal of s (with quotes, escaped) to a malloc'd
- * buffer; returns the new string or NULL on allocation failure. */
-char *jugJsonQuote(const char *s);
-
-/* 1 if text (len bytes) is valid JSON, else 0. */
-int jugJsonValid(const char *text, size_t len);
 
 #endif

@@ -1,12 +1,16 @@
-/* redis.c -- connecting to Redis and running the Lua scripts (see redis.h). */
+/* redis.c -- connecting to Redis, running the Lua scripts, and what its
+ * errors mean (see redis.h). */
 #include "autoconfig.h"
 #include "redis.h"
 #include "redis_scripts.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 static redisContext *connectRaw(const jugRedisAddress *addr, int timeout_ms) {
     if (timeout_ms <= 0) {
@@ -30,7 +34,7 @@ static int setupCommand(redisContext *c, char *err, size_t errlen, const char *w
     }
     int rc = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", what, r->str);
+        snprintf(err, errlen, "%s (answer to %s)", r->str, what);
         rc = -1;
     }
     freeReplyObject(r);
@@ -113,4 +117,106 @@ redisReply *jugRedisScript(redisContext *c, jugScript script, int numkeys, int a
         r = evalScript(c, "EVAL", text->source, numkeys, argc, argv, argvlen);
     }
     return r;
+}
+
+/* ---- what errors mean ---- */
+
+jugRedisErrorKind jugRedisErrorKindOf(const char *text) {
+    static const struct {
+        const char *code;
+        jugRedisErrorKind kind;
+    } codes[] = {
+        {"LOADING", JUG_REDIS_ERR_LOADING},       {"BUSY", JUG_REDIS_ERR_BUSY},
+        {"OOM", JUG_REDIS_ERR_OOM},               {"READONLY", JUG_REDIS_ERR_READONLY},
+        {"MASTERDOWN", JUG_REDIS_ERR_MASTERDOWN}, {"NOAUTH", JUG_REDIS_ERR_AUTH},
+        {"WRONGPASS", JUG_REDIS_ERR_AUTH},        {"NOPERM", JUG_REDIS_ERR_AUTH},
+        {"MISCONF", JUG_REDIS_ERR_MISCONF},       {"NOREPLICAS", JUG_REDIS_ERR_NOREPLICAS},
+        {"TRYAGAIN", JUG_REDIS_ERR_CLUSTER},      {"CLUSTERDOWN", JUG_REDIS_ERR_CLUSTER},
+    };
+    static const char wrapped[] = "ERR Error running script";
+    /* Before AUTH, Redis refuses long commands this way (and hangs up). */
+    static const char unauthenticated[] = "ERR Protocol error: unauthenticated";
+    if (!text) return JUG_REDIS_ERR_CONNECTION;
+    if (!strncmp(text, unauthenticated, sizeof(unauthenticated) - 1)) return JUG_REDIS_ERR_AUTH;
+    /* The code is the reply's first word; Redis < 7 puts an error raised
+     * inside a script after a '-' in an ERR of its own. */
+    const char *code = text;
+    if (!strncmp(text, wrapped, sizeof(wrapped) - 1)) {
+        const char *dash = strstr(text, ": -");
+        if (!dash) return JUG_REDIS_ERR_OTHER;
+        code = dash + 3;
+    }
+    size_t n = strcspn(code, " ");
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strlen(codes[i].code) == n && !strncmp(code, codes[i].code, n)) return codes[i].kind;
+    return JUG_REDIS_ERR_OTHER;
+}
+
+int jugRedisErrorTransient(jugRedisErrorKind kind) {
+    return kind != JUG_REDIS_ERR_NONE && kind != JUG_REDIS_ERR_OTHER;
+}
+
+const char *jugRedisErrorMeaning(jugRedisErrorKind kind) {
+    switch (kind) {
+    case JUG_REDIS_ERR_NONE: return "answers";
+    case JUG_REDIS_ERR_OTHER: return "answered an error";
+    case JUG_REDIS_ERR_CONNECTION: return "is unreachable";
+    case JUG_REDIS_ERR_LOADING: return "is loading its data (LOADING)";
+    case JUG_REDIS_ERR_BUSY: return "is busy running a script (BUSY)";
+    case JUG_REDIS_ERR_OOM: return "is out of memory: maxmemory reached, nothing evictable (OOM)";
+    case JUG_REDIS_ERR_READONLY: return "is a read-only replica (READONLY)";
+    case JUG_REDIS_ERR_MASTERDOWN: return "is a replica that lost its master (MASTERDOWN)";
+    case JUG_REDIS_ERR_AUTH: return "refuses our credentials (NOAUTH/WRONGPASS/NOPERM)";
+    case JUG_REDIS_ERR_MISCONF: return "cannot persist and refuses writes (MISCONF)";
+    case JUG_REDIS_ERR_NOREPLICAS: return "has too few replicas to accept writes (NOREPLICAS)";
+    case JUG_REDIS_ERR_CLUSTER: return "is a cluster that reconfigures (TRYAGAIN/CLUSTERDOWN)";
+    }
+    return "failed";
+}
+
+/* ---- episodes ---- */
+
+static pthread_mutex_t episodeLock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int episodeKind;       /* jugRedisErrorKind of the open episode, or NONE */
+static time_t episodeLastLog;        /* when its last line was logged */
+static long episodeSinceLog, episodeTotal;
+
+jugRedisEpisodeEvent jugRedisEpisodeFail(jugRedisErrorKind kind, long *count) {
+    jugRedisEpisodeEvent ev = JUG_EPISODE_QUIET;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&episodeLock);
+    if (atomic_load(&episodeKind) != (int)kind) {
+        atomic_store(&episodeKind, (int)kind);
+        episodeLastLog = now;
+        episodeSinceLog = 0;
+        episodeTotal = 1;
+        *count = 1;
+        ev = JUG_EPISODE_STARTED;
+    } else {
+        episodeTotal++;
+        episodeSinceLog++;
+        /* A wall clock set back must not silence the episode. */
+        if (now - episodeLastLog >= JUG_REDIS_EPISODE_LOG_S || now < episodeLastLog) {
+            *count = episodeSinceLog;
+            episodeSinceLog = 0;
+            episodeLastLog = now;
+            ev = JUG_EPISODE_ONGOING;
+        }
+    }
+    pthread_mutex_unlock(&episodeLock);
+    return ev;
+}
+
+jugRedisEpisodeEvent jugRedisEpisodeOk(jugRedisErrorKind *kind, long *count) {
+    jugRedisEpisodeEvent ev = JUG_EPISODE_QUIET;
+    if (atomic_load(&episodeKind) == JUG_REDIS_ERR_NONE) return ev;
+    pthread_mutex_lock(&episodeLock);
+    if (atomic_load(&episodeKind) != JUG_REDIS_ERR_NONE) {
+        *kind = (jugRedisErrorKind)atomic_load(&episodeKind);
+        *count = episodeTotal;
+        atomic_store(&episodeKind, JUG_REDIS_ERR_NONE);
+        ev = JUG_EPISODE_ENDED;
+    }
+    pthread_mutex_unlock(&episodeLock);
+    return ev;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "json.h"
 #include "log.h"
 #include "message.h"
 #include "stats.h"
@@ -28,6 +29,26 @@
 static void respondInvalid(jugContext *ctx, int status, const char *err) {
     jugLog(JUG_LOG_INFO, "%s: %d: %s", ctx->req->endpoint_name, status, err);
     jugResponseError(ctx->res, status, jugErrorCode(status), err);
+}
+
+/* One line when Redis becomes unusable, a count every so often while it
+ * stays so (common/redis.h, episodes), never one per request. */
+static void logUnavailable(jugContext *ctx) {
+    jugRedisErrorKind kind = ctx->store->kind;
+    long count;
+    if (!jugRedisErrorTransient(kind)) kind = JUG_REDIS_ERR_CONNECTION;
+    switch (jugRedisEpisodeFail(kind, &count)) {
+    case JUG_EPISODE_STARTED:
+        jugLog(JUG_LOG_ERROR, "Redis %s: answering 503 until it recovers (%s: %s)", jugRedisErrorMeaning(kind),
+               ctx->req->endpoint_name, ctx->store->err);
+        break;
+    case JUG_EPISODE_ONGOING:
+        jugLog(JUG_LOG_WARNING, "Redis still %s: %ld more request(s) got 503 since the last line (%s)",
+               jugRedisErrorMeaning(kind), count, ctx->store->err);
+        break;
+    default:
+        break;
+    }
 }
 
 void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
@@ -44,7 +65,7 @@ void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
         jugResponseError(ctx->res, 413, "too_large", "too many channels for one session");
         return;
     case JUG_STORE_UNAVAILABLE:
-        jugLog(JUG_LOG_WARNING, "%s: Redis unavailable: %s", what, ctx->store->err);
+        logUnavailable(ctx);
         jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
         return;
     case JUG_STORE_ERROR:
@@ -204,7 +225,7 @@ void jugHandlePublish(jugContext *ctx) {
         respondInvalid(ctx, 413, "message too large");
         return;
     }
-    if (!jugJsonDepthOk(text, len, PUBLISH_MAX_DEPTH)) {
+    if (jugJsonCheck(text, len, PUBLISH_MAX_DEPTH, NULL) == JUG_JSON_DEPTH) {
         respondInvalid(ctx, 400, "message nests too deeply");
         return;
     }
@@ -246,16 +267,61 @@ done:
     return buf;
 }
 
+/* client-js/juggernaut.js holds this string where the worker that serves it
+ * puts its own base path, so that the client finds the worker however the
+ * page names the script (README, "Where the client finds the worker"). */
+#define SCRIPT_BASE_MARK "@JUGGERNAUT_BASE@"
+
+/* The URL path the script was asked for, without its last segment
+ * ("/cgi-bin/juggernaut.fcgi/application.js" -> "/cgi-bin/juggernaut.fcgi"),
+ * if that segment names the script and the path is plain enough to go into
+ * a JavaScript string as it is. Else "" (the mark stays: the default path). */
+static void scriptBase(const jugContext *ctx, char *out, size_t outlen) {
+    const char *uri = FCGX_GetParam("REQUEST_URI", ctx->req->fcgx->envp);
+    size_t n = uri ? strcspn(uri, "?#") : 0;
+    const char *slash = n ? memrchr(uri, '/', n) : NULL;
+    out[0] = '\0';
+    if (!slash || uri[0] != '/' || (size_t)(slash - uri) >= outlen ||
+        jugEndpointFromName(slash + 1, (size_t)(uri + n - slash - 1)) != ctx->req->endpoint)
+        return;
+    for (const char *p = uri; p < slash; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '<' || *p == '\'') return;
+    memcpy(out, uri, (size_t)(slash - uri));
+    out[slash - uri] = '\0';
+}
+
+/* body with the first SCRIPT_BASE_MARK replaced by base (in place when it fits). */
+static char *putBase(char *body, size_t *len, const char *base) {
+    const size_t mark = sizeof(SCRIPT_BASE_MARK) - 1, blen = strlen(base);
+    char *at = *base ? memmem(body, *len, SCRIPT_BASE_MARK, mark) : NULL;
+    if (!at) return body;
+    size_t off = (size_t)(at - body), newlen = *len - mark + blen;
+    char *out = malloc(newlen + 1);
+    if (!out) return body;
+    memcpy(out, body, off);
+    memcpy(out + off, base, blen);
+    memcpy(out + off + blen, at + mark, *len - off - mark + 1);
+    free(body);
+    *len = newlen;
+    return out;
+}
+
 void jugHandleScript(jugContext *ctx) {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/juggernaut.js", ctx->cfg->static_dir);
+    /* application.js is the name Juggernaut 2.1.1 pages load the client by. */
+    const char *file = ctx->req->endpoint == JUG_EP_SCRIPT_MIN ? "juggernaut.min.js" : "juggernaut.js";
+    char path[600], msg[64];
+    snprintf(path, sizeof(path), "%s/%s", ctx->cfg->static_dir, file);
     size_t len = 0;
     char *body = readSmallFile(path, SCRIPT_MAX_SIZE, &len);
     if (!body) {
-        jugLog(JUG_LOG_INFO, "juggernaut.js: %s: %s", path, strerror(errno));
-        jugResponseError(ctx->res, 404, "not_found", "juggernaut.js is not installed");
+        jugLog(JUG_LOG_INFO, "%s: %s: %s", ctx->req->endpoint_name, path, strerror(errno));
+        snprintf(msg, sizeof(msg), "%s is not installed", file);
+        jugResponseError(ctx->res, 404, "not_found", msg);
         return;
     }
+    char base[256];
+    scriptBase(ctx, base, sizeof(base));
+    body = putBase(body, &len, base);
     char extra[64];
     snprintf(extra, sizeof(extra), "Content-Length: %zu\r\n", len);
     if (jugResponseHeadersCached(ctx->res, 200, "application/javascript; charset=utf-8",

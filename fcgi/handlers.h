@@ -31,7 +31,7 @@ void jugHandleMeta(jugContext *ctx);
 void jugHandleEvent(jugContext *ctx);
 void jugHandleDisconnect(jugContext *ctx);
 void jugHandlePublish(jugContext *ctx);      /* demo only */
-void jugHandleScript(jugContext *ctx);       /* serves juggernaut.js */
+void jugHandleScript(jugContext *ctx);       /* juggernaut.js, application.js, juggernaut.min.js */
 
 /* longpoll.c: long-poll, and JSONP long-poll */
 void jugHandlePoll(jugContext *ctx);

@@ -6,8 +6,8 @@
  * as fd 0 and each with its own Redis connection; requests that wait are
  * handed to the event loop (park.h), so a thread is busy only while a
  * request is worked on. Started as a plain CGI program it serves the one
- * request in its environment and exits. "--check" tells an admin on a
- * shared host whether the configuration loads and Redis answers. */
+ * request in its environment and exits. "--check [URL]" tells an admin
+ * on a shared host what works and what to change (check.c). */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <fcgiapp.h>
 
 #include "cgi.h"
+#include "check.h"
 #include "config.h"
 #include "handlers.h"
 #include "host.h"
@@ -31,6 +32,7 @@
 #include "park.h"
 #include "redis.h"
 #include "stats.h"
+#include "socketio.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -70,6 +72,9 @@ static const jugHandler handlers[JUG_EP_COUNT] = {
     [JUG_EP_SCRIPT] = jugHandleScript,
     [JUG_EP_PUBLISH] = jugHandlePublish,
     [JUG_EP_STATUS] = jugHandleStatus,
+    [JUG_EP_SOCKETIO] = jugHandleSocketIo,
+    [JUG_EP_SCRIPT_APP] = jugHandleScript,
+    [JUG_EP_SCRIPT_MIN] = jugHandleScript,
 };
 
 int jugShuttingDown(void) {
@@ -259,52 +264,29 @@ static const char *configPath(const char *explicit_path) {
     return NULL;
 }
 
-static int runCheck(const char *path, int config_ok, const char *config_err) {
+static int runCheck(const char *path, int config_ok, const char *config_err, const char *url) {
     const char *shown = configPath(path);
     if (!config_ok) {
-        printf("config: FAILED: %s\n", config_err);
+        printf("config: PROBLEM: %s\n", config_err);
         return 1;
     }
-    printf("config: ok (%s)\n", shown ? shown : "built-in defaults");
-    char where[300];
-    if (config.redis.unix_path[0]) snprintf(where, sizeof(where), "%s", config.redis.unix_path);
-    else snprintf(where, sizeof(where), "%s:%d", config.redis.host, config.redis.port);
-    char err[256];
-    redisContext *c = jugRedisConnect(&config.redis, 2000, err, sizeof(err));
-    if (!c) {
-        printf("redis: FAILED: %s\n", err);
-        return 1;
-    }
-    int ok = 0;
-    redisReply *r = redisCommand(c, "PING");
-    if (!r) {
-        printf("redis: FAILED: %s\n", c->errstr);
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        printf("redis: FAILED: %s\n", r->str);
-    } else {
-        redisReply *info = redisCommand(c, "COMMAND INFO BLMOVE");
-        ok = info && info->type == REDIS_REPLY_ARRAY && info->elements == 1 &&
-             info->element[0]->type == REDIS_REPLY_ARRAY;
-        if (ok) printf("redis: ok (%s, db %d)\n", where, config.redis.db);
-        else printf("redis: FAILED: %s answers but lacks BLMOVE (Redis 6.2 or later is needed)\n", where);
-        if (info) freeReplyObject(info);
-    }
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return ok ? 0 : 1;
+    return jugCheckRun(&config, shown ? shown : "built-in defaults", url, stdout);
 }
 
 /* ---- main ---- */
 
 static void usage(FILE *out) {
-    fprintf(out, "Usage: %s [-c FILE] [--check]\n"
+    fprintf(out, "Usage: %s [-c FILE] [--check [URL]]\n"
                  "       %s -h|--help | -V|--version\n"
                  "\n"
                  "Run by a FastCGI server (or as a CGI program) to serve juggernaut clients.\n"
                  "\n"
                  "  -c FILE        configuration file (default $JUGGERNAUT_CONFIG, else\n"
                  "                 %s)\n"
-                 "  --check        report whether the configuration loads and Redis answers\n"
+                 "  --check [URL]  report whether the configuration loads, Redis answers and\n"
+                 "                 a poller runs; with the worker's URL as browsers use it\n"
+                 "                 (http://...), also what the web server does to requests\n"
+                 "                 (takes about poll_timeout + 15 s)\n"
                  "  -h, --help     show this help\n"
                  "  -V, --version  show the version\n"
                  "\n"
@@ -316,9 +298,11 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
     const char *path = NULL;
     int check = 0;
+    const char *check_url = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--check")) {
             check = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-') check_url = argv[++i];
         } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
             path = argv[++i];
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -336,7 +320,7 @@ int main(int argc, char **argv) {
     jugStatsInit();
     char err[JUG_CONFIG_ERRLEN];
     int config_ok = jugConfigLoad(&config, path, DEFAULT_CONFIG, err, sizeof(err)) == 0;
-    if (check) return runCheck(path, config_ok, err);
+    if (check) return runCheck(path, config_ok, err, check_url);
     if (config_ok && jugLogInit(PROGRAM, config.log, config.log_level, err, sizeof(err)) < 0)
         config_ok = 0;
     FCGX_Init();

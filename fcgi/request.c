@@ -15,8 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "message.h"
 #include "sid.h"
+#include "sio_frame.h"
 
 /* Bytes of request body read past Content-Length before giving up on
  * finding the end of the FastCGI input stream. */
@@ -41,6 +43,9 @@ static const char *const endpointNames[JUG_EP_COUNT] = {
     [JUG_EP_SCRIPT] = "juggernaut.js",
     [JUG_EP_PUBLISH] = "publish",
     [JUG_EP_STATUS] = "status",
+    [JUG_EP_SOCKETIO] = "socket.io",
+    [JUG_EP_SCRIPT_APP] = "application.js",
+    [JUG_EP_SCRIPT_MIN] = "juggernaut.min.js",
 };
 
 static int fail(int status, char *err, size_t errlen, const char *fmt, ...)
@@ -199,6 +204,12 @@ static void findEndpoint(jugRequest *req, int use_action) {
     const char *path_info = FCGX_GetParam("PATH_INFO", envp);
     size_t len;
     const char *seg;
+    /* socket.io URLs have several segments (.../socket.io/1/xhr-polling/<sid>). */
+    const char *uri = FCGX_GetParam("REQUEST_URI", envp);
+    if ((path_info && jugSioResource(path_info)) || (uri && jugSioResource(uri))) {
+        setEndpoint(req, JUG_EP_SOCKETIO, NULL, 0);
+        return;
+    }
     if (path_info && *path_info) {
         seg = lastSegment(path_info, &len);
         if (len > 0) {
@@ -258,11 +269,13 @@ int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, c
     if (qlen > cfg->max_request_size)
         return fail(413, err, errlen, "query string over %zu bytes", cfg->max_request_size);
     int post = !strcmp(req->method, "POST");
+    /* socket.io bodies are packets, not forms: socketio.c reads them raw. */
+    int raw = req->endpoint == JUG_EP_SOCKETIO;
     if (post) {
         int rc = bodyLength(req, cfg, &blen, err, errlen);
         if (rc) return rc;
         const char *type = FCGX_GetParam("CONTENT_TYPE", envp);
-        if (blen > 0 && !bodyTypeAccepted(type))
+        if (blen > 0 && !raw && !bodyTypeAccepted(type))
             return fail(400, err, errlen, "body must be application/x-www-form-urlencoded");
     }
     req->storage = malloc(qlen + blen + 2);
@@ -277,8 +290,10 @@ int jugRequestParse(jugRequest *req, FCGX_Request *fcgx, const jugConfig *cfg, c
         if (rc) return rc;
     }
     if (req->client_fd >= 0) drainInput(fcgx->in);
+    req->body = body;
+    req->body_len = strlen(body);
     int rc = parsePairs(req, req->storage, JUG_MAX_PARAMS, err, errlen);
-    if (!rc) rc = parsePairs(req, body, JUG_MAX_PARAMS, err, errlen);
+    if (!rc && !raw) rc = parsePairs(req, body, JUG_MAX_PARAMS, err, errlen);
     if (rc) return rc;
     if (req->endpoint == JUG_EP_UNKNOWN) findEndpoint(req, 1);
     return 0;
@@ -401,24 +416,6 @@ int jugRequestChannels(const jugRequest *req, const char ***channels, int *count
     return 0;
 }
 
-int jugJsonDepthOk(const char *text, size_t len, int max_depth) {
-    int depth = 0, in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\') i++;
-            else if (c == '"') in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) return 0;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return 1;
-}
-
 int jugRequestJson(const jugRequest *req, const char *name, size_t max, const char **json,
                    char *err, size_t errlen) {
     const char *v = jugRequestParam(req, name);
@@ -428,9 +425,16 @@ int jugRequestJson(const jugRequest *req, const char *name, size_t max, const ch
     }
     size_t len = strlen(v);
     if (len > max) return fail(413, err, errlen, "%s is larger than %zu bytes", name, max);
-    if (!jugJsonDepthOk(v, len, JSON_MAX_DEPTH))
+    size_t where;
+    char why[96];
+    jugJsonError e = jugJsonCheck(v, len, JSON_MAX_DEPTH, &where);
+    if (e == JUG_JSON_DEPTH)
         return fail(400, err, errlen, "%s nests deeper than %d levels", name, JSON_MAX_DEPTH);
-    if (!jugJsonValid(v, len)) return fail(400, err, errlen, "%s is not valid JSON", name);
+    if (e == JUG_JSON_NOMEM) return fail(500, err, errlen, "out of memory");
+    if (e != JUG_JSON_OK) {
+        jugJsonDescribe(why, sizeof(why), e, where);
+        return fail(400, err, errlen, "%s is not accepted JSON: %s", name, why);
+    }
     *json = v;
     return 0;
 }
@@ -444,19 +448,19 @@ static int parseId(const char *s, long long *out) {
 }
 
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen) {
+    long long header = 0;
     *ack = 0;
     const char *v = jugRequestParam(req, "ack");
-    if (v) {
-        if (parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
-        return 0;
-    }
+    if (v && parseId(v, ack) < 0) return fail(400, err, errlen, "ack must be a whole number >= 0");
     /* A browser sends back whatever id it last saw; one we cannot read
      * resumes from the oldest unacknowledged delivery rather than failing
-     * every automatic reconnect. */
+     * every automatic reconnect. EventSource reconnects to the URL it was
+     * opened with, whose ack= is older than every id the stream sent since:
+     * the larger of the two is where the client really is. */
     const char *h = req->last_event_id;
     if (h && *h) {
         const char *dot = strrchr(h, '.');
-        if (parseId(dot ? dot + 1 : h, ack) < 0) *ack = 0;
+        if (parseId(dot ? dot + 1 : h, &header) == 0 && header > *ack) *ack = header;
     }
     return 0;
 }

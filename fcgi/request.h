@@ -28,6 +28,9 @@ typedef enum {
     JUG_EP_SCRIPT,      /* juggernaut.js */
     JUG_EP_PUBLISH,     /* demo-only publish endpoint (config demo_publish on) */
     JUG_EP_STATUS,      /* operator status (config status_allow / status_token) */
+    JUG_EP_SOCKETIO,    /* .../socket.io/...: Juggernaut 2.1.1 pages (socketio.c) */
+    JUG_EP_SCRIPT_APP,  /* application.js: juggernaut.js under the name of the original */
+    JUG_EP_SCRIPT_MIN,  /* juggernaut.min.js */
     JUG_EP_COUNT
 } jugEndpoint;
 
@@ -48,6 +51,8 @@ typedef struct jugRequest {
     int client_fd;               /* connection to the web server; -1 in CGI mode */
     char *storage;               /* owns every name and value of params */
     char *detached;              /* owns method, origin and last_event_id once detached */
+    const char *body;            /* JUG_EP_SOCKETIO only: the raw POST body (NUL-terminated) */
+    size_t body_len;
 } jugRequest;
 
 /* Parameters one request may carry; more is a 400. */
@@ -55,10 +60,6 @@ typedef struct jugRequest {
 
 /* The endpoint of a name from the URL ("poll", "juggernaut.js"), or JUG_EP_UNKNOWN. */
 jugEndpoint jugEndpointFromName(const char *name, size_t len);
-
-/* 1 if the JSON text nests arrays/objects at most max_depth deep. The JSON
- * parser recurses once per level, and worker threads have small stacks. */
-int jugJsonDepthOk(const char *text, size_t len, int max_depth);
 
 /* Parse an accepted request. Returns 0, or an HTTP status (400, 405, 413)
  * with the reason in err. */
@@ -82,13 +83,15 @@ int jugRequestSessionId(const jugRequest *req, const char **sid, char *err, size
 int jugRequestChannels(const jugRequest *req, const char ***channels, int *count, int max,
                        int required, char *err, size_t errlen);
 
-/* A JSON-valued parameter (meta, data): valid JSON, at most max bytes;
- * missing gives "null". Returns 0, or 400/413 with err. */
+/* A JSON-valued parameter (meta, data): JSON that jugJsonCheck (json.h)
+ * accepts, nested at most 64 deep, at most max bytes; missing gives "null".
+ * Returns 0, or 400/413 (500: out of memory) with err. */
 int jugRequestJson(const jugRequest *req, const char *name, size_t max, const char **json,
                    char *err, size_t errlen);
 
-/* The acknowledged id: "ack", else the Last-Event-ID header (a plain number,
- * or Jugglite form "<sid>.<n>"), else 0. Returns 0 or 400 with err. */
+/* The acknowledged id: the larger of "ack" and the Last-Event-ID header (a
+ * plain number, or Jugglite form "<sid>.<n>"; unreadable counts as 0), or 0
+ * if neither is given. Returns 0, or 400 with err for a malformed "ack". */
 int jugRequestAck(const jugRequest *req, long long *ack, char *err, size_t errlen);
 
 #endif

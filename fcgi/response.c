@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "message.h"
+#include "json.h"
 
 #define NO_CACHE_HEADERS \
     "Cache-Control: no-cache, no-store, must-revalidate\r\n" \

@@ -22,23 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "keys.h"
 #include "log.h"
 #include "message.h"
-#include "redis.h"
+#include "redisfacts.h"
 #include "stats.h"
 
 #define REDIS_TIMEOUT_MS 1000
-
-/* What Redis said; a count is -1 when unknown. */
-typedef struct redisFacts {
-    int reachable;
-    char error[256];
-    char version[32];
-    long long sessions, subscriptions, channels, held_host;
-    char holder[160];               /* empty: no active poller */
-    long long lease_age_ms, lease_ttl_ms;
-} redisFacts;
 
 /* ---- access ---- */
 
@@ -75,99 +66,6 @@ static int wantsPrometheus(const jugContext *ctx) {
     return accept && strstr(accept, "text/plain") && !strstr(accept, "application/json");
 }
 
-/* ---- Redis ---- */
-
-static long long replyInt(const redisReply *r) {
-    if (!r) return -1;
-    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
-    if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, NULL, 10);
-    return -1;
-}
-
-static void copyVersion(redisFacts *f, const redisReply *info) {
-    if (!info || info->type != REDIS_REPLY_STRING) return;
-    const char *v = strstr(info->str, "redis_version:");
-    if (!v) return;
-    v += strlen("redis_version:");
-    size_t n = strspn(v, "0123456789.");
-    if (n >= sizeof(f->version)) n = sizeof(f->version) - 1;
-    memcpy(f->version, v, n);
-    f->version[n] = '\0';
-}
-
-/* The lease holder and how long it has held the lease, by the Redis clock. */
-static void leaseFacts(redisFacts *f, redisReply *holder, redisReply *since, redisReply *pttl,
-                       redisReply *time) {
-    if (!holder || holder->type != REDIS_REPLY_STRING) return;
-    snprintf(f->holder, sizeof(f->holder), "%.*s", (int)holder->len, holder->str);
-    f->lease_ttl_ms = replyInt(pttl);
-    long long taken = replyInt(since);
-    if (taken > 0 && time && time->type == REDIS_REPLY_ARRAY && time->elements == 2) {
-        long long now = replyInt(time->element[0]) * 1000 + replyInt(time->element[1]) / 1000;
-        f->lease_age_ms = now >= taken ? now - taken : 0;
-    }
-}
-
-static void askRedis(const jugConfig *cfg, redisFacts *f) {
-    memset(f, 0, sizeof(*f));
-    f->sessions = f->subscriptions = f->channels = f->held_host = -1;
-    f->lease_age_ms = f->lease_ttl_ms = -1;
-    char err[200];
-    redisContext *c = jugRedisConnect(&cfg->redis, REDIS_TIMEOUT_MS, err, sizeof(err));
-    if (!c) {
-        snprintf(f->error, sizeof(f->error), "%s", err);
-        return;
-    }
-    char sessions[JUG_KEY_MAX], stats[JUG_KEY_MAX], lease[JUG_KEY_MAX], since[JUG_KEY_MAX],
-        holds[JUG_KEY_MAX];
-    const char *p = cfg->key_prefix;
-    jugKeySessions(sessions, sizeof(sessions), p);
-    jugKeyStats(stats, sizeof(stats), p);
-    jugKeyPollerLease(lease, sizeof(lease), p);
-    jugKeyPollerSince(since, sizeof(since), p);
-    jugKeyHolds(holds, sizeof(holds), p);
-    redisAppendCommand(c, "INFO server");
-    redisAppendCommand(c, "ZCARD %s", sessions);
-    redisAppendCommand(c, "HMGET %s subscriptions channels", stats);
-    redisAppendCommand(c, "GET %s", lease);
-    redisAppendCommand(c, "GET %s", since);
-    redisAppendCommand(c, "PTTL %s", lease);
-    redisAppendCommand(c, "TIME");
-    redisAppendCommand(c, "ZCARD %s", holds);
-    enum { N = 8 };
-    redisReply *r[N] = {0};
-    int ok = 1;
-    for (int i = 0; i < N; i++) {
-        void *reply = NULL;
-        if (redisGetReply(c, &reply) != REDIS_OK) {
-            ok = 0;
-            break;
-        }
-        r[i] = reply;
-        if (r[i]->type == REDIS_REPLY_ERROR && i < 2) {
-            snprintf(f->error, sizeof(f->error), "%s", r[i]->str);
-            ok = 0;
-        }
-    }
-    if (ok) {
-        f->reachable = 1;
-        copyVersion(f, r[0]);
-        f->sessions = replyInt(r[1]);
-        if (r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements == 2) {
-            /* Absent fields: nothing was ever subscribed (since the counters exist). */
-            f->subscriptions = r[2]->element[0]->type == REDIS_REPLY_NIL ? 0 : replyInt(r[2]->element[0]);
-            f->channels = r[2]->element[1]->type == REDIS_REPLY_NIL ? 0 : replyInt(r[2]->element[1]);
-        }
-        leaseFacts(f, r[3], r[4], r[5], r[6]);
-        f->held_host = replyInt(r[7]);
-    } else if (!f->error[0]) {
-        snprintf(f->error, sizeof(f->error), "%s", c->errstr[0] ? c->errstr : "no answer");
-    }
-    for (int i = 0; i < N; i++)
-        if (r[i]) freeReplyObject(r[i]);
-    redisFree(c);
-}
-
 /* ---- the two formats ---- */
 
 static void add(jugBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -201,7 +99,7 @@ static int heldLimit(const jugConfig *cfg, const jugStatsSnapshot *s) {
     return s->held_limit >= 0 ? s->held_limit : cfg->max_held;
 }
 
-static void buildJson(jugBuf *b, const jugConfig *cfg, const redisFacts *f, const jugStatsSnapshot *s) {
+static void buildJson(jugBuf *b, const jugConfig *cfg, const jugRedisFacts *f, const jugStatsSnapshot *s) {
     add(b, "{\"worker\":{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%lld}", PACKAGE_VERSION,
         (int)getpid(), s->uptime_ms / 1000);
     add(b, ",\"redis\":{\"reachable\":%s,\"version\":", f->reachable ? "true" : "false");
@@ -252,7 +150,7 @@ static void gauge(jugBuf *b, const char *name, const char *help, long long v) {
     add(b, "juggernaut_%s %lld\n", name, v);
 }
 
-static void buildPrometheus(jugBuf *b, const jugConfig *cfg, const redisFacts *f,
+static void buildPrometheus(jugBuf *b, const jugConfig *cfg, const jugRedisFacts *f,
                             const jugStatsSnapshot *s) {
     metric(b, "info", "gauge", "Version of this worker (always 1).");
     add(b, "juggernaut_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -304,9 +202,9 @@ void jugHandleStatus(jugContext *ctx) {
         jugResponseError(ctx->res, access, jugErrorCode(access), why);
         return;
     }
-    redisFacts facts;
+    jugRedisFacts facts;
     jugStatsSnapshot snap;
-    askRedis(ctx->cfg, &facts);
+    jugRedisFactsGather(ctx->cfg, REDIS_TIMEOUT_MS, &facts);
     jugStatsRead(&snap);
     jugBuf b = {0};
     int prometheus = wantsPrometheus(ctx);

@@ -8,19 +8,22 @@
 #include "store.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "keys.h"
+#include "log.h"
 #include "redis.h"
 
+/* Connecting fails fast when Redis is not there; a reply may take longer
+ * (a busy Redis is slow, not gone: giving up on it would only add the load
+ * of a reconnection and turn a slow answer into a 503). */
 #define CONNECT_TIMEOUT_MS 1000
-/* How long past the BLMOVE timeout we wait for Redis to answer it. */
-#define WAIT_MARGIN_MS 2000
+#define COMMAND_TIMEOUT_MS 5000
 
 /* The numbers every session script takes after prefix, channel and sid. */
 typedef struct scriptNumbers {
@@ -59,9 +62,14 @@ static int ensureConnected(jugStore *store) {
     char err[200];
     store->redis = jugRedisConnect(&store->cfg->redis, CONNECT_TIMEOUT_MS, err, sizeof(err));
     if (!store->redis) {
+        /* Refused credentials say so; anything else means no connection. */
+        store->kind = jugRedisErrorKindOf(err);
+        if (!jugRedisErrorTransient(store->kind)) store->kind = JUG_REDIS_ERR_CONNECTION;
         setError(store, "%s", err);
         return -1;
     }
+    struct timeval tv = {COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000};
+    redisSetTimeout(store->redis, tv);
     return 1;
 }
 
@@ -92,6 +100,7 @@ static redisReply *runScript(jugStore *store, jugScript script, int argc, const 
         if (fresh < 0) return NULL;
         redisReply *r = jugRedisScript(store->redis, script, 0, argc, argv, NULL);
         if (r) return r;
+        store->kind = JUG_REDIS_ERR_CONNECTION;
         setError(store, "Redis: %s", store->redis->errstr);
         int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
@@ -100,13 +109,36 @@ static redisReply *runScript(jugStore *store, jugScript script, int argc, const 
     return NULL;
 }
 
-/* The status of a script's reply; frees it unless the caller keeps it. */
+/* Redis answered: if that ends an episode of failures, say so once. */
+static void noteAnswered(jugStore *store) {
+    jugRedisErrorKind was;
+    long failures;
+    store->kind = JUG_REDIS_ERR_NONE;
+    if (jugRedisEpisodeOk(&was, &failures) == JUG_EPISODE_ENDED)
+        jugLog(JUG_LOG_WARNING, "Redis answers again (%ld request(s) got 503 while it %s)", failures,
+               jugRedisErrorMeaning(was));
+}
+
+/* The status of a script's reply (NULL: no answer). The project's own
+ * errors first; then a state of Redis that passes is UNAVAILABLE (503,
+ * retry), anything else an ERROR (500, a bug). */
 static jugStoreStatus replyStatus(jugStore *store, redisReply *r) {
     if (!r) return JUG_STORE_UNAVAILABLE;
-    if (r->type != REDIS_REPLY_ERROR) return JUG_STORE_OK;
+    if (r->type != REDIS_REPLY_ERROR) {
+        noteAnswered(store);
+        return JUG_STORE_OK;
+    }
     jugStoreStatus st = JUG_STORE_ERROR;
-    if (!strncmp(r->str, "NOSESSION", 9)) st = JUG_STORE_NO_SESSION;
-    else if (!strncmp(r->str, "TOOMANY", 7)) st = JUG_STORE_TOO_MANY;
+    store->kind = JUG_REDIS_ERR_OTHER;
+    if (!strncmp(r->str, "NOSESSION", 9)) {
+        noteAnswered(store);
+        st = JUG_STORE_NO_SESSION;
+    } else if (!strncmp(r->str, "TOOMANY", 7)) {
+        noteAnswered(store);
+        st = JUG_STORE_TOO_MANY;
+    } else if (jugRedisErrorTransient(store->kind = jugRedisErrorKindOf(r->str))) {
+        st = JUG_STORE_UNAVAILABLE;
+    }
     setError(store, "%s", r->str);
     return st;
 }
@@ -354,21 +386,24 @@ jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token) {
     return st;
 }
 
-jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
+redisReply *jugStoreCommand(jugStore *store, int argc, const char **argv) {
     for (int attempt = 0; attempt < 2; attempt++) {
         int fresh = ensureConnected(store);
-        if (fresh < 0) return JUG_STORE_UNAVAILABLE;
-        const char *argv[] = {"PUBLISH", store->cfg->channel, message};
-        redisReply *r = redisCommandArgv(store->redis, 3, argv, NULL);
-        if (r) {
-            jugStoreStatus st = replyStatus(store, r);
-            freeReplyObject(r);
-            return st;
-        }
+        if (fresh < 0) return NULL;
+        redisReply *r = redisCommandArgv(store->redis, argc, argv, NULL);
+        if (r) return r;
         setError(store, "Redis: %s", store->redis->errstr);
         int retry = !fresh && closedByServer(store->redis);
         dropConnection(store);
         if (!retry) break;
     }
-    return JUG_STORE_UNAVAILABLE;
+    return NULL;
+}
+
+jugStoreStatus jugStorePublish(jugStore *store, const char *message) {
+    const char *argv[] = {"PUBLISH", store->cfg->channel, message};
+    redisReply *r = jugStoreCommand(store, 3, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (r) freeReplyObject(r);
+    return st;
 }

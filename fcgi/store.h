@@ -4,25 +4,28 @@
  * (reconnected on demand). Operations run the Lua scripts of common/lua/, so
  * each is one atomic round trip. Results are jugStoreStatus values that the
  * handlers map to HTTP statuses: NO_SESSION -> 410, TOO_MANY -> 413,
- * UNAVAILABLE -> 503. */
+ * UNAVAILABLE -> 503 (Redis unreachable, or in a state that passes: LOADING,
+ * BUSY, OOM, READONLY, MASTERDOWN, NOAUTH..., see jugRedisErrorKindOf). */
 #ifndef JUG_STORE_H
 #define JUG_STORE_H
 
 #include <hiredis/hiredis.h>
 #include "config.h"
+#include "redis.h"
 #include "sid.h"
 
 typedef enum {
     JUG_STORE_OK = 0,
     JUG_STORE_NO_SESSION,    /* unknown or expired session */
     JUG_STORE_TOO_MANY,      /* would exceed max_channels_per_session */
-    JUG_STORE_UNAVAILABLE,   /* Redis unreachable; err says why */
+    JUG_STORE_UNAVAILABLE,   /* Redis unreachable or refusing for now; kind and err say why */
     JUG_STORE_ERROR          /* unexpected reply; err says what */
 } jugStoreStatus;
 
 typedef struct jugStore {
     const jugConfig *cfg;
     redisContext *redis;     /* NULL until first use or after a failure */
+    jugRedisErrorKind kind;  /* what the last failure was (NONE after a success) */
     char err[256];
 } jugStore;
 
@@ -82,6 +85,11 @@ jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char
 
 /* Give back a host-wide hold slot. */
 jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token);
+
+/* Run one plain command (no script) on a key of keys.h, reconnecting once if
+ * a reused connection turns out closed. Returns the reply (free it with
+ * freeReplyObject; it may be a Redis error), or NULL with err: unavailable. */
+redisReply *jugStoreCommand(jugStore *store, int argc, const char **argv);
 
 /* Publish raw text on the app channel (demo publish endpoint only). */
 jugStoreStatus jugStorePublish(jugStore *store, const char *message);

@@ -5,7 +5,8 @@
  * acknowledgement. "stream" is Jugglite's endpoint: it needs no connect,
  * creates a session for the channels in the URL, and sends the published
  * data itself; its event ids carry the session id ("<sid>.<n>") so that
- * EventSource's automatic reconnect resumes the same session. The loop
+ * EventSource's automatic reconnect resumes the same session where it left
+ * off (a message's own "id" never replaces them). The loop
  * itself is in stream.c; this file only frames records. */
 #include "autoconfig.h"
 #include "handlers.h"
@@ -15,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
 
+#include "json.h"
 #include "log.h"
 #include "sid.h"
 
@@ -123,101 +124,49 @@ typedef struct jugglite {
     char sid[JUG_SID_LEN + 1];
 } jugglite;
 
-/* The raw JSON text of the value at s (valid, compact JSON as the fan-out
- * script writes it): its length up to the ',' or '}' that ends it. */
-static size_t jsonValueLen(const char *s, size_t len) {
-    size_t i = 0;
-    int depth = 0;
-    while (i < len) {
-        char c = s[i];
-        if (c == '"') {
-            for (i++; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\') i++;
-            if (i >= len) return 0;
-            i++;
-            if (depth == 0) return i;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            i++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0) return i;            /* a scalar ended by the object's end */
-            i++;
-            if (--depth == 0) return i;
-        } else if (c == ',' && depth == 0) {
-            return i;
-        } else {
-            i++;
-        }
-    }
-    return depth == 0 ? i : 0;
+/* The SSE "event:" line for a delivery's "event" member, if it has a usable one. */
+static int juggliteEvent(jugContext *ctx, jugJsonSpan root) {
+    jugJsonSpan v;
+    size_t len;
+    int rc = 0;
+    if (jugJsonMember(root, "event", &v) < 0 || jugJsonTypeOf(v) != JUG_JSON_STRING) return 0;
+    char *name = jugJsonStringDup(v, &len);
+    if (name && len == strlen(name) && fieldValid(name))
+        rc = writeStr(ctx, "event: ") != 0 || writeStr(ctx, name) != 0 || writeStr(ctx, "\n") != 0 ? -1 : 0;
+    free(name);
+    return rc;
 }
 
-/* Find the raw text of the top-level "data" member of a delivery. The value
- * is forwarded as published: parsing and printing it again could change
- * numbers that a double cannot hold. Returns 0, or -1 if there is none. */
-static int deliveryData(const char *item, size_t len, const char **data, size_t *datalen) {
-    size_t i = 1;
-    if (len < 2 || item[0] != '{') return -1;
-    while (i < len) {
-        size_t klen = jsonValueLen(item + i, len - i);
-        if (klen < 2 || item[i] != '"' || i + klen >= len || item[i + klen] != ':') return -1;
-        const char *key = item + i;
-        i += klen + 1;
-        size_t vlen = jsonValueLen(item + i, len - i);
-        if (vlen == 0) return -1;
-        if (klen == 6 && memcmp(key, "\"data\"", 6) == 0) {
-            *data = item + i;
-            *datalen = vlen;
-            return 0;
-        }
-        i += vlen;
-        if (i >= len || item[i] != ',') return -1;
-        i++;
-    }
-    return -1;
+/* The data lines: a string is sent as its text (what Jugglite publishers
+ * sent), any other value as the JSON text it was published as. */
+static int jugglitePayload(jugContext *ctx, jugJsonSpan root) {
+    jugJsonSpan v = {"null", 4};
+    if (jugJsonMember(root, "data", &v) < 0) v = (jugJsonSpan){"null", 4};
+    if (jugJsonTypeOf(v) != JUG_JSON_STRING) return writeDataLines(ctx, v.p, v.len);
+    char *text = jugJsonStringDup(v, NULL);
+    if (!text) return -1;
+    int rc = writeDataLines(ctx, text, strlen(text));
+    free(text);
+    return rc;
 }
 
-static int jugglitePayload(jugContext *ctx, const cJSON *data, const char *item, size_t len) {
-    const char *raw;
-    size_t rawlen;
-
-    if (cJSON_IsString(data)) return writeDataLines(ctx, data->valuestring, strlen(data->valuestring));
-    if (deliveryData(item, len, &raw, &rawlen) != 0) {
-        raw = "null";
-        rawlen = 4;
-    }
-    return writeDataLines(ctx, raw, rawlen);
-}
-
+/* The id is always "<sid>.<delivery id>", also for a message that carries
+ * an "id" of its own (that one stays in the data): it is what EventSource
+ * sends back as Last-Event-ID, and so where the stream resumes. */
 static int juggliteMessage(jugContext *ctx, const char *item, size_t len, long long id, void *state) {
     const jugglite *jl = state;
-    cJSON *root = cJSON_ParseWithLength(item, len);
-    int rc = -1;
+    jugJsonSpan root = {item, len};
+    char head[JUG_SID_LEN + 32];
 
-    if (!root) {
-        /* The poller writes only valid JSON; skip rather than end the stream. */
-        jugLog(JUG_LOG_WARNING, "stream %s: delivery %lld is not JSON; skipped", jl->sid, id);
+    if (jugJsonTypeOf(root) != JUG_JSON_OBJECT) {
+        /* The poller writes only checked JSON; skip rather than end the stream. */
+        jugLog(JUG_LOG_WARNING, "stream %s: delivery %lld is not a JSON object; skipped", jl->sid, id);
         return 0;
     }
-    const cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
-    const cJSON *event_id = cJSON_GetObjectItemCaseSensitive(root, "event_id");
-    char own_id[JUG_SID_LEN + 32];
-    const char *idtext = own_id;
-
-    snprintf(own_id, sizeof(own_id), "%s.%lld", jl->sid, id);
-    if (cJSON_IsString(event_id) && fieldValid(event_id->valuestring)) idtext = event_id->valuestring;
-    if (cJSON_IsString(event) && fieldValid(event->valuestring) &&
-        (writeStr(ctx, "event: ") != 0 || writeStr(ctx, event->valuestring) != 0 ||
-         writeStr(ctx, "\n") != 0))
-        goto out;
-    if (writeStr(ctx, "id: ") != 0 || writeStr(ctx, idtext) != 0 || writeStr(ctx, "\n") != 0)
-        goto out;
-    if (jugglitePayload(ctx, cJSON_GetObjectItemCaseSensitive(root, "data"), item, len) != 0)
-        goto out;
-    rc = writeStr(ctx, "\n");
-out:
-    cJSON_Delete(root);
-    return rc;
+    snprintf(head, sizeof(head), "id: %s.%lld\n", jl->sid, id);
+    if (juggliteEvent(ctx, root) != 0 || writeStr(ctx, head) != 0 || jugglitePayload(ctx, root) != 0)
+        return -1;
+    return writeStr(ctx, "\n");
 }
 
 /* EventSource reconnects by itself after "retry" ms; the next request either

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PREVIEW_BYTES 80
+#define PREVIEW_BYTES 60
 
 static uint64_t fnv1a(uint64_t h, const char *p, size_t len) {
     for (size_t i = 0; i < len; i++) {
@@ -38,14 +38,28 @@ void jugFanoutPreview(char *out, size_t outlen, const char *payload, size_t len)
     if (outlen) out[o < outlen ? o : outlen - 1] = '\0';
 }
 
+int jugFanoutTransient(const char *error) {
+    static const char *const codes[] = {"OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN",
+                                        "NOREPLICAS", "TRYAGAIN", "NOAUTH", "WRONGPASS",
+                                        "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t n = strlen(codes[i]);
+        if (!strncmp(error, codes[i], n) && (error[n] == ' ' || error[n] == '\0')) return 1;
+    }
+    /* Redis < 7 wraps errors raised inside a script ("ERR Error running script
+     * ...: -OOM command not allowed ..."). */
+    return !strncmp(error, "ERR Error running script", 24) &&
+           (strstr(error, "-OOM ") || strstr(error, "-READONLY ") || strstr(error, "-LOADING "));
+}
+
 /* Run fanout.lua for a parsed message and read its reply. */
 static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const char *poller_id,
-                                 const jugMessage *msg, const char *hash) {
+                                 const jugMessage *msg, const char *hash, jugFanoutReport *rep) {
     int argc = 9 + msg->except_count + msg->channel_count;
     const char **argv = malloc(sizeof(char *) * (size_t)argc);
     if (!argv) {
-        jugLog(JUG_LOG_ERROR, "out of memory: message %s dropped", hash);
-        return JUG_FANOUT_DROPPED;
+        snprintf(rep->error, sizeof(rep->error), "out of memory");
+        return JUG_FANOUT_RETRY;
     }
     char max_queue[16], backstop[16], nexcept[16];
     int ttl = cfg->session_ttl * 10 > 600 ? cfg->session_ttl * 10 : 600;
@@ -60,7 +74,7 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
     argv[n++] = backstop;
     argv[n++] = msg->data_json;
     argv[n++] = msg->event ? msg->event : "";
-    argv[n++] = msg->event_id ? msg->event_id : "";
+    argv[n++] = "";   /* SSE event id: unused, the stream's own id is the resume point */
     argv[n++] = nexcept;
     for (int i = 0; i < msg->except_count; i++) argv[n++] = msg->except[i];
     for (int i = 0; i < msg->channel_count; i++) argv[n++] = msg->channels[i];
@@ -70,23 +84,25 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
     if (!r) return JUG_FANOUT_LOST;
     jugFanoutResult rc = JUG_FANOUT_DONE;
     if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(rep->error, sizeof(rep->error), "%s", r->str);
         if (!strncmp(r->str, "NOTLEADER", 9)) {
             rc = JUG_FANOUT_NOTLEADER;
+        } else if (jugFanoutTransient(r->str)) {
+            rc = JUG_FANOUT_RETRY;
         } else {
-            jugLog(JUG_LOG_ERROR, "fanout of message %s failed: %s", hash, r->str);
-            rc = JUG_FANOUT_DROPPED;
+            rc = JUG_FANOUT_DROPPED;   /* a script error: the caller logs it */
         }
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-        long long first = r->element[0]->integer, pushes = r->element[1]->integer;
-        long long trimmed = r->element[2]->integer;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+               r->element[0]->type == REDIS_REPLY_INTEGER) {
+        rep->first_id = r->element[0]->integer;
+        rep->last_id = rep->first_id + msg->channel_count - 1;
+        rep->pushes = r->element[1]->integer;
+        rep->trimmed = r->element[2]->integer;
         jugLog(JUG_LOG_DEBUG, "message %s: %d channel(s), ids from %lld, %lld push(es)", hash,
-               msg->channel_count, first, pushes);
-        if (trimmed > 0)
-            jugLog(JUG_LOG_WARNING,
-                   "message %s: %lld session list(s) over max_queue %d trimmed (subscriber too slow)",
-                   hash, trimmed, cfg->max_queue);
+               msg->channel_count, rep->first_id, rep->pushes);
     } else {
-        jugLog(JUG_LOG_ERROR, "fanout of message %s: unexpected reply type %d", hash, r->type);
+        snprintf(rep->error, sizeof(rep->error), "unexpected reply type %d", r->type);
+        rc = JUG_FANOUT_DROPPED;
     }
     freeReplyObject(r);
     return rc;
@@ -94,7 +110,10 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
 
 jugFanoutResult jugFanoutDeliver(redisContext *c, const jugConfig *cfg, const char *poller_id,
                                  const char *channel, const char *payload, size_t len,
-                                 const char *hash) {
+                                 const char *hash, jugFanoutReport *report) {
+    jugFanoutReport ignored;
+    jugFanoutReport *rep = report ? report : &ignored;
+    memset(rep, 0, sizeof(*rep));
     jugMessage msg;
     char err[JUG_MESSAGE_ERRLEN];
     int rc = channel
@@ -104,11 +123,11 @@ jugFanoutResult jugFanoutDeliver(redisContext *c, const jugConfig *cfg, const ch
     if (rc < 0) {
         char preview[PREVIEW_BYTES * 4 + 8];
         jugFanoutPreview(preview, sizeof(preview), payload, len);
-        jugLog(JUG_LOG_WARNING, "dropped invalid message on %s%s: %s: %s",
-               channel ? "Jugglite channel " : cfg->channel, channel ? channel : "", err, preview);
-        return JUG_FANOUT_DROPPED;
+        snprintf(rep->error, sizeof(rep->error), "invalid message on %.64s%.64s: %.120s: %s",
+                 channel ? "Jugglite channel " : cfg->channel, channel ? channel : "", err, preview);
+        return JUG_FANOUT_INVALID;
     }
-    jugFanoutResult result = runScript(c, cfg, poller_id, &msg, hash);
+    jugFanoutResult result = runScript(c, cfg, poller_id, &msg, hash, rep);
     jugMessageFree(&msg);
     return result;
 }

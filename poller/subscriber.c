@@ -1,6 +1,7 @@
 /* subscriber.c -- SUBSCRIBE/PSUBSCRIBE and reading pub/sub replies (see subscriber.h). */
 #include "autoconfig.h"
 #include "subscriber.h"
+#include "keys.h"
 #include "log.h"
 #include "redis.h"
 
@@ -11,12 +12,17 @@
 
 int jugSubscriberConnect(jugSubscriber *s, const jugConfig *cfg, char *err, size_t errlen) {
     s->cfg = cfg;
+    s->confirmed = 0;
+    if (jugNotifyChannel(s->notify, sizeof(s->notify), cfg->key_prefix) < 0) {
+        snprintf(err, errlen, "key_prefix too long");
+        return -1;
+    }
     s->c = jugRedisConnect(&cfg->redis, CONNECT_TIMEOUT_MS, err, errlen);
     if (!s->c) return -1;
     /* Confirmations are read by jugSubscriberRead like any other reply: a
      * message may arrive between the two, so we never wait for them here. */
-    const char *sub[] = {"SUBSCRIBE", cfg->channel};
-    redisAppendCommandArgv(s->c, 2, sub, NULL);
+    const char *sub[] = {"SUBSCRIBE", cfg->channel, s->notify};
+    redisAppendCommandArgv(s->c, 3, sub, NULL);
     if (cfg->jugglite_namespace[0]) {
         char pattern[sizeof(cfg->jugglite_namespace) + 1];
         snprintf(pattern, sizeof(pattern), "%s*", cfg->jugglite_namespace);
@@ -48,11 +54,13 @@ static int isString(const redisReply *r) {
 }
 
 /* Jugglite: "<namespace><channel>" -> "<channel>", or NULL to ignore it (the
- * app channel and its event channels may match the pattern too). */
-static const char *jugglite(const jugConfig *cfg, const char *full) {
+ * app channel, its event channels and <prefix>notify may match the pattern too). */
+static const char *jugglite(const jugSubscriber *s, const char *full) {
+    const jugConfig *cfg = s->cfg;
     size_t applen = strlen(cfg->channel);
     if (!strncmp(full, cfg->channel, applen) && (full[applen] == '\0' || full[applen] == ':'))
         return NULL;
+    if (!strcmp(full, s->notify)) return NULL;
     return full + strlen(cfg->jugglite_namespace);
 }
 
@@ -65,13 +73,18 @@ static int dispatch(jugSubscriber *s, redisReply *r, jugSubscriberHandler *handl
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || !isString(r->element[0])) return 0;
     const char *kind = r->element[0]->str;
-    if (!strcmp(kind, "message") && r->elements == 3 && isString(r->element[2])) {
-        handler(ctx, NULL, r->element[2]->str, r->element[2]->len);
+    if (!strcmp(kind, "message") && r->elements == 3 && isString(r->element[1]) &&
+        isString(r->element[2])) {
+        int notify = !strcmp(r->element[1]->str, s->notify);
+        handler(ctx, notify ? JUG_SUB_NOTIFY : JUG_SUB_APP, NULL, r->element[2]->str,
+                r->element[2]->len);
     } else if (!strcmp(kind, "pmessage") && r->elements == 4 && isString(r->element[2]) &&
                isString(r->element[3])) {
-        const char *channel = jugglite(s->cfg, r->element[2]->str);
-        if (channel) handler(ctx, channel, r->element[3]->str, r->element[3]->len);
+        const char *channel = jugglite(s, r->element[2]->str);
+        if (channel)
+            handler(ctx, JUG_SUB_JUGGLITE, channel, r->element[3]->str, r->element[3]->len);
     } else if (!strcmp(kind, "subscribe") || !strcmp(kind, "psubscribe")) {
+        if (!strcmp(kind, "subscribe")) s->confirmed = 1;
         jugLog(JUG_LOG_DEBUG, "%s %s confirmed", kind,
                isString(r->element[1]) ? r->element[1]->str : "?");
     }

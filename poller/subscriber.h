@@ -1,6 +1,8 @@
 /* subscriber.h -- the pub/sub connection the poller listens on.
  *
- * SUBSCRIBE to the app channel and, with Jugglite on, PSUBSCRIBE to
+ * SUBSCRIBE to the app channel and <prefix>notify in one command (so a
+ * message and the notification that it was handled come in order on one
+ * connection, see leader.h) and, with Jugglite on, PSUBSCRIBE to
  * "<namespace>*". The caller poll()s the descriptor and calls
  * jugSubscriberRead() when it is readable; every buffered message is handed
  * to the callback, so a burst costs one wakeup. */
@@ -11,13 +13,20 @@
 #include <hiredis/hiredis.h>
 #include "config.h"
 
-/* channel is NULL for the app channel, else the Jugglite channel (the
- * namespace removed). */
-typedef void jugSubscriberHandler(void *ctx, const char *channel, const char *payload, size_t len);
+typedef enum {
+    JUG_SUB_APP,        /* a message on the app channel (channel is NULL) */
+    JUG_SUB_JUGGLITE,   /* a Jugglite message (channel: namespace removed) */
+    JUG_SUB_NOTIFY      /* a line on <prefix>notify (channel is NULL) */
+} jugSubscriberKind;
+
+typedef void jugSubscriberHandler(void *ctx, jugSubscriberKind kind, const char *channel,
+                                  const char *payload, size_t len);
 
 typedef struct jugSubscriber {
     const jugConfig *cfg;
     redisContext *c;
+    char notify[256];   /* <prefix>notify */
+    int confirmed;      /* 1 once Redis confirmed the SUBSCRIBE */
 } jugSubscriber;
 
 /* Connect and send the subscriptions. Returns 0 or -1 with err. */

@@ -575,9 +575,32 @@ function connectedWith(env, transports) {
   return {jug: jug, received: received};
 }
 
-test("base URL: script src, default path, explicit url, secure, action parameter", function (assert) {
-  var env = makeEnv({dom: true, scripts: [{src: "http://example.com/app.js"}, {src: "http://example.com/cgi-bin/juggernaut.fcgi/juggernaut.js?v=1"}]});
-  assert.eq(new Juggernaut({env: env}).url, "http://example.com/cgi-bin/juggernaut.fcgi", "script directory");
+/* juggernaut.js as the worker serves it: its base path written over the mark. */
+function servedCopy(base) {
+  var fs = require("fs"), os = require("os");
+  var text = fs.readFileSync(path.join(__dirname, "..", "juggernaut.js"), "utf8");
+  if (text.indexOf('"@JUGGERNAUT_BASE@"') < 0) throw new Error("juggernaut.js lost its base mark");
+  var file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "jugserved-")), "juggernaut.js");
+  fs.writeFileSync(file, text.replace('"@JUGGERNAUT_BASE@"', JSON.stringify(base)));
+  var J = require(file);
+  fs.rmSync(path.dirname(file), {recursive: true});
+  return J;
+}
+
+test("base URL: served from the worker, a copy in the site, explicit url, host/port/secure, action parameter", function (assert) {
+  var Served = servedCopy("/cgi-bin/juggernaut.fcgi");
+  var scripts = [{src: "http://example.com/app.js"}, {src: "http://example.com/cgi-bin/juggernaut.fcgi/application.js?v=1"}];
+  var env = makeEnv({dom: true, scripts: scripts});
+  assert.eq(new Served({env: env}).url, "http://example.com/cgi-bin/juggernaut.fcgi", "served: the worker's path");
+  assert.eq(new Served({env: env, host: "example.com", port: 80, secure: false}).url,
+    "http://example.com:80/cgi-bin/juggernaut.fcgi", "2.1.1's index.html options keep the worker's path");
+  assert.eq(new Served({env: env, host: "example.com", port: 80, secure: true}).url,
+    "https://example.com/cgi-bin/juggernaut.fcgi", "secure with port 80 (location.port || 80): the default port");
+  assert.eq(new Served({env: env, port: 8080}).url, "http://example.com:8080/cgi-bin/juggernaut.fcgi", "port only");
+  var other = makeEnv({dom: true, scripts: [{src: "http://push.example.org/cgi-bin/juggernaut.fcgi/juggernaut.min.js"}]});
+  assert.eq(new Served({env: other}).url, "http://push.example.org/cgi-bin/juggernaut.fcgi", "served from another origin");
+  var copied = makeEnv({dom: true, scripts: [{src: "http://example.com/javascripts/juggernaut.js"}]});
+  assert.eq(new Juggernaut({env: copied}).url, "/juggernaut", "a copy in the site: the documented default");
   assert.eq(new Juggernaut({env: makeEnv({dom: true})}).url, "/juggernaut", "default path");
   assert.eq(new Juggernaut({env: env, url: "/push/"}).url, "/push", "explicit url");
   assert.eq(new Juggernaut({env: env, host: "h", secure: true}).url, "https://h/juggernaut", "secure");
@@ -585,6 +608,40 @@ test("base URL: script src, default path, explicit url, secure, action parameter
   var j = new Juggernaut({env: env, url: "/j.fcgi", actionParam: true});
   assert.eq(j._url("poll", {session_id: "x"}), "/j.fcgi?action=poll&session_id=x", "action parameter");
   assert.ok(new Juggernaut({env: env, url: "http://example.com:80/j"})._sameOrigin, "default port is same origin");
+});
+
+test("Juggernaut 2.1.1 surface: Message, fn, proxy, write(Message), <channel>:data, subscribe without channel", function (assert) {
+  var s = connected(), env = s.env, jug = s.jug, got = [];
+  assert.ok(Juggernaut.fn === Juggernaut.prototype, "Juggernaut.fn");
+  assert.eq(jug.proxy(function () { return this === jug; })(), true, "proxy binds this");
+  var m = Juggernaut.Message.fromJSON('{"channel":"a","data":{"x":1}}');
+  assert.ok(m instanceof Juggernaut.Message && m.channel === "a" && m.data.x === 1, "Message.fromJSON");
+  assert.eq(JSON.parse(m.toJSON()), {channel: "a", data: {x: 1}}, "Message#toJSON");
+  jug.on("a:data", function (d) { got.push(d); });
+  only(assert, env, "poll").respond(200, msgs([{id: 1, channel: "a", data: "x"}]));
+  assert.eq(got, ["x"], "<channel>:data fires with the data");
+  var ev = new Juggernaut.Message({type: "event", data: {k: 2}});
+  jug.write(ev);
+  env.advance(0);
+  var e = only(assert, env, "event");
+  assert.eq(qs(e.body).data, '{"k":2}', "write(Message event) sends its data as the event");
+  e.respond(200, '{"ok":true}');
+  var sub = new Juggernaut.Message;
+  sub.type = "subscribe";
+  sub.channel = "c";
+  jug.write(sub);
+  assert.ok(jug.channels.indexOf("c") >= 0, "write(Message subscribe) subscribes");
+  var threw = null;
+  try { jug.write(new Juggernaut.Message({type: "nonsense"})); } catch (x) { threw = String(x.message); }
+  assert.ok(/nonsense.*subscribe, unsubscribe, meta and event/.test(threw), "unknown type: a clear error: " + threw);
+  threw = null;
+  try { jug.subscribe(); } catch (x) { threw = String(x.message); }
+  assert.eq(threw, "Must provide a channel", "subscribe() without a channel throws as 2.1.1 did");
+  jug.unsubscribe("a");
+  got = [];
+  jug.trigger("a:data", "y");
+  assert.eq(got, [], "unsubscribe unbinds <channel>:data");
+  assert.eq(typeof jug.writeMeta, "function", "writeMeta");
 });
 
 test("fallback JSON (no native JSON, old IE) encodes, decodes and refuses code", function (assert) {
@@ -614,6 +671,176 @@ test("unbind, bind alias, Juggernaut() without new, disconnect when idle", funct
   assert.eq(n, 1, "unbound");
   jug.disconnect();
   assert.eq(env.xhrs.filter(function (x) { return x.url; }).length, 0, "nothing sent");
+});
+
+/* ---- what the server says: offered transports, retry, superseded, missed ---- */
+
+/* Connected with connect's answer extended by `extra` (e.g. transports). */
+function connectedOffer(opt, extra) {
+  var env = makeEnv(opt), received = [], o = {env: env, url: "/juggernaut"};
+  if (opt.transports) o.transports = opt.transports;
+  var jug = new Juggernaut(o), log = record(jug);
+  jug.subscribe("a", function (d) { received.push("a:" + JSON.stringify(d)); });
+  env.advance(0);
+  var answer = {session_id: "S1", poll_timeout: 25, channels: ["a"]}, k;
+  for (k in extra) answer[k] = extra[k];
+  only(assert0, env, "connect").respond(200, JSON.stringify(answer));
+  return {env: env, jug: jug, log: log, received: received};
+}
+var assert0 = {eq: function () {}, ok: function () {}};
+
+function streamsOpened(env) {
+  return env.sources.length + open(env, "multipart").length;
+}
+
+test("connect's transports: the automatic client goes straight to the first one offered", function (assert) {
+  var s = connectedOffer({eventSource: true, dom: true}, {transports: ["longpoll", "jsonp"]});
+  assert.eq(s.jug._transports, ["longpoll", "jsonp"], "only what is offered, in the server's order");
+  assert.eq(s.jug.transport, "longpoll", "transport");
+  assert.eq(streamsOpened(s.env), 0, "no stream tried");
+  assert.eq(qs(only(assert, s.env, "poll").url).timeout, "25", "a long poll at once");
+  s = connectedOffer({eventSource: true, dom: true}, {transports: ["multipart", "bogus", "sse"]});
+  assert.eq(s.jug._transports, ["multipart", "sse"], "server order, unknown names skipped");
+  s = connectedOffer({eventSource: true, dom: true}, {});
+  assert.eq(s.jug._transports, ["sse", "multipart", "htmlfile", "longpoll", "jsonp"], "no list: the client's own");
+});
+
+test("a forced transport the server does not offer gives way at once to an offered one", function (assert) {
+  var s = connectedOffer({eventSource: true, dom: true, transports: ["multipart"]}, {transports: ["longpoll", "jsonp"]});
+  assert.eq(s.jug.transport, "longpoll", "forced multipart not offered");
+  assert.eq(open(s.env, "multipart").length, 0, "multipart never requested");
+  only(assert, s.env, "poll");
+  s = connectedOffer({eventSource: true, dom: true, transports: ["sse", "jsonp", "longpoll"]},
+    {transports: ["longpoll", "multipart", "jsonp"]});
+  assert.eq(s.jug._transports, ["jsonp", "longpoll"], "the page's order among the offered ones");
+});
+
+test("a renewed session keeps the fallback it reached when the offer still has it", function (assert) {
+  var s = connectedOffer({eventSource: true}, {transports: ["sse", "longpoll"]}), env = s.env;
+  env.advance(5000);                                   /* sse never opens */
+  assert.eq(s.jug.transport, "longpoll", "fell back");
+  only(assert, env, "poll").respond(410, '{"error":"session_expired"}');
+  only(assert, env, "connect").respond(200, '{"session_id":"S2","channels":["a"],"transports":["sse","longpoll"]}');
+  assert.eq(s.jug.transport, "longpoll", "kept");
+  assert.eq(env.sources.length, 1, "sse not tried again");
+});
+
+test("a poll answered with retry waits exactly that long; without, polls at once", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env;
+  only(assert, env, "poll").respond(200, '{"messages":[{"id":1,"channel":"a","data":1}],"retry":1500}');
+  assert.eq(s.received, ["a:1"], "messages of a retry answer are delivered");
+  env.advance(1499);
+  assert.eq(open(env, "poll").length, 0, "no poll before retry ms");
+  env.advance(1);
+  var p = only(assert, env, "poll");
+  assert.eq(qs(p.url).ack, "1", "acks");
+  p.respond(200, '{"messages":[],"retry":700}');
+  env.advance(699);
+  assert.eq(open(env, "poll").length, 0, "second wait");
+  env.advance(1);
+  only(assert, env, "poll").respond(200, msgs([]));
+  env.advance(0);
+  only(assert, env, "poll");
+  assert.eq(s.log, ["connect"], "polling is not an outage");
+});
+
+test("a 503 poll with retry waits that long; disconnect clears a pending retry", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env;
+  only(assert, env, "poll").respond(503, '{"error":"unavailable","message":"busy","retry":2000}');
+  env.advance(1999);
+  assert.eq(open(env, "poll").length, 0, "waits the server's retry, not the backoff");
+  env.advance(1);
+  only(assert, env, "poll").respond(200, '{"messages":[],"retry":3000}');
+  s.jug.disconnect();
+  var sent = env.xhrs.length;
+  env.advance(60000);
+  assert.eq(env.xhrs.length, sent, "nothing sent after disconnect");
+  assert.eq(env.timers.length, 0, "no timer left");
+});
+
+test("a connect refused with retry waits that long", function (assert) {
+  var env = makeEnv(), jug = new Juggernaut({env: env, url: "/juggernaut"});
+  jug.subscribe("a");
+  env.advance(0);
+  only(assert, env, "connect").respond(503, '{"error":"unavailable","retry":4000}');
+  env.advance(3999);
+  assert.eq(open(env, "connect").length, 0, "not before retry ms");
+  env.advance(1);
+  only(assert, env, "connect");
+});
+
+test("a superseded poll stops the client without reconnecting", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env, errors = [];
+  s.jug.on("error", function (e) { errors.push(e.code); });
+  only(assert, env, "poll").respond(200, '{"messages":[{"id":3,"channel":"a","data":"x"}],"superseded":true}');
+  env.advance(120000);
+  assert.eq(open(env, "poll").length + open(env, "connect").length, 0, "no poll, no connect");
+  assert.eq(s.received, [], "the superseded answer's messages belong to the newer request");
+  assert.eq(s.jug.state, "superseded", "state");
+  assert.eq(s.jug.sessionID, null, "session given up");
+  assert.eq(errors, ["superseded"], "reported once");
+  assert.eq(s.log, ["connect", "disconnect", "error:superseded"], "events");
+  s.jug.disconnect();
+  assert.eq(open(env, "disconnect").length, 0, "the other holder's session is not disconnected");
+  s.jug.connect();
+  env.advance(0);
+  only(assert, env, "connect");
+});
+
+test("a stream ended with error superseded stops without reconnecting (sse and multipart)", function (assert) {
+  var s = connectedOffer({eventSource: true}, {transports: ["sse", "longpoll"]}), env = s.env;
+  var es = env.sources[0];
+  es.fireOpen();
+  es.emit("juggernaut-error", '{"error":"superseded","message":"newer request"}');
+  assert.ok(es.closed, "event source closed");
+  env.advance(120000);
+  assert.eq(env.sources.length, 1, "sse not reopened");
+  assert.eq(open(env, "poll").length, 0, "no probe poll");
+  assert.eq(s.jug.state, "superseded", "sse: state");
+  s = connectedOffer({}, {transports: ["multipart", "longpoll"]});
+  var x = only(assert, s.env, "multipart");
+  x.chunk('--jugpart\r\nContent-Type: application/json\r\n\r\n{"event":"error","error":"superseded"}\r\n');
+  assert.ok(x.aborted, "multipart request dropped");
+  s.env.advance(120000);
+  assert.eq(open(s.env, "multipart").length + open(s.env, "poll").length, 0, "multipart: nothing reopened");
+});
+
+test("missed: n fires the missed event before the answer's messages", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env, seen = [];
+  s.jug.on("missed", function (n) { seen.push("missed:" + n); });
+  s.jug.on("message", function (m) { seen.push("id:" + m.id); });
+  only(assert, env, "poll").respond(200, '{"messages":[{"id":9,"channel":"a","data":1}],"missed":4}');
+  env.advance(0);
+  only(assert, env, "poll").respond(200, '{"messages":[],"missed":0}');
+  env.advance(0);
+  assert.eq(seen, ["missed:4", "id:9"], "order, and no event for 0");
+  only(assert, env, "poll");
+});
+
+test("a handler of missed may disconnect: nothing delivered or polled after", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env;
+  s.jug.on("missed", function () { s.jug.disconnect(); });
+  only(assert, env, "poll").respond(200, '{"messages":[{"id":9,"channel":"a","data":1}],"missed":1}');
+  env.advance(60000);
+  assert.eq(s.received, [], "not delivered");
+  assert.eq(open(env, "poll").length, 0, "no poll");
+});
+
+test("a stream endpoint answering 503 with transports falls over to long-poll at once", function (assert) {
+  var s = connectedOffer({}, {transports: ["multipart", "longpoll"]}), env = s.env, errors = [];
+  s.jug.on("error", function (e) { errors.push(e.code); });
+  only(assert, env, "multipart").respond(503, '{"error":"unavailable","message":"no slot","retry":800,"transports":["longpoll","jsonp"]}');
+  assert.eq(s.jug.transport, "longpoll", "switched");
+  assert.eq(s.jug._transports, ["longpoll"], "the new offer (no DOM: no jsonp)");
+  env.advance(0);
+  assert.eq(qs(only(assert, env, "poll").url).timeout, "25", "long poll without waiting");
+  assert.eq(errors, [], "not reported as an error");
+  assert.eq(s.log, ["connect"], "no disconnect");
+  s = connectedOffer({}, {transports: ["multipart", "longpoll"]});
+  only(assert, s.env, "multipart").respond(503, '{"error":"unavailable","retry":800}');
+  s.env.advance(0);
+  assert.eq(s.jug.transport, "longpoll", "retry alone: the next offered transport");
+  only(assert, s.env, "poll");
 });
 
 run();

@@ -66,8 +66,7 @@ static void checkGetters(const jugRequest *req) {
     }
     const char *json;
     if (jugRequestJson(req, "meta", 4096, &json, err, sizeof(err)) == 0) {
-        ORACLE_CHECK(strlen(json) <= 4096 && oracleJson(json, strlen(json)));
-        ORACLE_CHECK(jugJsonDepthOk(json, strlen(json), 64));
+        ORACLE_CHECK(strlen(json) <= 4096 && oracleJsonDepth(json, strlen(json), 64));
     }
     long long ack;
     if (jugRequestAck(req, &ack, err, sizeof(err)) == 0) ORACLE_CHECK(ack >= 0);

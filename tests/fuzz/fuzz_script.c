@@ -5,7 +5,7 @@
  * matches the documented pattern. */
 #include "autoconfig.h"
 #include "response.h"
-#include "message.h"
+#include "json.h"
 #include "oracle.h"
 
 #include <cjson/cJSON.h>

@@ -177,6 +177,59 @@ def t_json_browsers_refuse(env):
 
 
 @test
+def t_json_clients_choke_on(env):
+    """400 bad_request for meta/data with invalid UTF-8, 1e999999, a repeated key or a lone \\ud800"""
+    sid = env.http.connect()
+    for bad in ("%22caf%C3%28%22", "%22%ED%A0%80%22", "%22%C0%AF%22", "%22%F4%90%80%80%22"):
+        jt.check_error(env.http.post("connect", "meta=" + bad), 400, "bad_request")
+        jt.check_error(env.http.post("event", "session_id=%s&data=%s" % (sid, bad)), 400,
+                       "bad_request")
+    for bad in ("1e999999", "[-1e309]", '{"a":1,"a":2}', '{"k":{"x":1,"\\u0078":2}}', '"\\ud800"',
+                '"\\udc00\\ud800"'):
+        r = env.http.post("meta", [("session_id", sid), ("meta", bad)])
+        jt.check_error(r, 400, "bad_request")
+        jt.check_error(env.http.post("event", [("session_id", sid), ("data", bad)]), 400,
+                       "bad_request")
+    r = env.http.post("meta", [("session_id", sid),
+                               ("meta", '{"e":"caf\\u00e9 \\ud83d\\ude00","n":1e-999999}')])
+    jt.equal(r.status, 200, "pairs, UTF-8 and tiny numbers still accepted: %r" % r)
+
+
+@test
+def t_publish_strict(env):
+    """bad publishes (invalid UTF-8, 1e999999, repeated keys, \\ud800) logged once, good ones arrive"""
+    c = env.client(["strict"])
+    log = env.pollers[0].log_path
+    offset = os.path.getsize(log)
+    bad = [(b'{"channel":"strict","data":"caf\xc3("}', "invalid UTF-8"),
+           (b'{"channel":"strict","data":"\xed\xa0\x80"}', "invalid UTF-8"),
+           (b'{"channel":"strict","data":"\xc0\xaf"}', "invalid UTF-8"),
+           (b'{"channel":"strict","data":"\xf4\x90\x80\x80"}', "invalid UTF-8"),
+           (b'{"channel":"strict","data":1e999999}', "number out of range"),
+           (b'{"channel":"strict","data":{"a":1,"a":2}}', "duplicate key"),
+           (b'{"channel":"strict","channel":"other","data":0}', "duplicate key"),
+           (b'{"channel":"strict","data":"\\ud800"}', "escaped lone surrogate")]
+    for i, (text, _) in enumerate(bad):
+        env.redis.publish(["strict"], i)
+        env.redis.publish_raw(text)
+    env.redis.publish(["strict"], len(bad))
+    got = c.collect(len(bad) + 1, within=10, settle=0.5)
+    jt.equal([m["data"] for m in got], list(range(len(bad) + 1)),
+             "the good messages, in order, and nothing else")
+
+    def dropped():
+        with open(log, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        return [ln for ln in lines if "dropped invalid message" in ln]
+    lines = jt.wait_for(lambda: len(dropped()) >= len(bad) and dropped(), 5,
+                        "a log line for each bad publish")
+    jt.equal(len(lines), len(bad), "log lines for %d bad publishes: %r" % (len(bad), lines))
+    for line, (_, reason) in zip(lines, bad):
+        jt.check(reason in line, "the log line does not say %r" % reason, line)
+
+
+@test
 def t_redis_untouched(env):
     """none of the bad requests left a session behind"""
     sessions = env.redis.command("ZRANGE", env.prefix + "sessions", 0, -1)

@@ -6,10 +6,13 @@
 # built out of tree (VPATH) in a temporary $HOME, from the source tree (or
 # from a "make distdir" copy of it when the source tree is configured in
 # tree: configure refuses a VPATH build of such a tree), then Apache with
-# mod_fcgid at its defaults serving that cgi-bin with "AllowOverride All":
-# the installed .htaccess alone makes connect + long-poll + publish work.
-# With "AllowOverride None" the failure must be visible: the program itself
-# is handed out as a download and the endpoints answer 404.
+# mod_fcgid at its defaults and Debian's stock fcgid.conf serving that
+# cgi-bin with "AllowOverride FileInfo Options" (what the README tells users
+# to ask their host for): the installed .htaccess alone makes connect +
+# long-poll + publish work and refuses a stray juggernaut.conf. A host that
+# ignores the file must fail visibly, as conf/htaccess describes: 403 with
+# the stock fcgid.conf, a download of the program without it; one that
+# allows too little answers 500.
 #
 # Run as root, the install and Apache's workers run as "nobody" (as a host's
 # suexec would run them as the site's owner); run as a user, as that user.
@@ -106,14 +109,16 @@ def install(env):
     return out + out2
 
 
-def start_apache(env, allow_override):
+def start_apache(env, allow_override, stock_fcgid=True):
     old_logs = []
     if env.web:
         env.web.stop()
         old_logs = env.web.logs
-    workdir = os.path.join(env.dir, "apache-" + allow_override.lower())
+    workdir = os.path.join(env.dir, "apache-%s%s" % (allow_override.lower().replace(" ", "-"),
+                                                     "" if stock_fcgid else "-nohandler"))
     os.makedirs(workdir, exist_ok=True)
-    env.web = SharedHostApache(workdir, env.cgibindir, env.account, allow_override)
+    env.web = SharedHostApache(workdir, env.cgibindir, env.account, allow_override,
+                               stock_fcgid=stock_fcgid)
     env.web.start()
     env.web.logs += old_logs
     return env.web
@@ -142,10 +147,27 @@ def test_install(env):
     diag(out.strip())
 
 
+def fetch(env, path):
+    """GET path from the running Apache: (status, headers, body)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", env.web.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def error_log(env):
+    with open(os.path.join(env.web.dir, "apache-error.log"), errors="replace") as f:
+        return f.read()
+
+
 @suite.test
-def test_allow_override_all(env):
-    """AllowOverride All: the installed .htaccess makes connect + long-poll + publish work"""
-    web = start_apache(env, "All")
+def test_allow_override_fileinfo_options(env):
+    """AllowOverride FileInfo Options: the installed .htaccess makes connect + long-poll + publish work"""
+    web = start_apache(env, "FileInfo Options")
     c = jugtest.Client(web.http, ["shared"])
     env.redis.publish(["shared"], "hello")
     got = c.collect(1, within=8)
@@ -157,41 +179,112 @@ def test_allow_override_all(env):
 
 @suite.test
 def test_config_not_served(env):
-    """AllowOverride All: a juggernaut.conf copied into cgi-bin is refused (403)"""
-    web = env.web or start_apache(env, "All")
-    stray = os.path.join(env.cgibindir, "juggernaut.conf")
-    with open(stray, "w") as f:
-        f.write("redis_url redis://:secret@127.0.0.1:1/0\n")
-    os.chmod(stray, 0o644)
+    """AllowOverride FileInfo Options: stray configs, backups and .ht* files are refused (403)"""
+    check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
+    secret = b"redis_url redis://:secret@127.0.0.1:1/0\n"
+    names = ["juggernaut.conf", "juggernaut.conf~", "juggernaut.conf.bak", "worker.log",
+             ".htaccess-juggernaut"]
+    for name in names:
+        with open(os.path.join(env.cgibindir, name), "wb") as f:
+            f.write(secret)
+        os.chmod(os.path.join(env.cgibindir, name), 0o644)
     try:
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
-        conn.request("GET", "/cgi-bin/juggernaut.conf")
-        resp = conn.getresponse()
-        body = resp.read()
-        conn.close()
-        equal(resp.status, 403, "status of /cgi-bin/juggernaut.conf")
-        check(b"secret" not in body, "the configuration was served", body[:200])
+        for name in names:
+            status, _, body = fetch(env, "/cgi-bin/" + name)
+            equal(status, 403, "status of /cgi-bin/%s" % name)
+            check(b"secret" not in body, "%s was served" % name, body[:200])
+        # The endpoints themselves are not caught by the pattern.
+        status, headers, body = fetch(env, "/cgi-bin/juggernaut.fcgi/juggernaut.js")
+        equal(status, 200, "status of juggernaut.fcgi/juggernaut.js")
     finally:
-        os.unlink(stray)
+        for name in names:
+            os.unlink(os.path.join(env.cgibindir, name))
+
+
+def run_check(env, url):
+    """The installed juggernaut.fcgi --check URL, as the user: (status, output)."""
+    cgi = os.path.join(env.cgibindir, "juggernaut.fcgi")
+    rc, out = run_as(env.account, [cgi, "--check", url], env.home, env.home, 90)
+    diag(out.strip())
+    return rc, out
+
+
+@suite.test
+def test_check_url_auto(env):
+    """--check URL through the .htaccess install at mod_fcgid defaults: long-poll held, no stream offered"""
+    check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
+    rc, out = run_check(env, env.web.http.base_url)
+    check("\nweb: ok (%s/connect answered in" % env.web.http.base_url in out, "web line", out)
+    check("\nlong-poll: ok (held " in out or "\nlong-poll: ok (not held" in out, "long-poll line", out)
+    # transports auto: under mod_fcgid (output buffered) only long-poll and JSONP.
+    check("\nstreams: ok (not offered on this host (transports longpoll jsonp)" in out,
+          "the worker offers streams under mod_fcgid", out)
+    equal(rc, 0, "exit status")
+
+
+@suite.test
+def test_check_url_buffered(env):
+    """--check URL with streams offered under mod_fcgid: reported buffered, with the fix"""
+    check(env.web.allow_override == "FileInfo Options", "runs after the FileInfo Options test")
+    conf = os.path.join(env.prefix_dir, "etc", "juggernaut.conf")
+    with open(conf) as f:
+        original = f.read()
+    try:
+        with open(conf, "a") as f:
+            f.write("transports sse longpoll jsonp\n")
+        start_apache(env, "FileInfo Options")
+        rc, out = run_check(env, env.web.http.base_url)
+        equal(rc, 1, "exit status with streams offered")
+        check("transports offered: sse " in out, "the worker did not offer sse", out)
+        check("\nstreams: PROBLEM: streams are buffered: nothing of an SSE stream arrived within "
+              "5000 ms, not even its headers" in out, "streams not reported buffered", out)
+        check('\n  fix: set "transports longpoll jsonp" in the configuration' in out, "no fix", out)
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+        start_apache(env, "FileInfo Options")
 
 
 @suite.test
 def test_allow_override_none(env):
-    """AllowOverride None: the program is served as a download and endpoints 404"""
-    web = start_apache(env, "None")
+    """AllowOverride None + Debian's fcgid.conf: every URL of juggernaut.fcgi answers 403"""
+    start_apache(env, "None")
+    for path in ("/cgi-bin/juggernaut.fcgi", "/cgi-bin/juggernaut.fcgi/connect"):
+        status, headers, body = fetch(env, path)
+        equal(status, 403, "status of GET %s" % path)
+        check(not body.startswith(b"\x7fELF") and b"session_id" not in body,
+              "%s was served although .htaccess is ignored" % path, body[:100])
+    log = error_log(env)
+    check("does not have ExecCGI enabled" in log, "the error log does not say why", log[-2000:])
+    rc, out = run_check(env, env.web.http.base_url)
+    check(rc == 1 and "answers 403 Forbidden: the host ignores .htaccess" in out and
+          "AllowOverride FileInfo Options" in out, "--check does not explain the 403", out)
+    diag("with AllowOverride None (stock fcgid.conf) a user sees 403 Forbidden for every URL; "
+         "the error log says: mod_fcgid: location of script ... does not have ExecCGI enabled")
+
+
+@suite.test
+def test_allow_override_none_no_handler(env):
+    """AllowOverride None, no .fcgi handler: the program is downloaded, connect answers 404"""
+    web = start_apache(env, "None", stock_fcgid=False)
     r = web.http.get("", timeout=5)
     equal(r.status, 200, "status of GET juggernaut.fcgi")
     check(r.body[:4] == b"\x7fELF", "GET juggernaut.fcgi did not hand out the program",
           r.headers, r.body[:64])
-    download_type = r.headers.get("content-type", "(none)")
     r = web.http.post("connect", {}, timeout=5)
     equal(r.status, 404, "status of juggernaut.fcgi/connect")
     check(not r.headers.get("content-type", "").startswith("application/json"),
           "connect answered JSON although .htaccess is ignored", r)
-    diag("with AllowOverride None a user sees: the browser DOWNLOADS juggernaut.fcgi "
-         "(Content-Type %s), and .../juggernaut.fcgi/connect answers an HTML 404 "
-         "(%s); the client's connect fails" % (download_type, r.headers.get("content-type")))
+
+
+@suite.test
+def test_allow_override_too_little(env):
+    """AllowOverride Options only: every URL answers 500, the error log names the directive"""
+    start_apache(env, "Options")
+    status, _, body = fetch(env, "/cgi-bin/juggernaut.fcgi/connect")
+    equal(status, 500, "status of juggernaut.fcgi/connect")
+    log = error_log(env)
+    check("not allowed here" in log, "the error log does not name the refused directive", log[-2000:])
 
 
 if __name__ == "__main__":

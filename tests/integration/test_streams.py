@@ -213,6 +213,45 @@ def t_sse_resume(env):
              "deliveries after ack=%d" % ids[2])
 
 
+def sse_run(env, sid, ack, channel, data, count, headers=None):
+    """Open an sse stream of sid with ack= (and headers), publish each data on
+    channel, and return its deliveries once count arrived (and 0.5 s more,
+    to catch repeats)."""
+    s = Stream(env.web, "sse", {"session_id": sid, "ack": ack}, headers=headers)
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        for d in data:
+            publish(env, channel, d)
+        s.wait(sse_deliveries, count, 3, "%d deliveries" % count)
+        drain(s, 0.5)
+    finally:
+        s.close()
+    return sse_deliveries(s.body)
+
+
+@test
+def t_sse_header_beats_stale_ack(env):
+    """sse: a newer Last-Event-ID wins over the ack= EventSource reconnects with (issue 8)"""
+    c = env.client(["sse3"])
+    for data in ("a", "b"):
+        publish(env, "sse3", data)
+    env.wait_queued(c.sid, 2)
+    first = [m["id"] for m in env.http.poll(c.sid, 0, timeout=1)]
+    jt.equal(len(first), 2, "deliveries before the stream")
+    # The page opens EventSource with ack= of what it had; the stream then
+    # delivers c and d, and the browser reconnects to the same URL with
+    # Last-Event-ID of d.
+    seen = sse_run(env, c.sid, first[1], "sse3", ("c", "d"), 2)
+    publish(env, "sse3", "e")
+    got = sse_run(env, c.sid, first[1], "sse3", (), 1, {"Last-Event-ID": str(seen[1][0])})
+    jt.equal([line for _, line in got], [delivery_text(got[0][0], "sse3", "e")],
+             "only e after the reconnect, no repeats of c and d")
+    # And an ack= newer than the header (a page that acknowledged more by
+    # polling) is not undone by it.
+    again = sse_run(env, c.sid, got[0][0], "sse3", (), 0, {"Last-Event-ID": str(seen[0][0])})
+    jt.equal(again, [], "nothing repeated when ack= is the newer")
+
+
 @test
 def t_sse_errors(env):
     """sse: unknown session is a 410 JSON answer, a bad session id a 400, before any streaming"""
@@ -408,22 +447,52 @@ def t_jugglite_resume(env):
         jt.equal(parse_jugglite(s.body), ["fresh"], "events of the fresh session")
 
 
+def jugglite_raw(env, channel, payloads, count, headers=None):
+    """Open a Jugglite stream on channel, PUBLISH each raw payload on
+    <namespace><channel>, and return the body once count events arrived (and
+    a moment more, to catch any that should not come)."""
+    s = Stream(env.web, "stream", {"channel": channel}, headers=headers)
+    try:
+        s.wait(sse_blocks, 1, 3, "the preamble")
+        for payload in payloads:
+            env.redis.publish_raw(payload, channel=NAMESPACE + channel)
+        s.wait(jugglite_events, count, 3, "%d event(s)" % count)
+        drain(s, 0.3)
+    finally:
+        s.close()
+    return s.body
+
+
 @test
 def t_jugglite_raw_publish(env):
     """Jugglite stream: raw PUBLISH <namespace><channel> text and JSON with event and id"""
-    s = Stream(env.web, "stream", {"channel": "jraw"})
-    try:
-        s.wait(sse_blocks, 1, 3, "the preamble")
-        env.redis.publish_raw("plain text", channel=NAMESPACE + "jraw")
-        note = '{"event":"note","id":"x1","v":1}'
-        env.redis.publish_raw(note, channel=NAMESPACE + "jraw")
-        events = s.wait(jugglite_events, 2, 3, "two events")
-    finally:
-        s.close()
+    note = '{"event":"note","id":"x1","v":1}'
+    events = jugglite_events(jugglite_raw(env, "jraw", ["plain text", note], 2))
     m = JUGGLITE_ID_RE.fullmatch(events[0].split("\n")[0])
     jt.check(m, "first line of the plain event is not id: <sid>.<n>", events[0])
     jt.equal(events[0].split("\n")[1:], ["data: plain text"], "plain text event")
-    jt.equal(events[1], "event: note\nid: x1\ndata: " + note, "JSON event with event and id")
+    lines = events[1].split("\n")
+    jt.equal(lines[0], "event: note", "event line of the JSON event")
+    m2 = JUGGLITE_ID_RE.fullmatch(lines[1])
+    jt.check(m2 and m2.group(1) == m.group(1) and int(m2.group(2)) > int(m.group(2)),
+             "the id of a message with its own id is still <sid>.<n>", events[1])
+    jt.equal(lines[2:], ["data: " + note], "the message's own id stays in its data")
+
+
+@test
+def t_jugglite_own_id_resume(env):
+    """Jugglite stream: after a message with its own id, a reconnect loses nothing (issue 8)"""
+    block = jugglite_events(jugglite_raw(env, "jown", ['{"id":"app-7","v":1}'], 1))[0]
+    # What EventSource sends back: the id: field of the last event it saw.
+    last_id = [ln[4:] for ln in block.split("\n") if ln.startswith("id: ")][-1]
+    sid = last_id.split(".")[0]
+    env.redis.publish_raw('{"id":"app-8","v":2}', channel=NAMESPACE + "jown")
+    env.redis.publish_raw("three", channel=NAMESPACE + "jown")
+    body = jugglite_raw(env, "jown", [], 2, headers={"Last-Event-ID": last_id})
+    jt.equal(parse_jugglite(body), ['{"id":"app-8","v":2}', "three"],
+             "events after reconnecting with Last-Event-ID %s" % last_id)
+    jt.equal({JUGGLITE_ID_RE.match(e).group(1) for e in jugglite_events(body)}, {sid},
+             "the same session resumed")
 
 
 # ---- sessions held by streams

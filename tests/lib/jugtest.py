@@ -441,6 +441,7 @@ class Redis:
         self.dir = workdir
         self.tcp = tcp
         self.persistent = persistent
+        self.args = []   # more redis-server options for the next start
         self.socket_path = os.path.join(workdir, "redis.sock")
         self.port = free_port() if tcp else 0
         self.log_path = os.path.join(workdir, "redis.log")
@@ -454,7 +455,8 @@ class Redis:
     def url(self):
         return "redis://127.0.0.1:%d/0" % self.port if self.tcp else self.socket_path
 
-    def start(self):
+    def start(self, wait=True):
+        """Start; with wait, until PING answers (not while loading data)."""
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", self.socket_path, "--unixsocketperm", "700",
                 "--dir", self.dir, "--save", "", "--daemonize", "no",
@@ -463,8 +465,9 @@ class Redis:
             argv += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             argv += ["--appendonly", "no"]
-        self.proc = Process("redis", argv, self.log_path).start()
-        wait_for(self.ping, 10, "redis-server to answer PING")
+        self.proc = Process("redis", argv + self.args, self.log_path).start()
+        if wait:
+            wait_for(self.ping, 10, "redis-server to answer PING")
         return self
 
     def ping(self):

@@ -87,8 +87,9 @@ APACHE_MODULE_NAMES = [
 ]
 
 
-def apache_main_config(dirpath, port, account, body):
-    """A complete private httpd.conf: everything in dirpath, body appended."""
+def apache_main_config(dirpath, port, account, body, threads_per_child=64):
+    """A complete private httpd.conf: everything in dirpath, body appended.
+    Two processes of threads_per_child threads serve connections."""
     lines = [
         "# written by tests/lib/webservers.py",
         "ServerRoot %s" % dirpath,
@@ -103,8 +104,9 @@ def apache_main_config(dirpath, port, account, body):
         # Enough threads for every test's concurrent long-polls and streams.
         "StartServers 1",
         "ServerLimit 2",
-        "ThreadsPerChild 64",
-        "MaxRequestWorkers 128",
+        "ThreadLimit %d" % threads_per_child,
+        "ThreadsPerChild %d" % threads_per_child,
+        "MaxRequestWorkers %d" % (2 * threads_per_child),
     ]
     if account:
         lines += ["User %s" % account[0], "Group %s" % account[1]]
@@ -291,18 +293,29 @@ SERVERS = {"lighttpd": ShippedLighttpd, "apache": Apache, "nginx": Nginx}
 class SharedHostApache(WebServer):
     """Apache serving a user's cgi-bin (as a shared host does) with mod_fcgid
     at its defaults: whatever happens there is decided by the .htaccess that
-    "make install" put in cgibindir. allow_override is "All" or "None".
+    "make install" put in cgibindir. allow_override is what the host allows
+    ("FileInfo Options", "All", "None", ...). stock_fcgid includes Debian's
+    packaged fcgid.conf (it hands every .fcgi to mod_fcgid server-wide), as
+    a host with libapache2-mod-fcgid enabled has it.
 
     Runs as the user who owns the cgi-bin (like suexec) when started by
     root, else as the current user."""
 
     name = "apache (shared host)"
 
-    def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None):
+    STOCK_FCGID_CONF = "/etc/apache2/mods-available/fcgid.conf"
+
+    def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None,
+                 stock_fcgid=True, host_config=(), threads_per_child=64):
         super().__init__(workdir, os.path.join(cgibindir, "juggernaut.fcgi"), None, port)
         self.cgibindir = cgibindir
         self.account = account
         self.allow_override = allow_override
+        self.stock_fcgid = stock_fcgid
+        self.host_config = list(host_config)   # more server-config lines (the host's choices)
+        self.threads_per_child = threads_per_child
+        if stock_fcgid:
+            require(self.STOCK_FCGID_CONF)
         require(APACHE_BIN, os.path.join(APACHE_MODULES, "mod_fcgid.so"))
 
     @property
@@ -311,7 +324,7 @@ class SharedHostApache(WebServer):
         return Http(self.port, prefix="/cgi-bin/juggernaut.fcgi")
 
     def _answers(self):
-        if self.allow_override == "All":
+        if self.allow_override in ("All", "FileInfo Options"):
             return super()._answers()
         if not self.proc.alive():
             raise AssertionError("apache exited")
@@ -322,6 +335,7 @@ class SharedHostApache(WebServer):
         os.makedirs(os.path.join(self.dir, "htdocs"), exist_ok=True)
         body = "\n".join([
             "# The host's part: a cgi-bin whose .htaccess the user controls.",
+            "Include %s" % self.STOCK_FCGID_CONF if self.stock_fcgid else "",
             "Alias /cgi-bin/ %s/" % self.cgibindir,
             "<Directory %s>" % self.cgibindir,
             "    AllowOverride %s" % self.allow_override,
@@ -330,10 +344,10 @@ class SharedHostApache(WebServer):
             '<Files ".ht*">',
             "    Require all denied",
             "</Files>",
-        ])
+        ] + self.host_config)
         conf = os.path.join(self.dir, "httpd.conf")
         with open(conf, "w") as f:
-            f.write(apache_main_config(self.dir, self.port, self.account, body))
+            f.write(apache_main_config(self.dir, self.port, self.account, body, self.threads_per_child))
         log = os.path.join(self.dir, "apache.log")
         self.logs = [log, os.path.join(self.dir, "apache-error.log")]
         self.proc = Process("apache", [APACHE_BIN, "-DFOREGROUND", "-f", conf], log).start()

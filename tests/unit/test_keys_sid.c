@@ -25,6 +25,10 @@ static void testKeys(void) {
     TAP_STR_EQ(k, "jug:notify", "notify channel");
     jugNotifyInstanceChannel(k, sizeof(k), "jug:", "abc");
     TAP_STR_EQ(k, "jug:notify:abc", "notify channel of one process");
+    jugKeySioAck(k, sizeof(k), "jug:", sid);
+    TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:sio", "socket.io ack key");
+    jugKeySioHold(k, sizeof(k), "jug:", sid);
+    TAP_STR_EQ(k, "jug:session:AAAAAAAAAAAAAAAAAAAAAA:siohold", "socket.io hold lease key");
     jugKeyChannel(k, sizeof(k), "app:", "/chat");
     TAP_STR_EQ(k, "app:channel:/chat", "channel key with another prefix");
     jugKeySessions(k, sizeof(k), "jug:");

@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+# sharedhost.py -- "make bench-sharedhost": the shared-host benchmark (figures,
+# not a test). A stock shared host, as issue 7 measured it: Apache + mod_fcgid
+# at its module defaults (Debian's fcgid.conf, FcgidOutputBufferSize 65536 and
+# all) running juggernaut.fcgi through the shipped conf/htaccess under
+# "AllowOverride FileInfo Options", with the host's process cap
+# (FcgidMaxProcessesPerClass) as the only change; a private Redis (TCP) and
+# one standalone poller; everything on loopback in a temporary directory.
+#
+#   longpoll  --browsers (200) long-poll browsers following the protocol
+#             (connect, poll with ack, wait "retry" ms when told, back off on
+#             503), one message a second for --seconds (60) under a cap of
+#             --cap (10) processes: share delivered, duplicated, latency
+#             p50/p99 (publish -> received), connect latency p99, HTTP 503
+#             count, peak worker processes.
+#   pages     --pages (40) page views of the automatic client opened over
+#             --open-over (20) s under a cap of --page-cap (20): each does
+#             what juggernaut.js does (connect; the server's "transports", or
+#             the client's default list; each stream given openTimeout 5 s to
+#             show its first bytes, a 503 with "retry"/"transports" moving on
+#             at once; then long-poll), one message a second from the first
+#             page view until --seconds after the last: HTTP 503 count, share
+#             delivered, first message after load p50/p90, peak processes.
+#
+# http_statuses counts every answer by status, plus "timeout" (no answer
+# within the client's patience: 120 s for connect, poll_timeout + 15 s for a
+# poll), "cut" (refused, reset or cut off) and "silent" (a stream that showed
+# nothing within openTimeout).
+#
+# The load generator is asyncio (one connection per request, as a browser
+# without keep-alive); every phase has a hard deadline; the worker and poller
+# are whatever the build directory holds (configure without sanitizers for
+# meaningful figures). Usage: sharedhost.py [--only longpoll,pages] [--quick]
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+import jugtest  # noqa: E402  (after the path is set)
+from webservers import SharedHostApache, unprivileged_account  # noqa: E402
+
+PREFIX = "jugbench:"
+CHANNEL = "bench"
+DEFAULT_TRANSPORTS = ["sse", "multipart", "htmlfile", "longpoll", "jsonp"]
+STREAMS = ("sse", "multipart", "htmlfile")
+OPEN_TIMEOUT = 5.0          # the client's openTimeout default
+POLL_TIMEOUT = 25           # conf/juggernaut.conf's default poll_timeout
+
+
+def say(text=""):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+# ---------------------------------------------------------------- HTTP (asyncio)
+
+class Http:
+    """Requests through Apache to the worker, counting every status."""
+
+    def __init__(self, port, prefix):
+        self.port = port
+        self.prefix = prefix
+        self.statuses = {}
+
+    def _count(self, status):
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    async def _open(self, method, endpoint, query=None, form=None):
+        path = "%s/%s%s" % (self.prefix, endpoint, "?" + query if query else "")
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        body = form.encode() if form else b""
+        head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (method, path, self.port)
+        if form is not None:
+            head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(body)
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        return reader, writer
+
+    @staticmethod
+    async def _head(reader):
+        status_line = await reader.readline()
+        m = re.match(rb"HTTP/\d\.\d (\d+)", status_line)
+        headers = {}
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return (int(m.group(1)) if m else 0), headers
+
+    @staticmethod
+    async def _body(reader, headers):
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int((await reader.readline()).split(b";")[0] or b"0", 16)
+                if size == 0:
+                    return out
+                out += await reader.readexactly(size)
+                await reader.readline()
+        return await reader.read()
+
+    async def request(self, method, endpoint, query=None, form=None, timeout=60):
+        """(status, parsed JSON or None); status 0 when nothing (valid) came back."""
+        writer = None
+        try:
+            async def go():
+                nonlocal writer
+                reader, writer = await self._open(method, endpoint, query, form)
+                status, headers = await self._head(reader)
+                return status, await self._body(reader, headers)
+            status, body = await asyncio.wait_for(go(), timeout)
+            self._count(status)
+        except asyncio.TimeoutError:
+            status, body = 0, b""
+            self._count("timeout")           # no answer within the client's patience
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status, body = 0, b""
+            self._count("cut")               # refused, reset or cut off mid-answer
+        finally:
+            if writer:
+                writer.close()
+        try:
+            obj = json.loads(body) if body else None
+        except ValueError:
+            obj = None
+        return status, obj
+
+    async def stream(self, endpoint, query, open_timeout, on_text, stop):
+        """A stream request: 'refused' (an answer other than 200, or a 503
+        with advice; returns the JSON too), 'silent' (no body byte within
+        open_timeout: dropped, as the client does), 'ended' or 'stopped'."""
+        writer = None
+        try:
+            reader, writer = await asyncio.wait_for(self._open("GET", endpoint, query), open_timeout)
+            status, headers = await asyncio.wait_for(self._head(reader), open_timeout)
+            self._count(status)
+            if status != 200:
+                body = await asyncio.wait_for(self._body(reader, headers), 5)
+                try:
+                    return "refused", json.loads(body)
+                except ValueError:
+                    return "refused", None
+            first = await asyncio.wait_for(reader.read(65536), open_timeout)
+            if not first:
+                return "ended", None
+            on_text(first.decode("utf-8", "replace"))
+            while not stop.is_set():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return "ended", None
+                on_text(chunk.decode("utf-8", "replace"))
+            return "stopped", None
+        except asyncio.TimeoutError:
+            self._count("silent")
+            return "silent", None
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            self._count("cut")
+            return "ended", None
+        finally:
+            if writer:
+                writer.close()
+
+
+# ---------------------------------------------------------------- one browser
+
+class Browser:
+    """One page's session, following the protocol as juggernaut.js does."""
+
+    def __init__(self, http, run):
+        self.http = http
+        self.run = run
+        self.sid = None
+        self.ack = 0
+        self.seen = {}             # seq -> receive time
+        self.duplicated = 0
+        self.loaded = time.time()
+        self.connected_at = None
+        self.connect_s = None
+        self.transport = None
+        self.silent_streams = 0
+        self.superseded = False
+
+    async def connect(self):
+        """connect with the client's backoff (250 ms doubling to 30 s, or the
+        server's retry), until it succeeds or the run stops."""
+        tries = 0
+        while not self.run.stop.is_set():
+            # A browser's XHR waits as long as the server takes (mod_fcgid
+            # queues a request up to about a minute before its 503).
+            status, obj = await self.http.request("POST", "connect", form="channel=" + CHANNEL, timeout=120)
+            if status == 200 and obj and "session_id" in obj:
+                self.sid = obj["session_id"]
+                self.connected_at = time.time()
+                self.connect_s = self.connected_at - self.loaded
+                return obj
+            tries += 1
+            await self.sleep(self.wait_ms(obj, tries) / 1000.0)
+        return None
+
+    @staticmethod
+    def wait_ms(obj, tries):
+        if isinstance(obj, dict) and isinstance(obj.get("retry"), (int, float)):
+            return obj["retry"]
+        step = min(30000, 250 * 2 ** (tries - 1))
+        return step / 2 + random.random() * step / 2
+
+    async def sleep(self, seconds):
+        try:
+            await asyncio.wait_for(self.run.stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    def deliver(self, rec):
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int) or rec["id"] <= self.ack:
+            return
+        self.ack = rec["id"]
+        data = rec.get("data")
+        if not isinstance(data, dict) or "seq" not in data:
+            return
+        if data["seq"] in self.seen:
+            self.duplicated += 1
+            return
+        now = time.time()
+        self.seen[data["seq"]] = now
+        self.run.latencies.append(now - data["t"])
+
+    def stream_text(self, text, state):
+        """Deliveries out of SSE / multipart / htmlfile text: every {"id":...} object."""
+        state["buf"] += text
+        dec = json.JSONDecoder()
+        while True:
+            i = state["buf"].find('{"id":')
+            if i < 0:
+                state["buf"] = state["buf"][-8:]
+                return
+            try:
+                obj, end = dec.raw_decode(state["buf"], i)
+            except ValueError:
+                state["buf"] = state["buf"][i:]
+                return            # incomplete: wait for more
+            self.deliver(obj)
+            state["buf"] = state["buf"][end:]
+
+    async def longpoll(self):
+        tries = 0
+        while not self.run.stop.is_set():
+            q = "session_id=%s&ack=%d&timeout=%d" % (self.sid, self.ack, POLL_TIMEOUT)
+            status, obj = await self.http.request("GET", "poll", q, timeout=POLL_TIMEOUT + 15)
+            if status == 200 and isinstance(obj, dict) and isinstance(obj.get("messages"), list):
+                tries = 0
+                for rec in obj["messages"]:
+                    self.deliver(rec)
+                if obj.get("superseded"):
+                    self.superseded = True
+                    return
+                if isinstance(obj.get("retry"), (int, float)) and obj["retry"] > 0:
+                    await self.sleep(obj["retry"] / 1000.0)
+                continue
+            if status == 410:
+                self.sid = None
+                if not await self.connect():
+                    return
+                continue
+            tries += 1
+            await self.sleep(self.wait_ms(obj, tries) / 1000.0)
+
+    async def automatic(self):
+        """juggernaut.js without options: the server's list, streams first."""
+        answer = await self.connect()
+        if not answer:
+            return
+        order = answer.get("transports") if isinstance(answer.get("transports"), list) else DEFAULT_TRANSPORTS
+        i = 0
+        while i < len(order) and not self.run.stop.is_set():
+            name = order[i]
+            self.transport = name
+            if name not in STREAMS:
+                return await self.longpoll()
+            state = {"buf": ""}
+            q = "session_id=%s&ack=%d" % (self.sid, self.ack)
+            if name == "htmlfile":
+                q += "&callback=jugHtmlfile_1"
+            result, advice = await self.http.stream(name, q, OPEN_TIMEOUT,
+                                                    lambda t: self.stream_text(t, state), self.run.stop)
+            if result == "silent":
+                self.silent_streams += 1
+            if isinstance(advice, dict) and isinstance(advice.get("transports"), list):
+                order = advice["transports"]
+                i = 0 if order and order[0] != name else 1
+                continue
+            if result == "ended":
+                continue          # a stream that worked and ended: open it again
+            i += 1
+
+
+# ---------------------------------------------------------------- the stack
+
+class ProcCounter(threading.Thread):
+    """Samples how many worker processes run (every 100 ms); keeps the peak."""
+
+    def __init__(self, exe):
+        super().__init__(daemon=True)
+        self.exe = os.path.realpath(exe)
+        self.peak = 0
+        self.done = threading.Event()
+
+    def count(self):
+        n = 0
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    if os.readlink("/proc/%s/exe" % pid) == self.exe:
+                        n += 1
+                except OSError:
+                    pass
+        return n
+
+    def run(self):
+        while not self.done.wait(0.1):
+            self.peak = max(self.peak, self.count())
+
+
+class SharedHost:
+    """Redis + poller + Apache/mod_fcgid serving a user's cgi-bin."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        os.chmod(workdir, 0o755)
+        self.redis = jugtest.Redis(workdir, tcp=True).start()
+        self.config = os.path.join(workdir, "juggernaut.conf")
+        # The built-in defaults (those of conf/juggernaut.conf), as a user has them.
+        settings = {k: None for k in jugtest.DEFAULT_SETTINGS}
+        settings.update(key_prefix=PREFIX, log="stderr", log_level="warning")
+        jugtest.write_config(self.config, self.redis.url, **settings)
+        os.chmod(self.config, 0o644)
+        self.cgibin = os.path.join(workdir, "home", "public_html", "cgi-bin")
+        os.makedirs(self.cgibin)
+        for d in (os.path.join(workdir, "home"), os.path.dirname(self.cgibin), self.cgibin):
+            os.chmod(d, 0o755)
+        self.exe = os.path.join(self.cgibin, "juggernaut.fcgi")
+        shutil.copy(jugtest.WORKER_BIN, self.exe)
+        os.chmod(self.exe, 0o755)
+        shutil.copy(os.path.join(jugtest.SRCDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
+        os.chmod(os.path.join(self.cgibin, ".htaccess"), 0o644)
+        self.poller = jugtest.Poller(workdir, self.config, "bench").start()
+        jugtest.wait_for(lambda: self.redis.command("GET", PREFIX + "poller:lease"), 10, "the poller's lease")
+        self.web = None
+
+    def start_apache(self, cap):
+        if self.web:
+            self.web.stop()
+        workdir = os.path.join(self.dir, "apache-cap%d" % cap)
+        os.makedirs(workdir, exist_ok=True)
+        self.web = SharedHostApache(
+            workdir, self.cgibin, unprivileged_account(), "FileInfo Options",
+            host_config=["FcgidInitialEnv JUGGERNAUT_CONFIG %s" % self.config,
+                         "FcgidMaxProcessesPerClass %d" % cap],
+            threads_per_child=256)
+        self.web.start()
+        return Http(self.web.port, "/cgi-bin/juggernaut.fcgi")
+
+    def stop(self):
+        for p in (self.web, self.poller):
+            if p:
+                p.stop()
+        self.redis.stop()
+
+
+class Run:
+    """What all browsers of one phase share."""
+
+    def __init__(self):
+        self.stop = asyncio.Event()
+        self.latencies = []
+        self.published = {}          # seq -> publish time
+
+
+async def publisher(host, run, count, interval=1.0):
+    start = time.time()
+    for seq in range(count):
+        delay = start + seq * interval - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = time.time()
+        run.published[seq] = t
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: host.redis.publish([CHANNEL], {"seq": seq, "t": t}))
+
+
+async def until(cond, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not cond():
+        await asyncio.sleep(0.1)
+
+
+def finish(run, tasks):
+    run.stop.set()
+    return asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def phase_longpoll(host, opts):
+    http = host.start_apache(opts.cap)
+    counter = ProcCounter(host.exe)
+    counter.start()
+    run = Run()
+    browsers = [Browser(http, run) for _ in range(opts.browsers)]
+    tasks = []
+    for b in browsers:
+        tasks.append(asyncio.ensure_future(connect_then_poll(b)))
+        await asyncio.sleep(2.0 / opts.browsers)      # all open within 2 s
+    await until(lambda: all(b.sid for b in browsers), 30)
+    connected = sum(1 for b in browsers if b.sid)
+    await publisher(host, run, opts.seconds)
+    want = opts.seconds
+    await until(lambda: all(len(b.seen) >= want for b in browsers), POLL_TIMEOUT + 5)
+    await asyncio.wait_for(finish(run, tasks), 60)
+    counter.done.set()
+    got = sum(len(b.seen) for b in browsers)
+    total = opts.browsers * want
+    connects = [b.connect_s for b in browsers if b.connect_s is not None]
+    say("sharedhost longpoll: %d browsers, %d messages at 1/s, FcgidMaxProcessesPerClass %d"
+        % (opts.browsers, want, opts.cap))
+    say("connected: %d of %d (within 30 s)" % (connected, opts.browsers))
+    say("delivered: %d of %d (%.1f %%)" % (got, total, 100.0 * got / total if total else 0))
+    say("duplicated: %d" % sum(b.duplicated for b in browsers))
+    say("latency_ms: p50 %.0f p99 %.0f (%d deliveries)"
+        % (pct(run.latencies, 50) * 1000, pct(run.latencies, 99) * 1000, len(run.latencies)))
+    say("connect_latency_ms: p50 %.0f p99 %.0f (never connected: %d)"
+        % (pct(connects, 50) * 1000, pct(connects, 99) * 1000, opts.browsers - len(connects)))
+    say("http_503: %d" % http.statuses.get(503, 0))
+    say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
+    say("peak_processes: %d" % counter.peak)
+    say()
+
+
+async def connect_then_poll(b):
+    if await b.connect():
+        await b.longpoll()
+
+
+async def phase_pages(host, opts):
+    http = host.start_apache(opts.page_cap)
+    counter = ProcCounter(host.exe)
+    counter.start()
+    run = Run()
+    span = opts.open_over + opts.seconds
+    pub = asyncio.ensure_future(publisher(host, run, span))
+    pages, tasks = [], []
+    for i in range(opts.pages):
+        b = Browser(http, run)
+        pages.append(b)
+        tasks.append(asyncio.ensure_future(b.automatic()))
+        await asyncio.sleep(float(opts.open_over) / opts.pages)
+    await asyncio.wait_for(pub, span + 30)
+    await until(lambda: all(expected_seen(b, run) for b in pages), 10)
+    await asyncio.wait_for(finish(run, tasks), 60)
+    counter.done.set()
+    firsts, got, total = [], 0, 0
+    for b in pages:
+        since = b.connected_at or time.time()
+        expected = [s for s, t in run.published.items() if t >= since]
+        total += len(expected)
+        got += sum(1 for s in expected if s in b.seen)
+        after_load = sorted(s for s, t in run.published.items() if t >= b.loaded)
+        if after_load:
+            s = after_load[0]
+            firsts.append(b.seen[s] - run.published[s] if s in b.seen else float("inf"))
+    used = {}
+    for b in pages:
+        used[b.transport or "(none)"] = used.get(b.transport or "(none)", 0) + 1
+    say("sharedhost pages: %d page views of the automatic client opened over %d s, "
+        "FcgidMaxProcessesPerClass %d, 1 message/s for %d s" % (opts.pages, opts.open_over, opts.page_cap, span))
+    say("connected: %d of %d" % (sum(1 for b in pages if b.sid), opts.pages))
+    say("transport_reached: %s" % json.dumps(used, sort_keys=True))
+    say("streams_silent_for_openTimeout: %d" % sum(b.silent_streams for b in pages))
+    say("delivered_after_connect: %d of %d (%.1f %%)" % (got, total, 100.0 * got / total if total else 0))
+    missing = sum(1 for f in firsts if f == float("inf"))
+    fin = [f for f in firsts if f != float("inf")]
+    say("first_message_ms: p50 %s p90 %s (never received: %d of %d)" % (
+        ms(pct(firsts, 50)), ms(pct(firsts, 90)), missing, len(firsts)))
+    say("first_message_ms_received_only: p90 %s" % ms(pct(fin, 90)))
+    say("http_503: %d" % http.statuses.get(503, 0))
+    say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
+    say("peak_processes: %d" % counter.peak)
+    say()
+
+
+def ms(v):
+    return "inf" if v == float("inf") else "nan" if v != v else "%.0f" % (v * 1000)
+
+
+def expected_seen(b, run):
+    since = b.connected_at
+    return since is not None and all(s in b.seen for s, t in run.published.items() if t >= since)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="shared-host benchmark (Apache + mod_fcgid at module defaults)")
+    ap.add_argument("--only", default="longpoll,pages")
+    ap.add_argument("--browsers", type=int, default=200)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--cap", type=int, default=10)
+    ap.add_argument("--pages", type=int, default=40)
+    ap.add_argument("--page-cap", type=int, default=20)
+    ap.add_argument("--open-over", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="20 browsers, 8 pages, 10 s: a smoke run")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    opts = ap.parse_args()
+    if opts.quick:
+        opts.browsers, opts.pages, opts.seconds, opts.open_over = 20, 8, 10, 4
+    only = set(opts.only.split(","))
+    say("sharedhost run: builddir %s, worker %s" % (jugtest.BUILDDIR, jugtest.WORKER_BIN))
+    with open(jugtest.WORKER_BIN, "rb") as f:
+        if b"__asan_init" in f.read():
+            say("sharedhost run: WARNING: the worker is built with sanitizers; figures are pessimistic")
+    say()
+    workdir = tempfile.mkdtemp(prefix="jugbench-sharedhost-")
+    host = None
+    try:
+        host = SharedHost(workdir)
+        loop = asyncio.new_event_loop()
+        budget = 3 * (opts.seconds + opts.open_over) + 240
+        if "longpoll" in only:
+            loop.run_until_complete(asyncio.wait_for(phase_longpoll(host, opts), budget))
+        if "pages" in only:
+            loop.run_until_complete(asyncio.wait_for(phase_pages(host, opts), budget))
+        loop.close()
+    finally:
+        if host:
+            host.stop()
+        if opts.keep:
+            say("sharedhost run: kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+// test_socketio.mjs -- the original Juggernaut 2.1.1 demo page, unchanged, in
+// headless Chromium against juggernaut.fcgi behind lighttpd (sio_stack.py
+// installs the npm package at test time; nothing of it is committed). TAP.
+//
+// For xhr-polling and jsonp-polling forced as the original page allows
+// (io.transports, set when application.js defines Juggernaut), and for the
+// client's own choice: it connects, meta and subscribe reach Redis as server
+// events, messages published with redis-cli arrive in order (escaping
+// included), except with the page's jug.sessionID is honoured, a custom event
+// reaches juggernaut:custom, the page carries on (same session, nothing
+// lost) after lighttpd and the worker restart, unsubscribe publishes
+// juggernaut:unsubscribe and stops that channel.
+//
+//   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Stack, check, diag, equal, out, parseReply, sleep, until } from "./harness.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
+const MODES = ["xhr-polling", "jsonp-polling", "default"];
+const TIME_LIMIT_MS = 240000;
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync"];
+
+let chromium;
+try {
+  ({ chromium } = await import("playwright-core"));
+} catch (e) {
+  out("1..0 # SKIP playwright-core is not installed (cd tests/browser && npm ci)");
+  process.exit(0);
+}
+if (!existsSync(CHROMIUM)) {
+  out(`1..0 # SKIP ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+  process.exit(0);
+}
+
+// ------------------------------------------------------------ Redis: server events, redis-cli
+
+// Collects juggernaut:subscribe, :unsubscribe and :custom as they come.
+class Events {
+  constructor(socketPath) {
+    this.got = [];
+    this.acks = 0;
+    this.buf = Buffer.alloc(0);
+    this.sock = net.createConnection(socketPath);
+    this.sock.on("data", (chunk) => {
+      this.buf = Buffer.concat([this.buf, chunk]);
+      for (;;) {
+        const r = parseReply(this.buf, 0);
+        if (!r) break;
+        this.buf = this.buf.subarray(r.end);
+        const v = r.value;
+        if (Array.isArray(v) && v[0] === "subscribe") this.acks++;
+        if (Array.isArray(v) && v[0] === "message") this.got.push({ channel: v[1], data: JSON.parse(v[2]) });
+      }
+    });
+    const names = ["juggernaut:subscribe", "juggernaut:unsubscribe", "juggernaut:custom"];
+    this.sock.write(`*${names.length + 1}\r\n$9\r\nSUBSCRIBE\r\n` +
+      names.map((n) => `$${n.length}\r\n${n}\r\n`).join(""));
+    this.ready = until(() => this.acks === names.length, 5000, "SUBSCRIBE to the server events");
+  }
+
+  of(channel, sid) {
+    return this.got.filter((e) => e.channel === channel && e.data.session_id === sid).map((e) => e.data);
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
+
+// PUBLISH with redis-cli, as the Juggernaut README's users do.
+function publish(message) {
+  const r = spawnSync("redis-cli", ["-s", info.redis, "PUBLISH", "juggernaut", JSON.stringify(message)],
+    { encoding: "utf8", timeout: 10000 });
+  check(r.status === 0, "redis-cli PUBLISH failed", r.stderr);
+}
+
+// ------------------------------------------------------------ the page
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+let failed = 0;
+const stack = new Stack(path.join(HERE, "sio_stack.py"));
+let info, events, browser;
+const consoleLog = [];
+
+async function openPage(mode) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (e) => consoleLog.push(`${mode} pageerror: ${e.message}`));
+  page.on("console", (m) => consoleLog.push(`${mode} console.${m.type()}: ${m.text()}`));
+  if (mode !== "default") {
+    // The original page cannot be told which transport to use; a page that
+    // wants one sets io.transports before it constructs Juggernaut. Here
+    // that happens the moment application.js defines Juggernaut.
+    await page.addInitScript((t) => {
+      let J;
+      Object.defineProperty(window, "Juggernaut", {
+        configurable: true,
+        get() { return J; },
+        set(v) { window.io.transports = [t]; J = v; },
+      });
+    }, mode);
+  }
+  await page.goto(`${info.url}/index.html`);
+  return { context, page };
+}
+
+const logLines = async (page) => (await page.$eval("#log", (e) => e.value)).split("\n").filter(Boolean);
+const gotData = async (page) => (await logLines(page)).filter((l) => l.startsWith("Got data: ")).map((l) => l.slice(10));
+const waitLog = (page, pred, timeout, what) => until(async () => pred(await logLines(page)), timeout, what);
+
+for (const mode of MODES) {
+  const s = {};
+  test(`${mode}: the unchanged 2.1.1 page connects, subscribes (server event), and uses ${mode === "default" ? "xhr-polling" : mode}`, async () => {
+    Object.assign(s, await openPage(mode));
+    await waitLog(s.page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
+    const transport = await s.page.evaluate(() => window.jug.io.socket.transport.name);
+    equal(transport, mode === "default" ? "xhr-polling" : mode, "transport in use");
+    s.sid = await s.page.evaluate(() => window.jug.sessionID);
+    check(/^[A-Za-z0-9_-]{22}$/.test(s.sid), "jug.sessionID is the project's session id", s.sid);
+    await until(() => events.of("juggernaut:subscribe", s.sid).length >= 1, 5000, "juggernaut:subscribe");
+    equal(events.of("juggernaut:subscribe", s.sid)[0], { channel: "channel1", session_id: s.sid, meta: null },
+      "subscribe event");
+  });
+
+  test(`${mode}: meta set by the page comes with the next subscribe`, async () => {
+    await s.page.evaluate(() => {
+      window.jug.meta = { user_id: 7 };
+      window.jug.writeMeta();
+      window.jug.subscribe("channel2", (d) => window.log("c2: " + d));
+    });
+    await until(() => events.of("juggernaut:subscribe", s.sid).length >= 2, 5000, "juggernaut:subscribe channel2");
+    equal(events.of("juggernaut:subscribe", s.sid)[1], { channel: "channel2", session_id: s.sid, meta: { user_id: 7 } },
+      "subscribe event with meta");
+  });
+
+  test(`${mode}: messages published with redis-cli arrive in order, escaping intact`, async () => {
+    const want = ["m1", "m2", "café \u{1F600} \u2028\u2029 </script><!--", "m4", "m5"];
+    for (const data of want) publish({ channels: ["channel1"], data });
+    await until(async () => (await gotData(s.page)).length >= want.length, 10000, "five messages");
+    await sleep(300);
+    equal(await gotData(s.page), want, "the page's log");
+  });
+
+  test(`${mode}: except with the page's jug.sessionID is honoured`, async () => {
+    const before = (await gotData(s.page)).length;
+    publish({ channels: ["channel1"], data: "not for this page", except: s.sid });
+    publish({ channels: ["channel1"], data: "after except" });
+    await until(async () => (await gotData(s.page)).includes("after except"), 10000, "the message after");
+    equal((await gotData(s.page)).slice(before), ["after except"], "only the message without except");
+  });
+
+  test(`${mode}: a custom event (Juggernaut.Message of type event) reaches juggernaut:custom`, async () => {
+    await s.page.evaluate(() => {
+      const m = new window.Juggernaut.Message();
+      m.type = "event";
+      m.data = { custom: "from the page" };
+      window.jug.write(m);
+    });
+    await until(() => events.of("juggernaut:custom", s.sid).length >= 1, 5000, "juggernaut:custom");
+    equal(events.of("juggernaut:custom", s.sid)[0],
+      { session_id: s.sid, meta: { user_id: 7 }, data: { custom: "from the page" } }, "custom event");
+  });
+
+  test(`${mode}: after lighttpd and the worker restart the page carries on, same session, nothing lost`, async () => {
+    const before = (await gotData(s.page)).length;
+    const logBefore = (await logLines(s.page)).length;
+    await stack.command("restart-web");
+    // Published before the page is back: it waits in the session's queue.
+    publish({ channels: ["channel1"], data: "while away" });
+    await waitLog(s.page, (l) => l.slice(logBefore).includes("Connected"), 30000, "Connected again");
+    publish({ channels: ["channel1"], data: "after restart" });
+    await until(async () => (await gotData(s.page)).includes("after restart"), 15000, "a message after the restart");
+    const lines = (await logLines(s.page)).slice(logBefore);
+    check(lines.includes("Disconnected"), "the page saw the disconnect", lines);
+    equal(await s.page.evaluate(() => window.jug.sessionID), s.sid, "the session was resumed (cookie)");
+    equal((await gotData(s.page)).slice(before), ["while away", "after restart"], "messages across the restart");
+  });
+
+  test(`${mode}: unsubscribe publishes juggernaut:unsubscribe and stops the channel`, async () => {
+    await s.page.evaluate(() => window.jug.unsubscribe("channel1"));
+    await until(() => events.of("juggernaut:unsubscribe", s.sid).length >= 1, 5000, "juggernaut:unsubscribe");
+    equal(events.of("juggernaut:unsubscribe", s.sid)[0], { channel: "channel1", session_id: s.sid, meta: { user_id: 7 } },
+      "unsubscribe event");
+    const before = (await gotData(s.page)).length;
+    publish({ channels: ["channel1"], data: "after unsubscribe" });
+    publish({ channels: ["channel2"], data: "still here" });
+    await waitLog(s.page, (l) => l.includes("c2: still here"), 10000, "channel2's message");
+    equal((await gotData(s.page)).slice(before), [], "nothing more on channel1");
+    await s.context.close();
+  });
+}
+
+// ------------------------------------------------------------ run
+
+async function main() {
+  out(`1..${tests.length + 1}`);
+  const bail = setTimeout(async () => {
+    out(`Bail out! time limit of ${TIME_LIMIT_MS / 1000} s exceeded`);
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5000)]);
+    await stack.stop().catch(() => {});
+    process.exit(1);
+  }, TIME_LIMIT_MS);
+  let number = 0;
+  try {
+    info = await stack.start();
+    if (info.skip) {
+      for (const t of tests) out(`ok ${++number} - ${t.name} # SKIP ${info.skip}`);
+      out(`ok ${++number} - no sanitizer reports # SKIP ${info.skip}`);
+      return 0;
+    }
+    if (!info.url) throw new Error("sio_stack.py failed: " + JSON.stringify(info, null, 1));
+    events = new Events(info.redis);
+    await events.ready;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+      timeout: 30000 });
+    for (const t of tests) {
+      number++;
+      const started = Date.now();
+      try {
+        await t.fn();
+        out(`ok ${number} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        out(`not ok ${number} - ${t.name}`);
+        diag(e.stack || String(e));
+        if (consoleLog.length) diag("browser console:\n" + consoleLog.slice(-40).join("\n"));
+        const logs = await stack.command("logs", 5000).catch(() => null);
+        if (logs) for (const [p, text] of Object.entries(logs.logs)) diag(`---- ${p}\n${text}`);
+      }
+      consoleLog.length = 0;
+    }
+  } catch (e) {
+    failed++;
+    out("Bail out! " + (e.message || e).toString().split("\n")[0]);
+    diag(e.stack || String(e));
+  } finally {
+    clearTimeout(bail);
+    if (browser) await browser.close().catch(() => {});
+    if (events) events.close();
+    const last = await stack.stop();
+    if (number === tests.length && last) {
+      number++;
+      if (last.sanitizer && last.sanitizer.length) {
+        failed++;
+        out(`not ok ${number} - no sanitizer reports in the logs`);
+        last.sanitizer.forEach(diag);
+      } else {
+        out(`ok ${number} - no sanitizer reports in the logs`);
+      }
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+process.exit(await main());
