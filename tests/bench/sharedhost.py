@@ -359,7 +359,9 @@ class SharedHost:
         self.exe = os.path.join(self.cgibin, "juggernaut.fcgi")
         shutil.copy(jugtest.WORKER_BIN, self.exe)
         os.chmod(self.exe, 0o755)
-        shutil.copy(os.path.join(jugtest.SRCDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
+        # conf/htaccess as make wrote it from conf/htaccess.in
+        shutil.copy(os.path.join(jugtest.BUILDDIR, "conf", "htaccess"),
+                    os.path.join(self.cgibin, ".htaccess"))
         os.chmod(os.path.join(self.cgibin, ".htaccess"), 0o644)
         self.poller = jugtest.Poller(workdir, self.config, "bench").start()
         jugtest.wait_for(lambda: self.redis.command("GET", PREFIX + "poller:lease"), 10, "the poller's lease")
