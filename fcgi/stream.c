@@ -20,6 +20,7 @@
 #include "host.h"
 #include "log.h"
 #include "park.h"
+#include "stats.h"
 
 /* Deliveries one Redis call returns at most; a stream asks again when full. */
 #define HOLD_BATCH 500
@@ -83,6 +84,7 @@ void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id) {
     if (h->ops->message(&h->ctx, item, len, id, h->state) != 0) return;
     h->last = id;
     h->written++;
+    jugStatsAdd(JUG_STAT_DELIVERIES, 1);
 }
 
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d) {
