@@ -16,6 +16,9 @@
 #         pubfail    PUBLISH failed (Redis down)
 #         data       the client's session vanished with Redis's data (it got 410
 #                    and connected again) or the client was told it missed them
+#                    or Redis came back without them (an older snapshot)
+#         killed     in the memory of the only poller when it was killed -9
+#                    (published within a second of the kill, delivered to nobody)
 #         other      every other loss: the target is 0
 #   dup          deliveries of one message the application saw twice: target 0
 #   order        deliveries that came after a later message
@@ -387,6 +390,7 @@ def leader_poller(env):
 
 def f_poller_kill(env, run):
     p = leader_poller(env)
+    run.killed_only_poller = True
     p.kill()
     time.sleep(1.0)                    # a supervisor restarts it after a while
     p.start()
@@ -427,6 +431,7 @@ def f_redis_restart(env, run):
 
 def f_redis_snapshot(env, run):
     env.redis.command("SAVE")          # the snapshot Redis will come back from
+    run.forgotten_from = time.monotonic()
     time.sleep(3.0)
     env.redis.stop()
     time.sleep(0.5)
@@ -546,8 +551,10 @@ class Run:
 
     def row(self):
         pub = dict(self.ledger.published)
-        row = dict(published=len(pub), delivered=0, nopoller=0, pubfail=0, data=0, other=0,
-                   dup=0, order=0, recovery=getattr(self, "recovery", None), undecodable=0)
+        row = dict(published=len(pub), delivered=0, nopoller=0, pubfail=0, data=0, killed=0,
+                   other=0, dup=0, order=0, recovery=getattr(self, "recovery", None),
+                   undecodable=0)
+        nobody = set(k for k in pub if not any(k in c.got for c in self.clients))
         for c in self.clients:
             row["undecodable"] += c.undecodable
             first_session = c.sessions[0][0]
@@ -567,6 +574,14 @@ class Run:
                     continue
                 if outcome != "ok":
                     row[outcome] += 1
+                    continue
+                if getattr(self, "killed_only_poller", False) and k in nobody and \
+                        self.fault_at - 1.0 <= t <= self.fault_at + 1.0:
+                    row["killed"] += 1
+                    continue
+                if getattr(self, "forgotten_from", None) and \
+                        self.forgotten_from <= t <= self.fault_end:
+                    row["data"] += 1       # queued after the snapshot: Redis forgot it
                     continue
                 # The session in force when k was published: did it vanish?
                 sess = [s for s in c.sessions if s[0] <= t]
@@ -599,9 +614,9 @@ def main():
         raise jt.Bail("time limit of the fault suite exceeded")
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(120 * len(faults) + 60)
-    head = "%-32s %9s %9s %8s %8s %6s %6s %5s %6s %9s" % (
-        "fault", "published", "delivered", "nopoller", "pubfail", "data", "other", "dup",
-        "order", "recovery")
+    head = "%-32s %9s %9s %8s %8s %6s %6s %6s %5s %6s %9s" % (
+        "fault", "published", "delivered", "nopoller", "pubfail", "data", "killed", "other",
+        "dup", "order", "recovery")
     print("%d clients (half long-poll, half SSE), %.0f msg/s; lost counts are deliveries" % (
         args.clients, args.rate))
     print(head)
@@ -627,9 +642,9 @@ def main():
             continue
         r = run.row()
         rec = "%.1f s" % r["recovery"] if r["recovery"] is not None else "never"
-        print("%-32s %9d %9d %8d %8d %6d %6d %5d %6d %9s%s" % (
+        print("%-32s %9d %9d %8d %8d %6d %6d %6d %5d %6d %9s%s" % (
             name, r["published"], r["delivered"], r["nopoller"], r["pubfail"], r["data"],
-            r["other"], r["dup"], r["order"], rec,
+            r["killed"], r["other"], r["dup"], r["order"], rec,
             "  (%d undecodable)" % r["undecodable"] if r["undecodable"] else ""))
         if error:
             print("    %s" % error)
