@@ -115,9 +115,9 @@ class Publisher(threading.Thread):
 class Client(threading.Thread):
     """One browser session; records what the application would see."""
 
-    def __init__(self, index, target, sse):
+    def __init__(self, index, target, sse, paused=lambda: 0.0):
         super().__init__(daemon=True)
-        self.index, self.target, self.sse = index, target, sse
+        self.index, self.target, self.sse, self.paused = index, target, sse, paused
         self.running = True
         self.sid = None
         self.last_id = 0
@@ -176,6 +176,9 @@ class Client(threading.Thread):
 
     # -- long-poll
     def poll_once(self):
+        pause = self.paused()          # a slow client: no poll for a while
+        if pause > 0:
+            time.sleep(pause)
         try:
             status, retry, body = self.request(
                 "poll?session_id=%s&ack=%d&timeout=5" % (self.sid, self.last_id), 20)
@@ -466,6 +469,7 @@ def f_maxmemory(env, run):
 
 
 def f_burst(env, run):
+    run.slow_until = time.monotonic() + 2.0   # long-poll clients stop polling meanwhile
     run.publisher.burst(400)           # max_queue is 100 in this stack
 
 
@@ -510,7 +514,10 @@ class Run:
         if self.opts.get("proxy"):
             self.proxy = CutProxy(lambda: ("127.0.0.1", env.web.port))
             self.proxy.start()
-        self.clients = [Client(i, self.target, sse=(i % 2 == 1)) for i in range(self.nclients)]
+        self.slow_until = 0.0
+        self.clients = [Client(i, self.target, sse=(i % 2 == 1),
+                               paused=lambda: self.slow_until - time.monotonic())
+                        for i in range(self.nclients)]
         for c in self.clients:
             c.start()
         jt.wait_for(lambda: all(c.sessions for c in self.clients), 30, "every client connected")
@@ -589,6 +596,11 @@ class Run:
                     row["data"] += 1
                 else:
                     other += 1
+            if other and os.environ.get("JUG_FAULTS_VERBOSE"):
+                lost = sorted(k for k, (t, o) in pub.items() if o == "ok" and t >= first_session
+                              and k not in c.got)
+                print("    client %d: not received: %s" % (c.index, ", ".join(
+                    "%d (%+.2f s)" % (k, pub[k][0] - self.fault_at) for k in lost[:10])))
             told = min(other, c.told)
             row["data"] += told
             row["other"] += other - told
