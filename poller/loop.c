@@ -82,6 +82,22 @@ static void attemptFailed(jugPollerLoop *p, const char *err) {
     p->backoff_ms = p->backoff_ms * 2 > max ? max : p->backoff_ms * 2;
 }
 
+static void onMessage(void *ctx, jugSubscriberKind kind, const char *channel, const char *payload,
+                      size_t len);
+
+/* Before closing: take what Redis had already sent on the pub/sub socket.
+ * When the command link fails first (Redis shutting down), messages it
+ * passed on just before are still unread there; closing would lose them. */
+static void drainSubscriber(jugPollerLoop *p) {
+    char err[256];
+    for (int i = 0; i < 1000 && p->sub.c; i++) {
+        struct pollfd pfd = {jugSubscriberFd(&p->sub), POLLIN, 0};
+        if (poll(&pfd, 1, 0) <= 0 ||
+            jugSubscriberRead(&p->sub, onMessage, p, err, sizeof(err)) < 0)
+            break;
+    }
+}
+
 /* Drop both connections after a failure and schedule the next attempt. A
  * connection that had been confirmed retries at once and logs the loss; one
  * that never was counts as a failed attempt (no reconnect storm). */
@@ -89,6 +105,7 @@ static void connectionLost(jugPollerLoop *p, const char *why) {
     char reason[256];
     snprintf(reason, sizeof(reason), "%s", why);   /* why may be a context's errstr */
     int was_subscribed = p->subscribed;
+    if (was_subscribed) drainSubscriber(p);
     closeConnections(p);
     jugLeaderLost(&p->leader);
     p->lost = 0;
