@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -177,6 +178,14 @@ void jugDetachedEnd(jugDetached *d) {
         queueRecord(d, FCGI_END_REQUEST, end_body, sizeof(end_body));
     }
     jugDetachedSend(d);
+}
+
+int jugDetachedDrain(jugDetached *d, int timeout_ms) {
+    while (jugDetachedPending(d) > 0) {
+        struct pollfd pfd = {d->fd, POLLOUT, 0};
+        if (poll(&pfd, 1, timeout_ms) <= 0 || jugDetachedSend(d) < 0) return -1;
+    }
+    return 0;
 }
 
 void jugDetachedFree(jugDetached *d) {
