@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,8 @@ typedef struct options {
     struct sockaddr_in probe_addr[MAX_PROBES];
     char probe_path[MAX_PROBES][256];   /* held-request counters (status endpoints) */
     int nprobes;
+    int fd_pids[MAX_PIDS], nfd_pids;   /* held requests counted by their open fds */
+    long long fd_base;
 } options;
 
 typedef struct bench {
@@ -187,11 +190,13 @@ static int readThreads(int pid)
     return n;
 }
 
-/* CPU time (user + system, all threads) of every --pids process, in us. */
-static long long serverCpuUs(const options *o)
+/* CPU time (user + system, all threads) of every --pids process, in us;
+ * each one's in per[] when not NULL. */
+static long long serverCpuUs(const options *o, long long *per)
 {
     long long ticks = 0;
     for (int i = 0; i < o->npids; i++) {
+        if (per) per[i] = 0;
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", o->pids[i]);
         FILE *f = fopen(path, "r");
@@ -201,8 +206,10 @@ static long long serverCpuUs(const options *o)
         buf[n] = '\0';
         char *p = strrchr(buf, ')');   /* the name may hold spaces */
         unsigned long long ut = 0, st = 0;
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
             ticks += (long long)(ut + st);
+            if (per) per[i] = (long long)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+        }
     }
     return ticks * 1000000 / sysconf(_SC_CLK_TCK);
 }
@@ -223,11 +230,16 @@ static long long redisCpuUs(redisContext *rc)
 
 typedef struct cpuMark {
     long long t, server, redis;
+    long long per[MAX_PIDS];
 } cpuMark;
 
 static cpuMark cpuNow(const options *o, redisContext *rc)
 {
-    return (cpuMark){ benchNowUs(), serverCpuUs(o), redisCpuUs(rc) };
+    cpuMark m;
+    m.t = benchNowUs();
+    m.server = serverCpuUs(o, m.per);
+    m.redis = redisCpuUs(rc);
+    return m;
 }
 
 /* CPU between two marks, per delivery; and Redis's busiest commands (reset at
@@ -239,6 +251,9 @@ static void printCpu(const options *o, redisContext *rc, cpuMark a, cpuMark b, l
            (b.server - a.server) / 1e6, wall > 0 ? (b.server - a.server) / 1e4 / wall : 0);
     if (deliveries > 0)
         printf("server_cpu_us_per_delivery: %.2f\n", (double)(b.server - a.server) / deliveries);
+    for (int i = 0; i < o->npids; i++)
+        printf("cpu_of_pid: pid=%d cpu_s=%.3f us_per_delivery=%.2f\n", o->pids[i], (b.per[i] - a.per[i]) / 1e6,
+               deliveries > 0 ? (double)(b.per[i] - a.per[i]) / deliveries : 0);
     if (a.redis >= 0 && b.redis >= 0) {
         printf("redis_cpu_s: %.3f\n", (b.redis - a.redis) / 1e6);
         if (deliveries > 0) printf("redis_cpu_us_per_delivery: %.2f\n", (double)(b.redis - a.redis) / deliveries);
@@ -1003,13 +1018,31 @@ static int countInFlight(const bench *b)
     return n;
 }
 
-/* Requests the servers say they hold now, summed over the --held-url probes:
- * juggernaut's status endpoint ("held":{"process":N}) or Nchan's stub status
- * ("subscribers: N"). Without probes: the requests sent and not answered
+/* Open fds of the --held-fds processes: a request the worker holds has its
+ * FastCGI connection open there; one still queued in the web server has not. */
+static long long countFds(const options *o)
+{
+    long long n = 0;
+    for (int i = 0; i < o->nfd_pids; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", o->fd_pids[i]);
+        DIR *d = opendir(path);
+        if (!d) continue;
+        for (struct dirent *e = readdir(d); e; e = readdir(d)) n += e->d_name[0] != '.';
+        closedir(d);
+    }
+    return n;
+}
+
+/* Requests the servers hold now: open fds of --held-fds processes beyond
+ * those open before the polls, or the sum over the --held-url probes
+ * (juggernaut's status endpoint "held":{"process":N}, Nchan's stub status
+ * "subscribers: N"). Without either: the requests sent and not answered
  * (which counts requests still queued in a web server too). -1: a probe failed. */
 static long long heldNow(const bench *b)
 {
     const options *o = b->o;
+    if (o->nfd_pids > 0) return countFds(o) - o->fd_base;
     if (o->nprobes == 0) return countInFlight(b);
     long long sum = 0;
     for (int i = 0; i < o->nprobes; i++) {
@@ -1104,6 +1137,7 @@ static int cmdHold(options *o)
     printMachine();
     printf("rlimit_nofile: %ld\n", benchRaiseNofile(0));
     long long rss0 = printProcs(o, "before");
+    o->fd_base = countFds(o);
     long long held0 = heldNow(&b);
     long long tp = benchNowUs();
     startHeldPolls(&b);
@@ -1150,6 +1184,7 @@ static void usage(void)
             "  --samples N  --subscribers N  --messages N  --rate MSG_PER_S\n"
             "  --connections N  --pids PID[,PID...] (every server process: CPU, memory)\n"
             "  --held-url URL (repeatable: status endpoint or Nchan stub status)\n"
+            "  --held-fds PID[,PID...] (held requests = fds opened there since the start)\n"
             "  --transport sse|multipart  --timeout S  --concurrency N\n"
             "  --poll-timeout S  --gap-ms MS  --max-queue N  --min-seconds S\n"
             "  --url2 URL (a second server: polls alternate)  --nchan --pub-url URL\n");
@@ -1170,7 +1205,7 @@ static int parseOptions(options *o, int argc, char **argv)
         { "held-url", 1, 0, 'H' }, { "transport", 1, 0, 't' }, { "timeout", 1, 0, 'T' },
         { "concurrency", 1, 0, 'C' }, { "poll-timeout", 1, 0, 'o' }, { "gap-ms", 1, 0, 'g' },
         { "max-queue", 1, 0, 'q' }, { "min-seconds", 1, 0, 'M' }, { "url2", 1, 0, '2' },
-        { "nchan", 0, 0, 'N' }, { "pub-url", 1, 0, 'B' }, { 0, 0, 0, 0 }
+        { "nchan", 0, 0, 'N' }, { "held-fds", 1, 0, 'F' }, { "pub-url", 1, 0, 'B' }, { 0, 0, 0, 0 }
     };
     *o = (options){ .prefix = "jug:", .pubchan = "juggernaut", .samples = 2000, .subscribers = 1000,
                     .messages = 200, .connections = 10000, .transport = "sse", .timeout_s = 30,
@@ -1207,6 +1242,10 @@ static int parseOptions(options *o, int argc, char **argv)
             o->two = 1;
             break;
         case 'N': o->nchan = 1; break;
+        case 'F':
+            for (char *tok = strtok(optarg, ","); tok && o->nfd_pids < MAX_PIDS; tok = strtok(NULL, ","))
+                o->fd_pids[o->nfd_pids++] = atoi(tok);
+            break;
         case 'B':
             if (benchUrlParse(optarg, &o->pubaddr, host, sizeof(host), o->pubpath, sizeof(o->pubpath)) < 0) {
                 fprintf(stderr, "jugbench: bad --pub-url %s\n", optarg);

@@ -107,10 +107,7 @@ def run_w4(st, transport, quick):
 
 
 def run_w3(st, n):
-    held = []
-    for u in st.held_urls():
-        held += ["--held-url", u]
-    return bench(["hold"] + st.jugbench_args() + held +
+    return bench(["hold"] + st.jugbench_args() + st.held_args() +
                  ["--connections", n, "--timeout", 120, "--pids", ",".join(map(str, st.pids()))], 600)
 
 
@@ -215,6 +212,8 @@ def main():
     ap.add_argument("--hold", type=int, default=0,
                     help="idle long-polls for W3 (default: 20,000 or what fds allow)")
     ap.add_argument("--quick", action="store_true", help="small parameters, for a smoke run")
+    ap.add_argument("--backlog", type=int, default=None,
+                    help='lighttpd "listen-backlog" for the worker socket (default: as shipped)')
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     opts = ap.parse_args()
     only = set(opts.only.split(","))
@@ -233,6 +232,8 @@ def main():
     say("jugbench run: machine: %s" % machine())
     say("jugbench run: builddir: %s" % jugtest.BUILDDIR)
     say("jugbench run: rlimit_nofile: %d" % hard)
+    if opts.backlog:
+        say('jugbench run: NOTE: conf/lighttpd.conf changed: "listen-backlog" => %d' % opts.backlog)
     if opts.peers:
         say("jugbench run: peer: Nchan %s (%s), Redis store" % (stacks.module_version(), stacks.NCHAN_MODULE))
     for prog in (jugtest.WORKER_BIN, jugtest.POLLER_BIN):
@@ -258,7 +259,7 @@ def main():
     try:
         jug = nchan = None
         if only & {"w1", "w2", "w4", "fanout"}:
-            jug = up(stacks.JugStack(workdir))
+            jug = up(stacks.JugStack(workdir, backlog=opts.backlog))
             nchan = up(stacks.NchanStack(workdir)) if opts.peers else None
             say()
             if "w1" in only:
@@ -282,7 +283,7 @@ def main():
                 down(nchan)
             jug = nchan = None
         if "w2x" in only:
-            two = up(stacks.JugStack(workdir + "/two", servers=2))
+            two = up(stacks.JugStack(workdir + "/two", servers=2, backlog=opts.backlog))
             say()
             r = run_w2(two, 1000, 200, opts.quick, ["--url2", two.url(1)])
             summarize_delivery(table, "W2 two web servers, alternating, 1,000 subs at 200/s", r, None,
@@ -295,7 +296,8 @@ def main():
             if opts.quick:
                 n = min(n, 500)
             ours = up(stacks.JugStack(workdir + "/hold", servers=max(1, math.ceil(n / 6500)),
-                                      max_fds=hard, poll_timeout=300))
+                                      max_fds=hard, poll_timeout=300, session_ttl=900,
+                                      backlog=opts.backlog))
             say()
             o = run_w3(ours, n)
             down(ours)

@@ -8,7 +8,7 @@
 #               (libnginx-mod-nchan), its Redis store, one subscriber
 #               location per transport and a publisher location
 #
-# Both give: urls for jugbench (--url/--pub-url/--held-url), pids() of every
+# Both give: arguments for jugbench (--url/--pub-url, held_args()), pids() of every
 # server process on the path (web servers, workers, poller, Redis) for CPU and
 # memory, and stop(). Nothing here is installed or started outside the
 # temporary directory.
@@ -88,10 +88,11 @@ include "%(jug)s"
 class JugLighttpd:
     """One lighttpd with conf/lighttpd.conf; it starts its own worker."""
 
-    def __init__(self, workdir, config, max_fds):
+    def __init__(self, workdir, config, max_fds, backlog=None):
         self.dir = workdir
         self.config = config
         self.max_fds = max_fds
+        self.backlog = backlog   # not None: the backend's listen-backlog (a deviation, reported)
         self.proc = None
         self.port = None
         self.worker_pids = []
@@ -104,6 +105,10 @@ class JugLighttpd:
                            ("jug_socket", socket_path)):
             text = webservers.replace_line(text, r"^var\.%s\s*=.*$" % var,
                                            'var.%s = "%s"' % (var, value), "var.%s" % var)
+        if self.backlog:
+            text = webservers.replace_line(text, r'^(\s*)"max-procs"(\s*)=>.*$',
+                                           '    "max-procs"       => 1,\n    "listen-backlog"  => %d,'
+                                           % self.backlog, '"max-procs"')
         jug = os.path.join(self.dir, "juggernaut-lighttpd.conf")
         with open(jug, "w") as f:
             f.write(text)
@@ -137,7 +142,7 @@ class JugStack:
 
     name = "juggernaut-fcgi"
 
-    def __init__(self, workdir, servers=1, max_fds=20000, **settings):
+    def __init__(self, workdir, servers=1, max_fds=20000, backlog=None, **settings):
         self.dir = os.path.join(workdir, "jug")
         os.makedirs(self.dir, exist_ok=True)
         self.redis = BenchRedis(os.path.join(self.dir, "redis"))
@@ -147,7 +152,7 @@ class JugStack:
                       max_held_per_process=20000)
         values.update(settings)
         self.settings = values
-        self.webs = [JugLighttpd(os.path.join(self.dir, "web%d" % i), self.config, max_fds)
+        self.webs = [JugLighttpd(os.path.join(self.dir, "web%d" % i), self.config, max_fds, backlog)
                      for i in range(servers)]
         self.poller = None
 
@@ -167,8 +172,11 @@ class JugStack:
     def url(self, i=0):
         return "http://127.0.0.1:%d/juggernaut" % self.webs[i].port
 
-    def held_urls(self):
-        return ["http://127.0.0.1:%d/juggernaut/status" % w.port for w in self.webs]
+    def held_args(self):
+        """How jugbench counts held polls: the FastCGI connections open in the
+        workers (the status endpoint's "held" is not kept by the parked-request
+        loop yet)."""
+        return ["--held-fds", ",".join(str(p) for w in self.webs for p in w.worker_pids)]
 
     def pids(self):
         out = []
@@ -277,8 +285,9 @@ class NchanStack:
         path = {"poll": "lp", "sse": "sse", "multipart": "multipart"}[transport]
         return "http://127.0.0.1:%d/%s" % (self.port, path)
 
-    def held_urls(self):
-        return ["http://127.0.0.1:%d/nchan_status" % self.port]
+    def held_args(self):
+        """How jugbench counts held polls: Nchan's own subscriber count."""
+        return ["--held-url", "http://127.0.0.1:%d/nchan_status" % self.port]
 
     def pids(self):
         return [self.proc.pid] + self.worker_pids + [self.redis.proc.pid]
