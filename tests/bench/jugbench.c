@@ -48,7 +48,7 @@
 #define SESSION_TTL_MS "3600000"   /* for disconnect.lua: never treat our sessions as lapsed */
 #define BACKSTOP_S "3600"
 
-enum { PH_IDLE = 0, PH_CONNECT, PH_READY, PH_POLL, PH_STREAM, PH_FAILED };
+enum { PH_IDLE = 0, PH_CONNECT, PH_READY, PH_POLL, PH_STREAM, PH_FAILED, PH_WAIT };
 
 typedef struct client {
     benchConn conn;
@@ -60,6 +60,8 @@ typedef struct client {
     unsigned char *seen;    /* per sequence number: received yet? */
     int answered;           /* hold: the held request was answered */
     int flip;               /* two servers: which one the next poll goes to */
+    int failures;           /* polls failed in a row (backoff) */
+    long long poll_at;      /* PH_WAIT: when to poll again */
 } client;
 
 typedef struct options {
@@ -86,6 +88,8 @@ typedef struct options {
     char pubpath[256];      /* Nchan: publisher location */
     int two;                /* --url2 given: polls alternate between two servers */
     struct sockaddr_in addr2;
+    struct sockaddr_in spread[MAX_PROBES];   /* --spread-url: client i uses server i % (n + 1) */
+    int nspread;
     struct sockaddr_in probe_addr[MAX_PROBES];
     char probe_path[MAX_PROBES][256];   /* held-request counters (status endpoints) */
     int nprobes;
@@ -436,11 +440,40 @@ static void handleRecord(bench *b, client *c, const char *json, int *reconnect)
     cJSON_Delete(j);
 }
 
+/* Poll again after ms (0: at once), as the browser client does. */
+static void pollLater(bench *b, client *c, long long ms)
+{
+    if (ms <= 0) {
+        startPoll(b, c);
+        return;
+    }
+    c->phase = PH_WAIT;
+    c->poll_at = benchNowUs() + ms * 1000;
+}
+
+/* After a failed poll: client-js's backoff, between half and all of
+ * 250 ms * 2^(n-1), at most 30 s. */
+static void pollAfterFailure(bench *b, client *c)
+{
+    long long ms = 250LL << (c->failures < 8 ? c->failures : 7);
+    if (ms > 30000) ms = 30000;
+    c->failures++;
+    pollLater(b, c, ms / 2 + rand() % (ms / 2 + 1));
+}
+
+/* Start the polls whose wait is over. */
+static void pollDue(bench *b)
+{
+    long long now = benchNowUs();
+    for (int i = 0; i < b->n; i++)
+        if (b->clients[i].phase == PH_WAIT && b->clients[i].poll_at <= now) startPoll(b, &b->clients[i]);
+}
+
 static void onPollDone(bench *b, client *c, benchEvent ev)
 {
     if (ev == BENCH_EV_FAILED) {
         b->reconnects++;
-        startPoll(b, c);
+        pollAfterFailure(b, c);
         return;
     }
     if (b->o->nchan && (c->conn.status == 304 || c->conn.status == 408)) {
@@ -454,9 +487,10 @@ static void onPollDone(bench *b, client *c, benchEvent ev)
             c->phase = PH_FAILED;
             return;
         }
-        startPoll(b, c);
+        pollAfterFailure(b, c);
         return;
     }
+    c->failures = 0;
     cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
     if (b->o->nchan) {   /* one message per answer: the payload */
         countDelivery(b, c, 0, j);
@@ -471,8 +505,10 @@ static void onPollDone(bench *b, client *c, benchEvent ev)
         if (cJSON_IsNumber(id))
             countDelivery(b, c, (long long)id->valuedouble, cJSON_GetObjectItemCaseSensitive(m, "data"));
     }
+    cJSON *retry = cJSON_GetObjectItemCaseSensitive(j, "retry");   /* not held: wait that long */
+    long long wait_ms = cJSON_IsNumber(retry) ? (long long)retry->valuedouble : 0;
     cJSON_Delete(j);
-    startPoll(b, c);
+    pollLater(b, c, wait_ms);
 }
 
 /* Take every complete line of a stream body: SSE "data: {...}" or a
@@ -600,6 +636,7 @@ static int benchInit(bench *b, options *o, int n, const char *tag)
     if (!b->clients) return -1;
     for (int i = 0; i < n; i++) {
         benchConnInit(&b->clients[i].conn, i);
+        if (o->nspread > 0 && i % (o->nspread + 1) > 0) b->clients[i].conn.addr = &o->spread[i % (o->nspread + 1) - 1];
         if (o->messages > 0) b->clients[i].seen = calloc((size_t)o->messages, 1);
     }
     return 0;
@@ -959,7 +996,10 @@ static int runPublishing(bench *b, double *publish_s, double *el, cpuMark *end)
     if (pthread_create(&t, NULL, publisherMain, &p) != 0) return -1;
     long long deadline = p.t0 + (long long)o->messages * (o->rate > 0 ? (long long)(1e6 / o->rate) : 0) +
                          (long long)o->timeout_s * 1000000;
-    while (b->complete < b->connected && benchNowUs() < deadline) benchLoopRun(&b->loop, 20);
+    while (b->complete < b->connected && benchNowUs() < deadline) {
+        benchLoopRun(&b->loop, 20);
+        pollDue(b);
+    }
     pthread_join(t, NULL);
     *publish_s = (p.done_us - p.t0) / 1e6;
     long long last = b->last_delivery_us > p.t0 ? b->last_delivery_us : benchNowUs();
@@ -967,7 +1007,10 @@ static int runPublishing(bench *b, double *publish_s, double *el, cpuMark *end)
     *end = cpuNow(o, NULL);
     /* A moment more to catch late duplicates. */
     long long linger = benchNowUs() + 300000;
-    while (benchNowUs() < linger) benchLoopRun(&b->loop, 20);
+    while (benchNowUs() < linger) {
+        benchLoopRun(&b->loop, 20);
+        pollDue(b);
+    }
     return p.failed ? -1 : 0;
 }
 
@@ -989,8 +1032,10 @@ static int cmdDeliver(options *o, int streaming)
     /* Let the first requests reach the worker (and streams answer) first. */
     long long settle = benchNowUs() + 10000000;
     long long min_settle = benchNowUs() + 500000;
-    while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected)))
+    while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected))) {
         benchLoopRun(&b.loop, 20);
+        pollDue(&b);
+    }
     double publish_s = 0, el = 0;
     resetRedisStats(rc);
     cpuMark c0 = cpuNow(o, rc), c1;
@@ -1187,7 +1232,8 @@ static void usage(void)
             "  --held-fds PID[,PID...] (held requests = fds opened there since the start)\n"
             "  --transport sse|multipart  --timeout S  --concurrency N\n"
             "  --poll-timeout S  --gap-ms MS  --max-queue N  --min-seconds S\n"
-            "  --url2 URL (a second server: polls alternate)  --nchan --pub-url URL\n");
+            "  --url2 URL (a second server: polls alternate)  --nchan --pub-url URL\n"
+            "  --spread-url URL (repeatable: more servers, clients assigned round-robin)\n");
 }
 
 static void parsePids(options *o, char *list)
@@ -1205,7 +1251,7 @@ static int parseOptions(options *o, int argc, char **argv)
         { "held-url", 1, 0, 'H' }, { "transport", 1, 0, 't' }, { "timeout", 1, 0, 'T' },
         { "concurrency", 1, 0, 'C' }, { "poll-timeout", 1, 0, 'o' }, { "gap-ms", 1, 0, 'g' },
         { "max-queue", 1, 0, 'q' }, { "min-seconds", 1, 0, 'M' }, { "url2", 1, 0, '2' },
-        { "nchan", 0, 0, 'N' }, { "held-fds", 1, 0, 'F' }, { "pub-url", 1, 0, 'B' }, { 0, 0, 0, 0 }
+        { "nchan", 0, 0, 'N' }, { "held-fds", 1, 0, 'F' }, { "spread-url", 1, 0, 'U' }, { "pub-url", 1, 0, 'B' }, { 0, 0, 0, 0 }
     };
     *o = (options){ .prefix = "jug:", .pubchan = "juggernaut", .samples = 2000, .subscribers = 1000,
                     .messages = 200, .connections = 10000, .transport = "sse", .timeout_s = 30,
@@ -1242,6 +1288,14 @@ static int parseOptions(options *o, int argc, char **argv)
             o->two = 1;
             break;
         case 'N': o->nchan = 1; break;
+        case 'U':
+            if (o->nspread == MAX_PROBES ||
+                benchUrlParse(optarg, &o->spread[o->nspread], host, sizeof(host), path, sizeof(path)) < 0) {
+                fprintf(stderr, "jugbench: bad or too many --spread-url %s\n", optarg);
+                return -1;
+            }
+            o->nspread++;
+            break;
         case 'F':
             for (char *tok = strtok(optarg, ","); tok && o->nfd_pids < MAX_PIDS; tok = strtok(NULL, ","))
                 o->fd_pids[o->nfd_pids++] = atoi(tok);

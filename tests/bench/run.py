@@ -107,7 +107,10 @@ def run_w4(st, transport, quick):
 
 
 def run_w3(st, n):
-    return bench(["hold"] + st.jugbench_args() + st.held_args() +
+    spread = []
+    for i in range(1, len(getattr(st, "webs", []))):
+        spread += ["--spread-url", st.url(i)]
+    return bench(["hold"] + st.jugbench_args() + spread + st.held_args() +
                  ["--connections", n, "--timeout", 120, "--pids", ",".join(map(str, st.pids()))], 600)
 
 
@@ -312,7 +315,7 @@ def main():
             down(ours)
             n_res = None
             if opts.peers:
-                peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard))
+                peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard, sub_timeout=300))
                 say()
                 n_res = run_w3(peer, n)
                 down(peer)

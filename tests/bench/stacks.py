@@ -220,7 +220,7 @@ http {
         # Every channel keeps as many messages as juggernaut's max_queue.
         nchan_message_buffer_length %(buffer)d;
         nchan_message_timeout 10m;
-        nchan_subscriber_timeout 60s;
+        nchan_subscriber_timeout %(sub_timeout)ds;
         location ~ ^/lp/([-\\w]+)$ { nchan_subscriber longpoll; nchan_channel_id $1; nchan_redis_pass nchan_redis; }
         location ~ ^/sse/([-\\w]+)$ { nchan_subscriber eventsource; nchan_channel_id $1; nchan_redis_pass nchan_redis; }
         location ~ ^/multipart/([-\\w]+)$ { nchan_subscriber multipart-mixed; nchan_channel_id $1; nchan_redis_pass nchan_redis; }
@@ -246,13 +246,14 @@ class NchanStack:
 
     name = "Nchan"
 
-    def __init__(self, workdir, workers=2, max_fds=20000, buffer=1000):
+    def __init__(self, workdir, workers=2, max_fds=20000, buffer=1000, sub_timeout=60):
         self.dir = os.path.join(workdir, "nchan")
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         self.redis = BenchRedis(os.path.join(self.dir, "redis"), tcp=True)
         self.workers = workers
         self.max_fds = max_fds
         self.buffer = buffer
+        self.sub_timeout = sub_timeout   # a long-poll's longest wait (juggernaut's poll_timeout)
         self.proc = None
         self.port = None
         self.worker_pids = []
@@ -270,7 +271,8 @@ class NchanStack:
             f.write(NGINX_CONF % dict(module=NCHAN_MODULE, workers=self.workers, max_fds=self.max_fds,
                                       user="user %s %s;" % account if account else "",
                                       dir=self.dir, conns=self.max_fds - 100, temps=temps,
-                                      redis_port=self.redis.port, port=self.port, buffer=self.buffer))
+                                      redis_port=self.redis.port, port=self.port, buffer=self.buffer,
+                                      sub_timeout=self.sub_timeout))
         self.proc = jugtest.Process("nginx (nchan)", [NGINX_BIN, "-p", self.dir, "-c", conf],
                                     os.path.join(self.dir, "nginx.log")).start()
         http = jugtest.Http(self.port, prefix="")
@@ -286,8 +288,9 @@ class NchanStack:
         return "http://127.0.0.1:%d/%s" % (self.port, path)
 
     def held_args(self):
-        """How jugbench counts held polls: Nchan's own subscriber count."""
-        return ["--held-url", "http://127.0.0.1:%d/nchan_status" % self.port]
+        """How jugbench counts held polls: the connections open in the nginx
+        workers, as for juggernaut's workers."""
+        return ["--held-fds", ",".join(str(p) for p in self.worker_pids)]
 
     def pids(self):
         return [self.proc.pid] + self.worker_pids + [self.redis.proc.pid]
