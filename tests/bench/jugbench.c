@@ -560,7 +560,11 @@ static void onHoldDone(bench *b, client *c, benchEvent ev)
         b->answered++;
     }
     if (ev == BENCH_EV_DONE && c->conn.status == 200) {
-        b->deliveries += strstr(c->conn.body.data ? c->conn.body.data : "", "\"seq\":") != NULL;
+        int with_message = strstr(c->conn.body.data ? c->conn.body.data : "", "\"seq\":") != NULL;
+        b->deliveries += with_message;
+        if (!with_message && b->bad_seq++ < 3)   /* answered without the message: say how */
+            fprintf(stderr, "jugbench: held poll answered without a message: %.200s\n",
+                    c->conn.body.data ? c->conn.body.data : "");
     } else if (c->conn.status >= 500 && ++b->http_5xx && b->errors++ < 3) {
         fprintf(stderr, "jugbench: held poll answered %d: %.200s\n", c->conn.status,
                 c->conn.body.data ? c->conn.body.data : "");
@@ -1175,12 +1179,13 @@ static int cmdHold(options *o)
     if ((o->redis && !rc) || benchInit(&b, o, o->connections, "hold") < 0) return 1;
     if (rc && !o->nchan && loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0)
         fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
-    long long tc = benchNowUs();
-    connectAll(&b, 180);
-    double connect_s = (benchNowUs() - tc) / 1e6;
     printf("jugbench hold\n");
     printMachine();
     printf("rlimit_nofile: %ld\n", benchRaiseNofile(0));
+    long long rss_start = printProcs(o, "start");
+    long long tc = benchNowUs();
+    connectAll(&b, 180);
+    double connect_s = (benchNowUs() - tc) / 1e6;
     long long rss0 = printProcs(o, "before");
     o->fd_base = countFds(o);
     long long held0 = heldNow(&b);
@@ -1199,6 +1204,8 @@ static int cmdHold(options *o)
     printf("connections: %d\nsessions_connected: %d\nconnect_s: %.3f\n", b.n, b.connected, connect_s);
     printf("held: %lld\nin_flight: %d\nanswered_early: %lld\nhold_s: %.3f\n", held, inflight, b.answered, hold_s);
     if (held > 0 && rss0 > 0) printf("kib_per_held_request: %.2f\n", (double)(rss1 - rss0) / held);
+    if (held > 0 && rss_start > 0)   /* with the sessions made before the polls (juggernaut) */
+        printf("kib_per_held_request_with_session: %.2f\n", (double)(rss1 - rss_start) / held);
     printf("idle_server_cpu_pct_of_core: %.2f\n", (i1.server - i0.server) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (i0.redis >= 0) printf("idle_redis_cpu_pct_of_core: %.2f\n", (i1.redis - i0.redis) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (rc) printf("redis_used_memory_kib: %lld\nredis_connected_clients: %lld\n", redis_mem1 / 1024,
@@ -1212,7 +1219,8 @@ static int cmdHold(options *o)
     while (b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
     printf("released: %lld\nrelease_of: %d\nrelease_s: %.3f\nreleased_with_message: %lld\n",
            b.answered - answered0, inflight, (benchNowUs() - tr) / 1e6, b.deliveries);
-    printf("errors: %lld\nhttp_5xx: %lld\nhttp_failures: %lld\n", b.errors, b.http_5xx, b.loop.failures);
+    printf("answered_without_message: %lld\nerrors: %lld\nhttp_5xx: %lld\nhttp_failures: %lld\n", b.bad_seq,
+           b.errors, b.http_5xx, b.loop.failures);
     benchFree(&b, rc);
     if (rc) redisFree(rc);
     return 0;

@@ -199,6 +199,9 @@ def summarize_hold(t, ours, nchan):
     t.add("W3 idle long-polls held", num(o, "held"), num(n, "held"), "higher")
     t.add("W3 memory per held poll, every process on the path", num(o, "kib_per_held_request"),
           num(n, "kib_per_held_request"), "lower", " KiB")
+    t.add("W3 the same, with its session (made before the poll)",
+          num(o, "kib_per_held_request_with_session"), num(n, "kib_per_held_request_with_session"),
+          "lower", " KiB")
     t.add("W3 idle CPU of all server processes", num(o, "idle_server_cpu_pct_of_core"),
           num(n, "idle_server_cpu_pct_of_core"), "lower", " % of a core")
     t.add("W3 one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
