@@ -778,22 +778,23 @@ static redisContext *openNotify(const options *o)
         return NULL;
     }
     freeReplyObject(r);
-    struct timeval tv = { 0, 200000 };
+    struct timeval tv = { 10, 0 };   /* a fan-out to many sessions takes a while */
     redisSetTimeout(sub, tv);
     return sub;
 }
 
-/* Count "M" notifications until want arrived or hard_end; returns the count. */
-static long long countFanouts(redisContext **sub, const options *o, long long want, long long hard_end)
+/* Count "M" notifications until want arrived, hard_end passed or none came
+ * for 10 s (the connection is then unusable: dropped); returns the count. */
+static long long countFanouts(redisContext **sub, long long want, long long hard_end)
 {
     long long got = 0;
     while (*sub && got < want && benchNowUs() < hard_end) {
         redisReply *r = NULL;
         if (redisGetReply(*sub, (void **)&r) != REDIS_OK) {
-            if ((*sub)->err != REDIS_ERR_IO || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
-            redisFree(*sub);   /* a read timeout leaves the context unusable: resubscribe */
-            *sub = openNotify(o);
-            continue;
+            fprintf(stderr, "jugbench: notify subscription: %s\n", (*sub)->errstr);
+            redisFree(*sub);
+            *sub = NULL;
+            break;
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING &&
             strncmp(r->element[2]->str, "M ", 2) == 0)
@@ -869,7 +870,7 @@ static int fanoutRound(redisContext *rc, redisContext **sub, const options *o, c
         freeReplyObject(r);
     }
     out->publish_us = benchNowUs() - t0;
-    out->fanned = countFanouts(sub, o, m, hard_end);
+    out->fanned = countFanouts(sub, m, hard_end);
     out->elapsed_us = benchNowUs() - t0;
     out->receivers = m ? receivers / m : 0;
     return out->fanned == m ? 0 : -1;
@@ -924,7 +925,7 @@ static int cmdFanout(options *o)
            benchNowUs() < hard_end) {
         if (rounds > 0) emptyQueues(rc, o, sids, n);
         fanRound r;
-        if (fanoutRound(rc, &sub, o, channel, hard_end, &r) < 0) break;
+        if (!sub || fanoutRound(rc, &sub, o, channel, hard_end, &r) < 0) break;
         total.elapsed_us += r.elapsed_us;
         total.publish_us += r.publish_us;
         total.fanned += r.fanned;
