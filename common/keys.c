@@ -56,6 +56,10 @@ int jugKeyStats(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%sstats", prefix), outlen);
 }
 
+int jugKeyAlive(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%salive", prefix), outlen);
+}
+
 int jugKeyHolds(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%sholds", prefix), outlen);
 }

@@ -30,6 +30,8 @@ int jugKeyPollerSince(char *out, size_t outlen, const char *prefix);
  * "subscriptions" (session-channel pairs) and "channels" (channels with a
  * subscriber), so that nothing needs to scan the key space. */
 int jugKeyStats(char *out, size_t outlen, const char *prefix);
+/* Count of the lease holder's renewals (lease.lua): going back means Redis lost writes. */
+int jugKeyAlive(char *out, size_t outlen, const char *prefix);
 int jugKeyHolds(char *out, size_t outlen, const char *prefix);
 
 /* Pub/sub channels: "<prefix>notify" (every fanned-out message) and

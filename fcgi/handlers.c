@@ -33,7 +33,7 @@ static void respondInvalid(jugContext *ctx, int status, const char *err) {
 
 /* One line when Redis becomes unusable, a count every so often while it
  * stays so (common/redis.h, episodes), never one per request. */
-static void logUnavailable(jugContext *ctx) {
+void jugLogUnavailable(jugContext *ctx) {
     jugRedisErrorKind kind = ctx->store->kind;
     long count;
     if (!jugRedisErrorTransient(kind)) kind = JUG_REDIS_ERR_CONNECTION;
@@ -65,7 +65,7 @@ void jugRespondStoreError(jugContext *ctx, jugStoreStatus status) {
         jugResponseError(ctx->res, 413, "too_large", "too many channels for one session");
         return;
     case JUG_STORE_UNAVAILABLE:
-        logUnavailable(ctx);
+        jugLogUnavailable(ctx);
         jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
         return;
     case JUG_STORE_ERROR:

@@ -49,6 +49,10 @@ void jugHandleStatus(jugContext *ctx);
  * close normally) so the process can exit. */
 int jugShuttingDown(void);
 
+/* Log that Redis is unusable (ctx->store->err): one line when it starts, a
+ * count now and then while it lasts, never one per request. */
+void jugLogUnavailable(jugContext *ctx);
+
 /* Answer a store failure with the fitting status (410, 413, 503, 500). */
 void jugRespondStoreError(jugContext *ctx, jugStoreStatus status);
 

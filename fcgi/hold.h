@@ -40,6 +40,7 @@ typedef struct jugHeld {
     long long lost;               /* deliveries trimmed from the queue (told to a long-poll) */
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
     int written;                  /* deliveries written since the last flush */
+    int touch_probed;             /* a keepalive went out to see the browser is there */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
     int indexed;                  /* in the sid and channel tables */

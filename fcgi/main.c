@@ -26,6 +26,7 @@
 #include "cgi.h"
 #include "check.h"
 #include "config.h"
+#include "embedded_poller.h"
 #include "handlers.h"
 #include "host.h"
 #include "log.h"
@@ -202,6 +203,7 @@ static int serveFastCgi(void) {
     jugHostInit(&config, 0);
     maxThreads = jugHostKindNow() == JUG_HOST_FCGID ? 1 : config.threads;
     if (jugParkStart(&config) < 0) return 1;
+    if (jugEmbeddedPollerWanted(&config)) jugEmbeddedPollerStart(&config);
     if (startWorker() < 0) return 1;
     jugLog(JUG_LOG_INFO, "serving FastCGI (%s host: up to %d handler threads, transports %s)",
            jugHostKindName(jugHostKindNow()), maxThreads, jugHostTransportsJson(&config));
@@ -215,6 +217,7 @@ static int serveFastCgi(void) {
     }
     jugLog(JUG_LOG_INFO, "signal %d: stopping", sig);
     atomic_store(&stopping, 1);
+    jugEmbeddedPollerStop();
     jugParkStop();
     FCGX_ShutdownPending();
     /* Wakes the thread blocked in accept(); the others see "stopping". */

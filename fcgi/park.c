@@ -30,6 +30,7 @@
 #include "log.h"
 #include "redis.h"
 #include "sid.h"
+#include "stats.h"
 #include "store.h"
 
 #define TICK_MS 250
@@ -597,6 +598,7 @@ static void handleMessage(redisReply *r) {
         instanceNotice(msg->str, NULL);
     } else if (msg->len > 2 && msg->str[0] == 'M') {
         ringAdd(msg->str, msg->len, announceLastId(msg->str, msg->len), 0, now);
+        jugStatsAdd(JUG_STAT_PUBLISHES, 1);
         deliverAnnounce(msg->str, msg->len, NULL);
     }
 }

@@ -166,7 +166,9 @@ static int walkFramed(const char *body, size_t len, jugSioPacketFn fn, void *arg
             if (++digits > FRAME_DIGITS_MAX) return -1;
             units = units * 10 + (size_t)(body[i++] - '0');
         }
-        if (digits == 0 || len - i < MARK_LEN || memcmp(body + i, JUG_SIO_MARK, MARK_LEN)) return -1;
+        /* No leading zeros: a length has one spelling (the client's). */
+        if (digits == 0 || (digits > 1 && body[i - digits] == '0')) return -1;
+        if (len - i < MARK_LEN || memcmp(body + i, JUG_SIO_MARK, MARK_LEN)) return -1;
         i += MARK_LEN;
         long n = bytesForUnits(body + i, len - i, units);
         if (n < 0) return -1;

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "message.h"
 #include "sio_frame.h"
+#include "stats.h"
 #include "stream.h"
 
 /* The original's polling duration; below the client's close timeout. */
@@ -49,7 +50,7 @@
 #define SIO_HEARTBEAT_S 15
 #define SIO_CLOSE_TIMEOUT_S 25
 /* The lease a finished poll leaves for the page's next request. */
-#define SIO_LEASE_NEXT_MS 5000
+#define SIO_LEASE_NEXT_MS 2500
 /* An unknown session is answered after this: an old IE XDomainRequest
  * re-polls at once on any answer, and must not spin. */
 #define SIO_UNKNOWN_DELAY_MS 1000
@@ -125,9 +126,10 @@ static void respondPayload(sioReq *r, const char *payload, size_t len) {
     free(body);
 }
 
+/* Redis is unusable: 503 (the client reconnects), logged once per episode
+ * by handlers.c, never once per request. */
 static void respondUnavailable(jugContext *ctx) {
-    jugLog(JUG_LOG_WARNING, "socket.io: Redis unavailable: %s", ctx->store->err);
-    respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
+    jugRespondStoreError(ctx, JUG_STORE_UNAVAILABLE);
 }
 
 /* ---- the session's socket.io keys ---- */
@@ -178,7 +180,8 @@ static int keyCommand(jugContext *ctx, int hold, const char *sid, int argc, cons
             value[r->len] = '\0';
         }
     }
-    if (rc < 0) jugLog(JUG_LOG_WARNING, "socket.io: %s %s: %s", argv[0], key,
+    /* The caller answers 503 where it matters (logged once per episode). */
+    if (rc < 0) jugLog(JUG_LOG_DEBUG, "socket.io: %s %s: %s", argv[0], key,
                        r ? r->str : store ? store->err : "out of memory");
     if (r) freeReplyObject(r);
     return rc;
@@ -301,7 +304,10 @@ static void handshake(jugContext *ctx) {
     }
     char sid[JUG_SID_LEN + 1];
     int resumed = 0;
-    if (cookieSid(ctx, sid) && !holdLeased(ctx, sid)) {
+    int named = cookieSid(ctx, sid);
+    if (named && holdLeased(ctx, sid)) {
+        jugLog(JUG_LOG_DEBUG, "socket.io: handshake: session %s is held by another request: not resumed", sid);
+    } else if (named) {
         jugDeliveries d;
         jugStoreStatus st = jugStorePoll(ctx->store, sid, 0, 0, 1, &d);
         if (st == JUG_STORE_OK) {
@@ -316,11 +322,16 @@ static void handshake(jugContext *ctx) {
     }
     if (!resumed) {
         jugStoreStatus st = jugStoreConnect(ctx->store, "null", NULL, 0, sid);
+        if (st == JUG_STORE_UNAVAILABLE) {
+            jugLogUnavailable(ctx);
+        } else if (st != JUG_STORE_OK) {
+            jugLog(JUG_LOG_ERROR, "socket.io: handshake: %s", ctx->store->err);
+        }
         if (st != JUG_STORE_OK) {
-            jugLog(JUG_LOG_WARNING, "socket.io: handshake: %s", ctx->store->err);
             handshakeError(ctx, jsonp, st == JUG_STORE_UNAVAILABLE ? 503 : 500, "handshake error");
             return;
         }
+        jugStatsAdd(JUG_STAT_CONNECTS, 1);
     }
     jugLog(JUG_LOG_DEBUG, "socket.io: handshake: %s session %s", resumed ? "resumed" : "new", sid);
     char body[160], cookie[400], path[200];
@@ -417,7 +428,8 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
         if (!p->count) len = 3;
         respondPayload(&r, body, len);
     }
-    if (h) {
+    /* Not when Redis failed: each call would stall the loop for its timeout. */
+    if (h && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
         if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
         else setKey(ctx, 1, h->sid, "1", SIO_LEASE_NEXT_MS);
     }
@@ -525,7 +537,8 @@ static int htmlEnd(jugContext *ctx, const char *reason, void *state) {
     (void)state;
     int rc = htmlScript(ctx, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
     if (rc == 0) rc = jugResponseFlush(ctx->res);
-    if (h && rc == 0 && strcmp(reason, JUG_END_EXPIRED) != 0) {
+    int redis_ok = strcmp(reason, JUG_END_UNAVAILABLE) != 0;
+    if (h && rc == 0 && redis_ok && strcmp(reason, JUG_END_EXPIRED) != 0) {
         jugStore *store = storeFor(ctx);
         jugDeliveries d;
         char num[24];
@@ -535,7 +548,7 @@ static int htmlEnd(jugContext *ctx, const char *reason, void *state) {
             setAck(ctx, h->sid, num);
         }
     }
-    if (h) dropKey(ctx, 1, h->sid);
+    if (h && redis_ok) dropKey(ctx, 1, h->sid);
     return rc;
 }
 
@@ -579,9 +592,9 @@ static void ignore(postState *p, const char *why) {
     if (!p->ignored++) snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
-/* Compact text of a JSON value, or "null" when absent; NULL if too large. */
+/* Compact text of a JSON value (cJSON_free it); NULL if too large. */
 static char *valueText(const cJSON *v, size_t max) {
-    char *t = v ? cJSON_PrintUnformatted(v) : strdup("null");
+    char *t = cJSON_PrintUnformatted(v);
     if (t && strlen(t) > max) {
         cJSON_free(t);
         return NULL;
@@ -622,11 +635,12 @@ static void juggernautMessage(postState *p, const char *json, size_t len) {
         }
     } else if (!strcmp(t, "meta") || !strcmp(t, "event")) {
         int meta = t[0] == 'm';
-        char *text = valueText(data, meta ? cfg->max_meta_size : cfg->max_message_size);
+        char *owned = data ? valueText(data, meta ? cfg->max_meta_size : cfg->max_message_size) : NULL;
+        const char *text = data ? owned : "null";
         if (!text) ignore(p, "data too large");
         else p->st = meta ? jugStoreSetMeta(p->ctx->store, p->sid, text)
                           : jugStoreEvent(p->ctx->store, p->sid, text);
-        if (text) cJSON_free(text);
+        cJSON_free(owned);
     } else {
         ignore(p, "unknown message type");
     }
@@ -759,6 +773,15 @@ void jugHandleSocketIo(jugContext *ctx) {
     memcpy(sid, path.sid, JUG_SID_LEN);
     sid[JUG_SID_LEN] = '\0';
     r.sid = sid;
+    if (jugRequestParam(ctx->req, "disconnect")) {
+        /* The protocol's forced disconnect (?disconnect), as "0::". */
+        postState p = {ctx, sid, JUG_STORE_OK, 0, ""};
+        disconnectPacket(&p);
+        if (p.st == JUG_STORE_NO_SESSION) unknownSession(&r, 0);
+        else if (p.st != JUG_STORE_OK) respondUnavailable(ctx);
+        else respondText(ctx, 200, "");
+        return;
+    }
     if (post) pollPost(&r);
     else if (r.transport == T_HTMLFILE) htmlfileGet(&r);
     else pollGet(&r);

@@ -1,17 +1,18 @@
 /* stats.c -- process-local counters and their rates (see stats.h).
  *
  * Totals are atomic counters. For the rates, the first add of each second
- * (of CLOCK_MONOTONIC) notes all totals in a ring of per-second snapshots;
- * a rate is (total now - total at the snapshot closest to
- * JUG_STATS_WINDOW_S ago) / the seconds between. Seconds without any add
- * have no snapshot and need none: nothing changed in them. */
+ * (of the monotonic clock, jugNowMs) notes all totals in a ring of
+ * per-second snapshots; a rate is (total now - total at the snapshot
+ * closest to JUG_STATS_WINDOW_S ago) / the seconds between. Seconds without
+ * any add have no snapshot and need none: nothing changed in them. */
 #include "autoconfig.h"
 #include "stats.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
+
+#include "hold.h"   /* jugNowMs */
 
 #define RING 64   /* seconds of snapshots kept; more than the window */
 
@@ -23,8 +24,6 @@ const char *const jugStatNames[JUG_STAT_COUNT] = {
 };
 
 static atomic_llong totals[JUG_STAT_COUNT];
-static atomic_llong held;
-static atomic_int heldLimit = -1;
 static atomic_llong lastSecond = -1;
 static long long startMs;
 
@@ -34,14 +33,8 @@ static struct {
     long long totals[JUG_STAT_COUNT];
 } ring[RING];
 
-static long long monotonicMs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void jugStatsInit(void) {
-    startMs = monotonicMs();
+    startMs = jugNowMs();
     pthread_mutex_lock(&ringLock);
     for (int i = 0; i < RING; i++) ring[i].second = -1;
     pthread_mutex_unlock(&ringLock);
@@ -59,26 +52,16 @@ static void noteSecond(long long second) {
 
 void jugStatsAdd(jugStat which, long long n) {
     if ((unsigned)which >= JUG_STAT_COUNT) return;
-    noteSecond(monotonicMs() / 1000);
+    noteSecond(jugNowMs() / 1000);
     atomic_fetch_add_explicit(&totals[which], n, memory_order_relaxed);
-}
-
-void jugStatsHeld(int delta) {
-    atomic_fetch_add_explicit(&held, delta, memory_order_relaxed);
-}
-
-void jugStatsSetHeldLimit(int limit) {
-    atomic_store(&heldLimit, limit);
 }
 
 void jugStatsRead(jugStatsSnapshot *out) {
     memset(out, 0, sizeof(*out));
-    long long now = monotonicMs();
+    long long now = jugNowMs();
     long long second = now / 1000;
     noteSecond(second);
     for (int i = 0; i < JUG_STAT_COUNT; i++) out->totals[i] = atomic_load(&totals[i]);
-    out->held = atomic_load(&held);
-    out->held_limit = atomic_load(&heldLimit);
     out->uptime_ms = now - startMs;
     /* The newest snapshot at least a window old, else the oldest one there is. */
     int best = -1;

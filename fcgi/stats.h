@@ -1,8 +1,9 @@
 /* stats.h -- process-local counters for the status endpoint (fcgi/status.c).
  *
  * Cheap enough for every delivery: an add is one relaxed atomic add (plus,
- * once per second, a short lock to note the totals for the rates). The
- * numbers describe this worker process only; with several processes each
+ * once per second, a short lock to note the totals for the rates). Held
+ * requests are counted by the loop that holds them (park.h). The numbers
+ * describe this worker process only; with several processes each
  * answers for itself (Prometheus adds them up per instance). Thread-safe. */
 #ifndef JUG_STATS_H
 #define JUG_STATS_H
@@ -27,18 +28,9 @@ void jugStatsInit(void);
 /* Count n more of a counter. */
 void jugStatsAdd(jugStat which, long long n);
 
-/* A request starts (+1) or stops (-1) being held (parked long-poll or stream). */
-void jugStatsHeld(int delta);
-
-/* The host-wide hold limit in force once "max_held auto" is resolved (0: no
- * shared count). Until it is set, the status shows the configured value. */
-void jugStatsSetHeldLimit(int limit);
-
 typedef struct jugStatsSnapshot {
     long long totals[JUG_STAT_COUNT];
     double rates[JUG_STAT_COUNT];   /* per second over the last JUG_STATS_WINDOW_S */
-    long long held;                 /* requests held now */
-    int held_limit;                 /* from jugStatsSetHeldLimit, or -1 if never set */
     long long uptime_ms;
 } jugStatsSnapshot;
 

@@ -10,9 +10,10 @@
  * pipelined round trip of O(1) commands -- INFO server, ZCARD, HMGET, GET,
  * PTTL, TIME -- never a scan, whatever the number of sessions. The counts of
  * subscriptions and channels are counters the Lua scripts keep in
- * <prefix>stats. Process numbers (uptime, held requests, rates) describe
- * the worker process that answered (fcgi/stats.h). No session id is ever
- * part of the answer. */
+ * <prefix>stats (gathered by redisfacts.c). Process numbers (uptime, held
+ * requests, rates) describe the worker process that answered (fcgi/stats.h,
+ * park.h); the hold limits are those in force (host.h). No session id is
+ * ever part of the answer. */
 #include "autoconfig.h"
 #include "handlers.h"
 
@@ -22,10 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "json.h"
-#include "keys.h"
 #include "log.h"
-#include "message.h"
+#include "park.h"
 #include "redisfacts.h"
 #include "stats.h"
 
@@ -94,12 +95,7 @@ static void addQuoted(jugBuf *b, const char *s) {
     free(q);
 }
 
-/* The host-wide hold limit: as resolved by the parking code, else as configured (-1: auto). */
-static int heldLimit(const jugConfig *cfg, const jugStatsSnapshot *s) {
-    return s->held_limit >= 0 ? s->held_limit : cfg->max_held;
-}
-
-static void buildJson(jugBuf *b, const jugConfig *cfg, const jugRedisFacts *f, const jugStatsSnapshot *s) {
+static void buildJson(jugBuf *b, const jugRedisFacts *f, const jugStatsSnapshot *s) {
     add(b, "{\"worker\":{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%lld}", PACKAGE_VERSION,
         (int)getpid(), s->uptime_ms / 1000);
     add(b, ",\"redis\":{\"reachable\":%s,\"version\":", f->reachable ? "true" : "false");
@@ -112,11 +108,12 @@ static void buildJson(jugBuf *b, const jugConfig *cfg, const jugRedisFacts *f, c
     addCount(b, "sessions", f->sessions);
     addCount(b, "subscriptions", f->subscriptions);
     addCount(b, "channels", f->channels);
-    int limit = heldLimit(cfg, s);
-    add(b, ",\"held\":{\"process\":%lld,\"process_limit\":%d", s->held, cfg->max_held_per_process);
-    addCount(b, "host", limit != 0 ? f->held_host : -1);
-    if (limit < 0) jugBufAppendStr(b, ",\"host_limit\":\"auto\"}");
-    else add(b, ",\"host_limit\":%d}", limit);
+    int limit = jugHostSharedHoldLimit();
+    add(b, ",\"held\":{\"process\":%d,\"process_limit\":%d", jugParkHeldCount(),
+        jugHostProcessHoldLimit());
+    addCount(b, "host", limit > 0 ? f->held_host : -1);
+    addCount(b, "host_limit", limit > 0 ? limit : -1);
+    jugBufAppendStr(b, "}");
     add(b, ",\"rates\":{\"window_s\":%d", JUG_STATS_WINDOW_S);
     for (int i = 0; i < JUG_STAT_COUNT; i++) add(b, ",\"%s_per_s\":%.3f", jugStatNames[i], s->rates[i]);
     jugBufAppendStr(b, "},\"totals\":{");
@@ -150,8 +147,7 @@ static void gauge(jugBuf *b, const char *name, const char *help, long long v) {
     add(b, "juggernaut_%s %lld\n", name, v);
 }
 
-static void buildPrometheus(jugBuf *b, const jugConfig *cfg, const jugRedisFacts *f,
-                            const jugStatsSnapshot *s) {
+static void buildPrometheus(jugBuf *b, const jugRedisFacts *f, const jugStatsSnapshot *s) {
     metric(b, "info", "gauge", "Version of this worker (always 1).");
     add(b, "juggernaut_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
     gauge(b, "uptime_seconds", "Seconds since this worker process started.", s->uptime_ms / 1000);
@@ -165,11 +161,11 @@ static void buildPrometheus(jugBuf *b, const jugConfig *cfg, const jugRedisFacts
     gauge(b, "subscriptions", "Session-channel subscriptions (in Redis).", f->subscriptions);
     gauge(b, "channels", "Channels with at least one subscriber (in Redis).", f->channels);
     metric(b, "held_requests", "gauge", "Requests held open now: by this process, or host-wide.");
-    add(b, "juggernaut_held_requests{scope=\"process\"} %lld\n", s->held);
-    int limit = heldLimit(cfg, s);
-    if (limit != 0 && f->held_host >= 0) add(b, "juggernaut_held_requests{scope=\"host\"} %lld\n", f->held_host);
+    add(b, "juggernaut_held_requests{scope=\"process\"} %d\n", jugParkHeldCount());
+    int limit = jugHostSharedHoldLimit();
+    if (limit > 0 && f->held_host >= 0) add(b, "juggernaut_held_requests{scope=\"host\"} %lld\n", f->held_host);
     metric(b, "held_requests_limit", "gauge", "Most requests held open: per process, or host-wide.");
-    add(b, "juggernaut_held_requests_limit{scope=\"process\"} %d\n", cfg->max_held_per_process);
+    add(b, "juggernaut_held_requests_limit{scope=\"process\"} %d\n", jugHostProcessHoldLimit());
     if (limit > 0) add(b, "juggernaut_held_requests_limit{scope=\"host\"} %d\n", limit);
     for (int i = 0; i < JUG_STAT_COUNT; i++) {
         char name[64], help[160];
@@ -208,8 +204,8 @@ void jugHandleStatus(jugContext *ctx) {
     jugStatsRead(&snap);
     jugBuf b = {0};
     int prometheus = wantsPrometheus(ctx);
-    if (prometheus) buildPrometheus(&b, ctx->cfg, &facts, &snap);
-    else buildJson(&b, ctx->cfg, &facts, &snap);
+    if (prometheus) buildPrometheus(&b, &facts, &snap);
+    else buildJson(&b, &facts, &snap);
     if (b.oom) {
         jugBufFree(&b);
         jugResponseError(ctx->res, 500, "internal", "out of memory");

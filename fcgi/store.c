@@ -8,20 +8,22 @@
 #include "store.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
 
+/* Connecting fails fast when Redis is not there; a reply may take longer
+ * (a busy Redis is slow, not gone: giving up on it would only add the load
+ * of a reconnection and turn a slow answer into a 503). */
 #define CONNECT_TIMEOUT_MS 1000
-/* How long past the BLMOVE timeout we wait for Redis to answer it. */
-#define WAIT_MARGIN_MS 2000
+#define COMMAND_TIMEOUT_MS 5000
 
 /* The numbers every session script takes after prefix, channel and sid. */
 typedef struct scriptNumbers {
@@ -66,6 +68,8 @@ static int ensureConnected(jugStore *store) {
         setError(store, "%s", err);
         return -1;
     }
+    struct timeval tv = {COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000};
+    redisSetTimeout(store->redis, tv);
     return 1;
 }
 

@@ -20,6 +20,7 @@
 #include "host.h"
 #include "log.h"
 #include "park.h"
+#include "stats.h"
 
 /* Deliveries one Redis call returns at most; a stream asks again when full. */
 #define HOLD_BATCH 500
@@ -28,6 +29,9 @@
 #define SLOT_MARGIN_MS 5000
 
 #define ACCEL_HEADER "X-Accel-Buffering: no\r\n"
+
+/* How long after its probing keepalive a stream's session is touched. */
+#define TOUCH_PROBE_MS 500
 
 static atomic_ullong tokenCounter;
 static int sharedHoldLimit;   /* host-wide hold slots (0: not counted) */
@@ -83,6 +87,7 @@ void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id) {
     if (h->ops->message(&h->ctx, item, len, id, h->state) != 0) return;
     h->last = id;
     h->written++;
+    jugStatsAdd(JUG_STAT_DELIVERIES, 1);
 }
 
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d) {
@@ -115,7 +120,19 @@ int jugHeldTick(jugHeld *h, long long now) {
         if (h->ops->keepalive(&h->ctx, h->state) == 0) jugResponseFlush(h->ctx.res);
         h->next_keepalive_ms = now + (long long)h->ctx.cfg->keepalive_interval * 1000;
     }
+    /* Keeping the session alive: only for a browser that is still there.
+     * lighttpd and Apache notice one that left only when they write to it,
+     * so a keepalive goes first, and the touch a little later if the
+     * connection is still open then (a vanished page is reported gone about
+     * session_ttl after it left, not after a keepalive_interval more). */
     if (now >= h->next_touch_ms) {
+        if (!h->touch_probed) {
+            if (h->ops->keepalive(&h->ctx, h->state) == 0) jugResponseFlush(h->ctx.res);
+            h->touch_probed = 1;
+            h->next_touch_ms = now + TOUCH_PROBE_MS;
+            return 0;
+        }
+        h->touch_probed = 0;
         h->next_touch_ms = now + (long long)h->ctx.cfg->session_ttl * 1000 / 3;
         return 1;
     }

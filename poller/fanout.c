@@ -39,17 +39,7 @@ void jugFanoutPreview(char *out, size_t outlen, const char *payload, size_t len)
 }
 
 int jugFanoutTransient(const char *error) {
-    static const char *const codes[] = {"OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN",
-                                        "NOREPLICAS", "TRYAGAIN", "NOAUTH", "WRONGPASS",
-                                        "CLUSTERDOWN"};
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-        size_t n = strlen(codes[i]);
-        if (!strncmp(error, codes[i], n) && (error[n] == ' ' || error[n] == '\0')) return 1;
-    }
-    /* Redis < 7 wraps errors raised inside a script ("ERR Error running script
-     * ...: -OOM command not allowed ..."). */
-    return !strncmp(error, "ERR Error running script", 24) &&
-           (strstr(error, "-OOM ") || strstr(error, "-READONLY ") || strstr(error, "-LOADING "));
+    return jugRedisErrorTransient(jugRedisErrorKindOf(error));
 }
 
 /* Run fanout.lua for a parsed message and read its reply. */

@@ -17,6 +17,7 @@
 #define RETRY_FIRST_MS 100
 #define RETRY_MAX_MS 2000
 #define SUMMARY_MS 10000        /* at most one summary line of a kind per this */
+#define DROPS_LOGGED 10         /* dropped messages logged each on their own per summary period */
 
 void jugLeaderInit(jugLeader *l, const jugConfig *cfg, const char *id) {
     memset(l, 0, sizeof(*l));
@@ -320,15 +321,16 @@ static int refused(jugLeader *l, redisContext *c, long long now_ms, const char *
     return rc;
 }
 
-/* An invalid message or a script error: the first of a summary period is
- * logged at once, the others counted into the summary line. */
+/* An invalid message or a script error: the first DROPS_LOGGED of a summary
+ * period are logged at once, each with its reason; the others are counted
+ * into the summary line, so a flood of bad publishes cannot flood the log. */
 static void dropped(jugLeader *l, jugFanoutResult res, const char *hash, const char *why) {
     if (res == JUG_FANOUT_DROPPED) {
         snprintf(l->last_invalid, sizeof(l->last_invalid), "fan-out of %s failed: %.500s", hash, why);
     } else {
         snprintf(l->last_invalid, sizeof(l->last_invalid), "%s", why);
     }
-    if (l->invalid++ == 0)
+    if (l->invalid++ < DROPS_LOGGED)
         jugLog(res == JUG_FANOUT_DROPPED ? JUG_LOG_ERROR : JUG_LOG_WARNING, "dropped %s",
                l->last_invalid);
 }
@@ -390,9 +392,9 @@ void jugLeaderSummary(jugLeader *l, long long now_ms, int force) {
         jugLog(JUG_LOG_WARNING, "%lld message(s) found %lld session queue(s) over max_queue %d: "
                "their oldest deliveries were trimmed (subscribers too slow)",
                l->trim_msgs, l->trim_queues, l->cfg->max_queue);
-    if (l->invalid > 1)
+    if (l->invalid > DROPS_LOGGED)
         jugLog(JUG_LOG_WARNING, "dropped %lld more invalid message(s) since; the last: %s",
-               l->invalid - 1, l->last_invalid);
+               l->invalid - DROPS_LOGGED, l->last_invalid);
     if (l->forgotten)
         jugLog(JUG_LOG_INFO, "forgot %lld message(s) the active poller never confirmed",
                l->forgotten);

@@ -31,9 +31,10 @@ end
 
 -- Tell the worker process holding a request of sid (if any) about it:
 -- "S <sid> <token>" superseded, "C <sid>" channels changed, "E <sid>" ended.
-local function jug_notify_holder(prefix, skey, sid, what, now)
+-- Nothing if the holder is the request `mine` itself. Returns the token told.
+local function jug_notify_holder(prefix, skey, sid, what, now, mine)
   local token, instance = jug_live_holder(skey, now)
-  if not token then return nil end
+  if not token or token == mine then return nil end
   local line = what .. ' ' .. sid
   if what == 'S' then line = line .. ' ' .. token end
   redis.call('PUBLISH', prefix .. 'notify:' .. instance, line)

@@ -58,8 +58,7 @@ if lost then redis.call('HDEL', skey, 'lost') end
 lost = tonumber(lost) or 0
 
 if token == '' then return {items, lost, 0} end
-local old = jug_notify_holder(prefix, skey, sid, 'S', now)
-if old == token then old = nil end
+local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
 if hold == '0' or (hold == '1' and #items > 0) then
   if old then redis.call('HDEL', skey, 'holder') end
   return {items, lost, 0}

@@ -2,7 +2,7 @@
 # sharedhost.py -- "make bench-sharedhost": the shared-host benchmark (figures,
 # not a test). A stock shared host, as issue 7 measured it: Apache + mod_fcgid
 # at its module defaults (Debian's fcgid.conf, FcgidOutputBufferSize 65536 and
-# all) running juggernaut.fcgi through the shipped conf/htaccess under
+# all) running juggernaut.fcgi through the built conf/htaccess under
 # "AllowOverride FileInfo Options", with the host's process cap
 # (FcgidMaxProcessesPerClass) as the only change; a private Redis (TCP) and
 # one standalone poller; everything on loopback in a temporary directory.
@@ -20,12 +20,14 @@
 #             show its first bytes, a 503 with "retry"/"transports" moving on
 #             at once; then long-poll), one message a second from the first
 #             page view until --seconds after the last: HTTP 503 count, share
-#             delivered, first message after load p50/p90, peak processes.
+#             delivered, connect p90, first message p50/p90 (publish ->
+#             arrival of the first message published once the page had its
+#             session) and load -> first message, peak processes.
 #
 # http_statuses counts every answer by status, plus "timeout" (no answer
 # within the client's patience: 120 s for connect, poll_timeout + 15 s for a
-# poll), "cut" (refused, reset or cut off) and "silent" (a stream that showed
-# nothing within openTimeout).
+# poll), "cut" (refused, reset or cut off), "0" (closed without a status
+# line) and "silent" (a stream that showed nothing within openTimeout).
 #
 # The load generator is asyncio (one connection per request, as a browser
 # without keep-alive); every phase has a hard deadline; the worker and poller
@@ -342,10 +344,17 @@ class ProcCounter(threading.Thread):
 class SharedHost:
     """Redis + poller + Apache/mod_fcgid serving a user's cgi-bin."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, fcgid_env=()):
         self.dir = workdir
+        self.fcgid_env = list(fcgid_env)   # more FcgidInitialEnv NAME VALUE (host config)
+        self.redis = self.poller = self.web = None
+
+    def start(self):
+        """Start Redis and the poller; stop() stops whatever started, even half-way."""
+        workdir = self.dir
         os.chmod(workdir, 0o755)
-        self.redis = jugtest.Redis(workdir, tcp=True).start()
+        self.redis = jugtest.Redis(workdir, tcp=True)
+        self.redis.start()
         self.config = os.path.join(workdir, "juggernaut.conf")
         # The built-in defaults (those of conf/juggernaut.conf), as a user has them.
         settings = {k: None for k in jugtest.DEFAULT_SETTINGS}
@@ -359,11 +368,13 @@ class SharedHost:
         self.exe = os.path.join(self.cgibin, "juggernaut.fcgi")
         shutil.copy(jugtest.WORKER_BIN, self.exe)
         os.chmod(self.exe, 0o755)
-        shutil.copy(os.path.join(jugtest.SRCDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
+        # conf/htaccess as make writes it from conf/htaccess.in.
+        shutil.copy(os.path.join(jugtest.BUILDDIR, "conf", "htaccess"), os.path.join(self.cgibin, ".htaccess"))
         os.chmod(os.path.join(self.cgibin, ".htaccess"), 0o644)
-        self.poller = jugtest.Poller(workdir, self.config, "bench").start()
+        self.poller = jugtest.Poller(workdir, self.config, "bench")
+        self.poller.start()
         jugtest.wait_for(lambda: self.redis.command("GET", PREFIX + "poller:lease"), 10, "the poller's lease")
-        self.web = None
+        return self
 
     def start_apache(self, cap):
         if self.web:
@@ -373,16 +384,16 @@ class SharedHost:
         self.web = SharedHostApache(
             workdir, self.cgibin, unprivileged_account(), "FileInfo Options",
             host_config=["FcgidInitialEnv JUGGERNAUT_CONFIG %s" % self.config,
-                         "FcgidMaxProcessesPerClass %d" % cap],
+                         "FcgidMaxProcessesPerClass %d" % cap] +
+                        ["FcgidInitialEnv %s %s" % tuple(e.split("=", 1)) for e in self.fcgid_env],
             threads_per_child=256)
         self.web.start()
         return Http(self.web.port, "/cgi-bin/juggernaut.fcgi")
 
     def stop(self):
-        for p in (self.web, self.poller):
+        for p in (self.web, self.poller, self.redis):
             if p:
                 p.stop()
-        self.redis.stop()
 
 
 class Run:
@@ -474,16 +485,19 @@ async def phase_pages(host, opts):
     await until(lambda: all(expected_seen(b, run) for b in pages), 10)
     await asyncio.wait_for(finish(run, tasks), 60)
     counter.done.set()
-    firsts, got, total = [], 0, 0
+    firsts, from_load, got, total = [], [], 0, 0
+    inf = float("inf")
     for b in pages:
         since = b.connected_at or time.time()
-        expected = [s for s, t in run.published.items() if t >= since]
+        expected = sorted(s for s, t in run.published.items() if t >= since)
         total += len(expected)
         got += sum(1 for s in expected if s in b.seen)
-        after_load = sorted(s for s, t in run.published.items() if t >= b.loaded)
-        if after_load:
-            s = after_load[0]
-            firsts.append(b.seen[s] - run.published[s] if s in b.seen else float("inf"))
+        # The first message published once the page had its session (one
+        # published before cannot reach it): publish -> arrival.
+        if expected:
+            s = expected[0]
+            firsts.append(b.seen[s] - run.published[s] if s in b.seen else inf)
+        from_load.append(min(b.seen.values()) - b.loaded if b.seen else inf)
     used = {}
     for b in pages:
         used[b.transport or "(none)"] = used.get(b.transport or "(none)", 0) + 1
@@ -493,11 +507,13 @@ async def phase_pages(host, opts):
     say("transport_reached: %s" % json.dumps(used, sort_keys=True))
     say("streams_silent_for_openTimeout: %d" % sum(b.silent_streams for b in pages))
     say("delivered_after_connect: %d of %d (%.1f %%)" % (got, total, 100.0 * got / total if total else 0))
-    missing = sum(1 for f in firsts if f == float("inf"))
-    fin = [f for f in firsts if f != float("inf")]
-    say("first_message_ms: p50 %s p90 %s (never received: %d of %d)" % (
-        ms(pct(firsts, 50)), ms(pct(firsts, 90)), missing, len(firsts)))
-    say("first_message_ms_received_only: p90 %s" % ms(pct(fin, 90)))
+    connects = [b.connect_s for b in pages if b.connect_s is not None]
+    say("connect_ms: p50 %s p90 %s (never connected: %d)" % (
+        ms(pct(connects, 50)), ms(pct(connects, 90)), opts.pages - len(connects)))
+    say("first_message_ms (publish -> arrival of the first message published after connect): "
+        "p50 %s p90 %s (never received: %d of %d)" % (
+            ms(pct(firsts, 50)), ms(pct(firsts, 90)), sum(1 for f in firsts if f == inf), len(firsts)))
+    say("load_to_first_message_ms: p50 %s p90 %s" % (ms(pct(from_load, 50)), ms(pct(from_load, 90))))
     say("http_503: %d" % http.statuses.get(503, 0))
     say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
     say("peak_processes: %d" % counter.peak)
@@ -524,19 +540,29 @@ def main():
     ap.add_argument("--open-over", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="20 browsers, 8 pages, 10 s: a smoke run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--fcgid-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="also pass this to the worker (FcgidInitialEnv, host config), "
+                         "e.g. JUGGERNAUT_HOST=fcgid")
     opts = ap.parse_args()
+    for path in (jugtest.WORKER_BIN, jugtest.POLLER_BIN, os.path.join(jugtest.BUILDDIR, "conf", "htaccess")):
+        if not os.path.exists(path):
+            sys.exit("sharedhost.py: %s is not built (JUG_BUILDDIR=%s): run make" % (path, jugtest.BUILDDIR))
+    for e in opts.fcgid_env:
+        if "=" not in e:
+            ap.error("--fcgid-env wants NAME=VALUE")
     if opts.quick:
         opts.browsers, opts.pages, opts.seconds, opts.open_over = 20, 8, 10, 4
     only = set(opts.only.split(","))
-    say("sharedhost run: builddir %s, worker %s" % (jugtest.BUILDDIR, jugtest.WORKER_BIN))
+    say("sharedhost run: builddir %s, worker %s%s" % (jugtest.BUILDDIR, jugtest.WORKER_BIN, "".join(
+        ", FcgidInitialEnv " + e for e in opts.fcgid_env)))
     with open(jugtest.WORKER_BIN, "rb") as f:
         if b"__asan_init" in f.read():
             say("sharedhost run: WARNING: the worker is built with sanitizers; figures are pessimistic")
     say()
     workdir = tempfile.mkdtemp(prefix="jugbench-sharedhost-")
-    host = None
+    host = SharedHost(workdir, opts.fcgid_env)
     try:
-        host = SharedHost(workdir)
+        host.start()
         loop = asyncio.new_event_loop()
         budget = 3 * (opts.seconds + opts.open_over) + 240
         if "longpoll" in only:
@@ -545,8 +571,7 @@ def main():
             loop.run_until_complete(asyncio.wait_for(phase_pages(host, opts), budget))
         loop.close()
     finally:
-        if host:
-            host.stop()
+        host.stop()
         if opts.keep:
             say("sharedhost run: kept %s" % workdir)
         else:

@@ -15,13 +15,14 @@ export const diag = (text) => String(text).replace(/\n+$/, "").split("\n").forEa
 
 export class Stack {
   // script: a stack.py-like program (first line: its info, then one JSON
-  // line per command).
-  constructor(script) {
+  // line per command), run with args.
+  constructor(script, args = []) {
     this.script = script;
+    this.args = args;
   }
 
   start() {
-    this.proc = spawn("python3", [this.script], {
+    this.proc = spawn("python3", [this.script, ...this.args], {
       stdio: ["pipe", "pipe", "inherit"],
       env: process.env,
     });
@@ -172,3 +173,18 @@ export async function until(cond, timeout, what, interval = 50) {
   }
 }
 
+
+// Run one test and print its TAP line; 1 if it failed (onFail adds diagnostics).
+export async function runTest(number, t, onFail) {
+  const started = Date.now();
+  try {
+    await t.fn();
+    out(`ok ${number} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return 0;
+  } catch (e) {
+    out(`not ok ${number} - ${t.name}`);
+    diag(e.stack || String(e));
+    if (onFail) await onFail(e);
+    return 1;
+  }
+}

@@ -4,7 +4,11 @@
 # Installs the npm package juggernaut@2.1.1 into its temporary directory
 # (npm pack; nothing of it is kept), and serves its public/index.html and
 # public/application.js UNCHANGED from the document root of a lighttpd that
-# also routes /socket.io/ to juggernaut.fcgi, with redis-server and a poller.
+# also routes /socket.io/ to juggernaut.fcgi, or (--web apache) of a shared
+# host's Apache + mod_fcgid where a .htaccess does that, with redis-server
+# and a poller.
+# It also serves swapped.html: index.html with only its script tag pointing
+# at the worker's application.js (this project's client).
 # Prints one JSON line {"url", "redis", "prefix"} when ready (or {"skip"}
 # when npm or a server is missing), then answers one JSON line per command:
 #   restart-web | logs
@@ -22,11 +26,13 @@ SRCDIR = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 import jugtest as jt  # noqa: E402
-from siotest import SioLighttpd  # noqa: E402
+import webservers  # noqa: E402
+from siotest import SioLighttpd, SioSharedApache  # noqa: E402
 
 # A held GET ends after 4 s; the original client's close timeout is 25 s.
+# Debug logs say, on a failure, why a handshake made a new session.
 SETTINGS = dict(key_prefix="jugsio:", session_ttl=30, poll_timeout=4, keepalive_interval=2,
-                stream_max_duration=20)
+                stream_max_duration=20, log_level="debug")
 PACKAGE = "juggernaut@2.1.1"
 
 
@@ -70,21 +76,59 @@ def sanitizer_reports(env):
     return hits
 
 
+def build(web):
+    """The Env, and the document root the pages go to."""
+    if web == "apache":
+        # mod_fcgid: one request per process; its workers run as nobody
+        # when we are root, so Redis is reached over TCP.
+        env = jt.Env("sio-apache", web=None, redis_tcp=True, threads=1, **SETTINGS)
+        os.chmod(env.dir, 0o755)
+        env.web = SioSharedApache(os.path.join(env.dir, "apache"), jt.WORKER_BIN, env.config_path,
+                                  account=webservers.unprivileged_account())
+        return env, env.web.docroot
+    env = jt.Env("sio-browser", web=SioLighttpd, **SETTINGS)
+    docroot = os.path.join(env.dir, "htdocs")
+    os.makedirs(docroot)
+    env.web.docroot = docroot
+    return env, docroot
+
+
 def main():
     env = None
+    web = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "--web" else "lighttpd"
     try:
         for prog in ("redis-server", jt.LIGHTTPD_BIN, "npm"):
             if not jt.shutil.which(prog):
                 reply({"skip": "%s is not installed" % prog})
                 return 0
-        env = jt.Env("sio-browser", web=SioLighttpd, **SETTINGS)
-        docroot = os.path.join(env.dir, "htdocs")
-        os.makedirs(docroot)
+        try:
+            env, docroot = build(web)
+        except jt.Skip as e:
+            reply({"skip": str(e)})
+            return 0
         problem = install_original(env.dir, docroot)
         if problem:
             reply({"skip": problem})
             return 0
-        env.web.docroot = docroot
+        # The page with only its script tag swapped for this project's client,
+        # which the worker serves as application.js.
+        worker = "/cgi-bin/juggernaut.fcgi" if web == "apache" else "/juggernaut"
+        with open(os.path.join(docroot, "index.html")) as f:
+            page = f.read()
+        tag = '<script src="application.js"'
+        if tag not in page:
+            raise RuntimeError("index.html of %s has no %s" % (PACKAGE, tag))
+        with open(os.path.join(docroot, "swapped.html"), "w") as f:
+            f.write(page.replace(tag, '<script src="%s/application.js"' % worker))
+        static = os.path.join(env.dir, "static")
+        os.mkdir(static)
+        jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), static)
+        for path in (static, os.path.join(static, "juggernaut.js")):
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+        jt.write_config(env.config_path, env.redis.url, static_dir=static,
+                        **dict(SETTINGS, **({"threads": 1} if web == "apache" else {})))
+        for name in ("index.html", "application.js", "swapped.html"):
+            os.chmod(os.path.join(docroot, name), 0o644)
         env.start()
         reply({"url": "http://127.0.0.1:%d" % env.web.port, "redis": env.redis.socket_path,
                "prefix": env.prefix})

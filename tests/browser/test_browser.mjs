@@ -14,11 +14,12 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
-import { Redis, Stack, check, diag, equal, out, sleep, until } from "./harness.mjs";
+import { Redis, Stack, check, diag, equal, out, runTest, sleep, until } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
-const TRANSPORTS = ["sse", "multipart", "longpoll", "jsonp", "htmlfile"];
+// JUG_BROWSER_TRANSPORTS="multipart sse" runs only those (for debugging one).
+const TRANSPORTS = (process.env.JUG_BROWSER_TRANSPORTS || "sse multipart longpoll jsonp htmlfile").split(/[ ,]+/);
 const TIME_LIMIT_MS = 240000;
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
   "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -321,17 +322,9 @@ async function main() {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
       timeout: 30000 });
     for (const t of tests) {
-      number++;
-      const started = Date.now();
-      try {
-        await t.fn();
-        out(`ok ${number} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      } catch (e) {
-        failed++;
-        out(`not ok ${number} - ${t.name}`);
-        diag(e.stack || String(e));
+      failed += await runTest(++number, t, () => {
         if (consoleLog.length) diag("browser console:\n" + consoleLog.join("\n"));
-      }
+      });
       consoleLog.length = 0;
     }
   } catch (e) {

@@ -16,6 +16,9 @@
 #         pubfail    PUBLISH failed (Redis down)
 #         data       the client's session vanished with Redis's data (it got 410
 #                    and connected again) or the client was told it missed them
+#                    or Redis came back without them (an older snapshot)
+#         killed     in the memory of the only poller when it was killed -9
+#                    (published within a second of the kill, delivered to nobody)
 #         other      every other loss: the target is 0
 #   dup          deliveries of one message the application saw twice: target 0
 #   order        deliveries that came after a later message
@@ -112,9 +115,9 @@ class Publisher(threading.Thread):
 class Client(threading.Thread):
     """One browser session; records what the application would see."""
 
-    def __init__(self, index, target, sse):
+    def __init__(self, index, target, sse, paused=lambda: 0.0):
         super().__init__(daemon=True)
-        self.index, self.target, self.sse = index, target, sse
+        self.index, self.target, self.sse, self.paused = index, target, sse, paused
         self.running = True
         self.sid = None
         self.last_id = 0
@@ -173,6 +176,9 @@ class Client(threading.Thread):
 
     # -- long-poll
     def poll_once(self):
+        pause = self.paused()          # a slow client: no poll for a while
+        if pause > 0:
+            time.sleep(pause)
         try:
             status, retry, body = self.request(
                 "poll?session_id=%s&ack=%d&timeout=5" % (self.sid, self.last_id), 20)
@@ -387,6 +393,7 @@ def leader_poller(env):
 
 def f_poller_kill(env, run):
     p = leader_poller(env)
+    run.killed_only_poller = True
     p.kill()
     time.sleep(1.0)                    # a supervisor restarts it after a while
     p.start()
@@ -427,6 +434,7 @@ def f_redis_restart(env, run):
 
 def f_redis_snapshot(env, run):
     env.redis.command("SAVE")          # the snapshot Redis will come back from
+    run.forgotten_from = time.monotonic()
     time.sleep(3.0)
     env.redis.stop()
     time.sleep(0.5)
@@ -461,6 +469,7 @@ def f_maxmemory(env, run):
 
 
 def f_burst(env, run):
+    run.slow_until = time.monotonic() + 2.0   # long-poll clients stop polling meanwhile
     run.publisher.burst(400)           # max_queue is 100 in this stack
 
 
@@ -505,7 +514,10 @@ class Run:
         if self.opts.get("proxy"):
             self.proxy = CutProxy(lambda: ("127.0.0.1", env.web.port))
             self.proxy.start()
-        self.clients = [Client(i, self.target, sse=(i % 2 == 1)) for i in range(self.nclients)]
+        self.slow_until = 0.0
+        self.clients = [Client(i, self.target, sse=(i % 2 == 1),
+                               paused=lambda: self.slow_until - time.monotonic())
+                        for i in range(self.nclients)]
         for c in self.clients:
             c.start()
         jt.wait_for(lambda: all(c.sessions for c in self.clients), 30, "every client connected")
@@ -546,8 +558,10 @@ class Run:
 
     def row(self):
         pub = dict(self.ledger.published)
-        row = dict(published=len(pub), delivered=0, nopoller=0, pubfail=0, data=0, other=0,
-                   dup=0, order=0, recovery=getattr(self, "recovery", None), undecodable=0)
+        row = dict(published=len(pub), delivered=0, nopoller=0, pubfail=0, data=0, killed=0,
+                   other=0, dup=0, order=0, recovery=getattr(self, "recovery", None),
+                   undecodable=0)
+        nobody = set(k for k in pub if not any(k in c.got for c in self.clients))
         for c in self.clients:
             row["undecodable"] += c.undecodable
             first_session = c.sessions[0][0]
@@ -568,12 +582,25 @@ class Run:
                 if outcome != "ok":
                     row[outcome] += 1
                     continue
+                if getattr(self, "killed_only_poller", False) and k in nobody and \
+                        self.fault_at - 1.0 <= t <= self.fault_at + 1.0:
+                    row["killed"] += 1
+                    continue
+                if getattr(self, "forgotten_from", None) and \
+                        self.forgotten_from <= t <= self.fault_end:
+                    row["data"] += 1       # queued after the snapshot: Redis forgot it
+                    continue
                 # The session in force when k was published: did it vanish?
                 sess = [s for s in c.sessions if s[0] <= t]
                 if not sess or sess[-1][1] is not None:
                     row["data"] += 1
                 else:
                     other += 1
+            if other and os.environ.get("JUG_FAULTS_VERBOSE"):
+                lost = sorted(k for k, (t, o) in pub.items() if o == "ok" and t >= first_session
+                              and k not in c.got)
+                print("    client %d: not received: %s" % (c.index, ", ".join(
+                    "%d (%+.2f s)" % (k, pub[k][0] - self.fault_at) for k in lost[:10])))
             told = min(other, c.told)
             row["data"] += told
             row["other"] += other - told
@@ -599,9 +626,9 @@ def main():
         raise jt.Bail("time limit of the fault suite exceeded")
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(120 * len(faults) + 60)
-    head = "%-32s %9s %9s %8s %8s %6s %6s %5s %6s %9s" % (
-        "fault", "published", "delivered", "nopoller", "pubfail", "data", "other", "dup",
-        "order", "recovery")
+    head = "%-32s %9s %9s %8s %8s %6s %6s %6s %5s %6s %9s" % (
+        "fault", "published", "delivered", "nopoller", "pubfail", "data", "killed", "other",
+        "dup", "order", "recovery")
     print("%d clients (half long-poll, half SSE), %.0f msg/s; lost counts are deliveries" % (
         args.clients, args.rate))
     print(head)
@@ -627,9 +654,9 @@ def main():
             continue
         r = run.row()
         rec = "%.1f s" % r["recovery"] if r["recovery"] is not None else "never"
-        print("%-32s %9d %9d %8d %8d %6d %6d %5d %6d %9s%s" % (
+        print("%-32s %9d %9d %8d %8d %6d %6d %6d %5d %6d %9s%s" % (
             name, r["published"], r["delivered"], r["nopoller"], r["pubfail"], r["data"],
-            r["other"], r["dup"], r["order"], rec,
+            r["killed"], r["other"], r["dup"], r["order"], rec,
             "  (%d undecodable)" % r["undecodable"] if r["undecodable"] else ""))
         if error:
             print("    %s" % error)

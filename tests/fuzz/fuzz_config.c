@@ -1,8 +1,9 @@
 /* fuzz_config.c -- libFuzzer target for common/config.c: a whole
  * juggernaut.conf through jugConfigLoadFile, and the first line as
  * "key value" through jugConfigSet and as a URL through
- * jugRedisAddressParse. Checks that every string field stays terminated
- * and that a refused setting leaves the configuration as it was. */
+ * jugRedisAddressParse. Checks that every string field stays terminated,
+ * every list and number within its limits, and that a refused setting
+ * leaves the configuration as it was. */
 #include "autoconfig.h"
 #include "config.h"
 #include "oracle.h"
@@ -22,6 +23,22 @@ static void checkTerminated(const jugConfig *cfg) {
     for (int i = 0; i < cfg->cors_origin_count; i++)
         ORACLE_CHECK(memchr(cfg->cors_origins[i], 0, sizeof(cfg->cors_origins[i])));
     ORACLE_CHECK(cfg->redis.port >= 1 && cfg->redis.port <= 65535);
+    ORACLE_CHECK(memchr(cfg->log, 0, sizeof(cfg->log)) && memchr(cfg->log_level, 0, sizeof(cfg->log_level)));
+    ORACLE_CHECK(memchr(cfg->static_dir, 0, sizeof(cfg->static_dir)));
+    ORACLE_CHECK(memchr(cfg->jugglite_namespace, 0, sizeof(cfg->jugglite_namespace)));
+    ORACLE_CHECK(memchr(cfg->status_token, 0, sizeof(cfg->status_token)));
+    ORACLE_CHECK(!cfg->status_token[0] || strlen(cfg->status_token) >= 16);
+    ORACLE_CHECK(cfg->status_allow_count >= 0 && cfg->status_allow_count <= JUG_MAX_STATUS_ALLOW);
+    for (int i = 0; i < cfg->status_allow_count; i++)
+        ORACLE_CHECK(memchr(cfg->status_allow[i], 0, sizeof(cfg->status_allow[i])));
+    /* transports: each listed once, in range; 0 of them is "auto" */
+    ORACLE_CHECK(cfg->transport_count >= 0 && cfg->transport_count <= JUG_TRANSPORT_COUNT);
+    for (int i = 0; i < cfg->transport_count; i++) {
+        ORACLE_CHECK(cfg->transports[i] < JUG_TRANSPORT_COUNT);
+        for (int j = 0; j < i; j++) ORACLE_CHECK(cfg->transports[i] != cfg->transports[j]);
+    }
+    ORACLE_CHECK(cfg->max_held == -1 || (cfg->max_held >= 0 && cfg->max_held <= 1000000));
+    ORACLE_CHECK(cfg->log[0] == '/' || !strcmp(cfg->log, "stderr") || !strcmp(cfg->log, "syslog"));
 }
 
 static void fuzzFile(const uint8_t *data, size_t size) {

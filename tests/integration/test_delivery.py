@@ -244,6 +244,52 @@ def t_malformed_publishes(env):
     jt.check(all(p.alive() for p in env.pollers), "poller still running")
 
 
+@test
+def t_ids_never_go_backwards(env):
+    """Redis forgets its counter (an older snapshot restored): the next ids are still
+    higher than every id a client has seen, so nothing new is dropped as a repeat"""
+    c = env.client(["ids"])
+    env.redis.publish(["ids"], "before")
+    before = c.collect(1)
+    seen = before[0]["id"]
+    # What restoring an older RDB does to the counter: it goes back.
+    env.redis.command("SET", env.prefix + "seq", "5")
+    env.redis.publish(["ids"], "after")
+    after = c.collect(1)
+    jt.equal([m["data"] for m in after], ["after"], "the message published after the restore")
+    jt.check(after[0]["id"] > seen, "the new id %d is not above the last one seen %d" % (after[0]["id"], seen))
+    jt.check(after[0]["id"] < 2 ** 53, "ids stay exact in JavaScript", after[0]["id"])
+
+
+@test
+def t_trimmed_queue_told(env):
+    """more than max_queue deliveries wait: the oldest are dropped, and the next poll
+    says how many ("missed"), once; the worker logs it"""
+    small = jt.Env("trim", max_queue=5).start()   # its own stack: max_queue 5
+    try:
+        c = small.client(["trim"])
+        for i in range(8):
+            small.redis.publish(["trim"], i)
+        skey = small.prefix + "session:%s" % c.sid
+        jt.wait_for(lambda: small.redis.command("HGET", skey, "lost") == "3", 5,
+                    "the fan-out to count 3 trimmed deliveries")
+        r = small.http.get("poll", {"session_id": c.sid, "ack": 0, "timeout": 0}).json()
+        jt.equal([m["data"] for m in r["messages"]], [3, 4, 5, 6, 7], "the newest max_queue deliveries")
+        jt.equal(r.get("missed"), 3, "missed")
+        r = small.http.get("poll", {"session_id": c.sid, "ack": r["messages"][-1]["id"], "timeout": 0}).json()
+        jt.equal(r, {"messages": []}, "the next poll: nothing more, missed told once")
+
+        def logged():
+            return any("3 deliveries were trimmed" in open(p, errors="replace").read() for p in small.logs())
+        jt.wait_for(logged, 5, "the worker's log line about the trimmed deliveries")
+    finally:
+        small.stop()
+        reports = [p for p in small.logs()
+                   if any(m in open(p, errors="replace").read() for m in jt.SANITIZER_MARKS)]
+        small.cleanup(keep=bool(reports))
+    jt.check(not reports, "sanitizer reports in the logs of the max_queue stack", reports)
+
+
 def setup():
     return jt.Env("delivery", session_ttl=30, poll_timeout=5, max_message_size=4096,
                   max_channels_per_message=10).start()

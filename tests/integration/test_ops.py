@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -170,10 +171,36 @@ def t_status_json(env):
     jt.equal(s["poller"]["holder"], env.leader(), "the lease holder")
     jt.check(0 <= s["poller"]["lease_age_ms"] < 600000 and s["poller"]["lease_expires_in_ms"] > 0,
              "lease age and expiry", s["poller"])
-    jt.equal(s["held"]["process_limit"], 10000, "the per-process hold limit")
-    jt.equal(s["held"]["host_limit"], "auto", "the host-wide hold limit")
+    jt.check(0 < s["held"]["process_limit"] <= 10000, "the per-process hold limit", s["held"])
+    jt.equal((s["held"]["host"], s["held"]["host_limit"]), (None, None),
+             "no host-wide count under lighttpd")
     jt.check(s["totals"]["requests"] >= 5 and s["totals"]["connects"] >= 2
              and s["rates"]["requests_per_s"] > 0, "request counters", s["totals"], s["rates"])
+
+
+@test
+def t_status_held(env):
+    """a held long-poll shows in held.process; its message in publishes and deliveries"""
+    c = env.client(["ops-held"])
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault("r", env.http.poll(c.sid, timeout=5)))
+    t.start()
+    try:
+        jt.wait_for(lambda: status_json(env)[1]["held"]["process"] >= 1, 5,
+                    "the held long-poll to be counted")
+        text = env.http.get("status", {"format": "prometheus"}).text
+        jt.check(re.search(r'^juggernaut_held_requests\{scope="process"\} [1-9]', text, re.M),
+                 "held in the Prometheus text", text)
+    finally:
+        env.redis.publish(["ops-held"], "wake")
+        t.join(10)
+    jt.wait_for(lambda: status_json(env)[1]["held"]["process"] == 0, 5, "the count to drop")
+    r = done.get("r")
+    jt.check(r is not None and len(r) == 1, "the held long-poll got the message", r)
+    _, s = status_json(env)
+    jt.check(s["totals"]["publishes"] >= 1 and s["totals"]["deliveries"] >= 1
+             and s["rates"]["deliveries_per_s"] > 0 and s["rates"]["publishes_per_s"] > 0,
+             "the message and its delivery are counted", s["totals"], s["rates"])
 
 
 @test

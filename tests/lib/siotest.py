@@ -1,12 +1,14 @@
 # siotest.py -- socket.io protocol 1 (Juggernaut 2.1.1 pages) for the tests:
-# a lighttpd that also routes /socket.io/ to the worker, and a small client
-# that speaks the wire format byte for byte (docs/PROTOCOL.md, "socket.io").
+# a lighttpd that also routes /socket.io/ to the worker, a shared host's
+# Apache + mod_fcgid that does so from .htaccess, and a small client that
+# speaks the wire format byte for byte (docs/PROTOCOL.md, "socket.io").
 import http.client
 import json
 import os
 import re
 
 import jugtest as jt
+import webservers
 
 FFFD = "\ufffd"
 SID_RE = r"[A-Za-z0-9_-]{22}"
@@ -91,3 +93,59 @@ class Sio:
         g = self.get(sid)
         jt.equal(g.body, b"1::", "first GET")
         return (sid, r) if cookie else sid
+
+
+class SioSharedApache(jt.WebServer):
+    """A shared host's Apache + mod_fcgid at its defaults, as an unchanged
+    Juggernaut 2.1.1 site uses it: the site's document root (AllowOverride
+    All) holds the pages, cgi-bin/juggernaut.fcgi with conf/htaccess as its
+    .htaccess, and a top .htaccess that rewrites /socket.io/ to the worker
+    (README, "Coming from Juggernaut"). The host's part also names the
+    worker's configuration (FcgidInitialEnv): a build-tree worker has no
+    installed one to read, which test_sharedhost.py covers."""
+
+    name = "apache (shared host, socket.io)"
+
+    def __init__(self, workdir, worker, config_path, port=None, account=None):
+        super().__init__(workdir, worker, config_path, port)
+        self.account = account
+        webservers.require(webservers.APACHE_BIN,
+                           os.path.join(webservers.APACHE_MODULES, "mod_fcgid.so"),
+                           os.path.join(webservers.APACHE_MODULES, "mod_rewrite.so"))
+        self.docroot = os.path.join(workdir, "site")
+        cgibin = os.path.join(self.docroot, "cgi-bin")
+        os.makedirs(cgibin, exist_ok=True)
+        os.makedirs(os.path.join(workdir, "htdocs"), exist_ok=True)   # the main config's default
+        jt.shutil.copy(worker, os.path.join(cgibin, "juggernaut.fcgi"))
+        with open(os.path.join(cgibin, ".htaccess"), "w") as f:
+            f.write(webservers.read_shipped("htaccess"))
+        with open(os.path.join(self.docroot, ".htaccess"), "w") as f:
+            f.write("RewriteEngine On\n"
+                    "RewriteRule ^socket\\.io/(.*)$ cgi-bin/juggernaut.fcgi/socket.io/$1 [L]\n")
+        for d in (workdir, self.docroot, cgibin):
+            webservers.open_for_workers(d)
+
+    @property
+    def http(self):
+        return jt.Http(self.port, prefix="/cgi-bin/juggernaut.fcgi")
+
+    def _start(self):
+        body = "\n".join([
+            "LoadModule rewrite_module %s/mod_rewrite.so" % webservers.APACHE_MODULES,
+            "DocumentRoot %s" % self.docroot,
+            "<Directory %s>" % self.docroot,
+            "    AllowOverride All",
+            "    Require all granted",
+            "</Directory>",
+            '<Files ".ht*">',
+            "    Require all denied",
+            "</Files>",
+            "FcgidInitialEnv JUGGERNAUT_CONFIG %s" % self.config_path,
+        ])
+        conf = os.path.join(self.dir, "httpd.conf")
+        with open(conf, "w") as f:
+            f.write(webservers.apache_main_config(self.dir, self.port, self.account, body))
+        log = os.path.join(self.dir, "apache.log")
+        self.logs = [log, os.path.join(self.dir, "apache-error.log")]
+        self.proc = jt.Process("apache", [webservers.APACHE_BIN, "-DFOREGROUND", "-f", conf],
+                               log).start()

@@ -39,6 +39,12 @@ static void testKeys(void) {
     TAP_STR_EQ(k, "jug:poller:lease", "poller lease key");
     jugKeyPollerLast(k, sizeof(k), "jug:");
     TAP_STR_EQ(k, "jug:poller:last", "poller last key");
+    jugKeyPollerSince(k, sizeof(k), "jug:");
+    TAP_STR_EQ(k, "jug:poller:since", "poller since key");
+    jugKeyStats(k, sizeof(k), "jug:");
+    TAP_STR_EQ(k, "jug:stats", "stats key");
+    jugKeyAlive(k, sizeof(k), "jug:");
+    TAP_STR_EQ(k, "jug:alive", "alive key");
     jugEventChannel(k, sizeof(k), "juggernaut", "subscribe");
     TAP_STR_EQ(k, "juggernaut:subscribe", "event channel");
 

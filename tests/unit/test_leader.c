@@ -26,10 +26,11 @@ static void hashOf(char out[JUG_HASH_LEN + 1], char x) {
     out[JUG_HASH_LEN] = '\0';
 }
 
-static void notify(jugLeader *l, const char *fmt, char x) {
+/* "<before><hash of x><after>" on <prefix>notify. */
+static void notify(jugLeader *l, const char *before, char x, const char *after) {
     char hash[JUG_HASH_LEN + 1], line[128];
     hashOf(hash, x);
-    int n = snprintf(line, sizeof(line), fmt, hash);
+    int n = snprintf(line, sizeof(line), "%s%s%s", before, hash, after);
     jugLeaderNotification(l, line, (size_t)n);
 }
 
@@ -41,8 +42,8 @@ static void run(jugLeader *l, const char *script) {
             hashOf(hash, *++p);
             jugLeaderRemember(l, NULL, hash, JUG_HASH_LEN, hash, 1000);
             break;
-        case 'm': notify(l, "M 1800000000000001 %s\nch1 ch2\n\n,\"data\":1}", *++p); break;
-        case 'd': notify(l, "D %s", *++p); break;
+        case 'm': notify(l, "M 1800000000000001 ", *++p, "\nch1 ch2\n\n,\"data\":1}"); break;
+        case 'd': notify(l, "D ", *++p, ""); break;
         case 's': jugLeaderNotification(l, "S abc tok", 9); break;
         case '?':
             jugLeaderNotification(l, "M x", 3);

@@ -66,6 +66,8 @@ static void testDecode(void) {
     TAP_OK(decode(FFFD "3" FFFD "8::x", &c) == -1, "garbage after the last frame");
     TAP_OK(decode(FFFD FFFD "8::", &c) == -1, "a frame without a length");
     TAP_OK(decode(FFFD "1234567890" FFFD "8::", &c) == -1, "a length of 10 digits");
+    TAP_OK(decode(FFFD "00" FFFD, &c) == -1 && decode(FFFD "03" FFFD "8::", &c) == -1,
+           "a length with a leading zero (found by fuzz_sio)");
     TAP_OK(decode(FFFD "0" FFFD, &c) == 1 && c.packets[0][0] == '\0', "an empty frame is an empty packet");
     TAP_OK(jugSioDecodePayload("", 0, NULL, NULL) == 1, "an empty body is one (empty) packet");
 }

@@ -1,0 +1,711 @@
+#!/usr/bin/env python3
+# test_holding.py -- held requests (long-polls and streams) on real servers:
+# what docs/PROTOCOL.md and the shared-host behaviours promise about them.
+#
+#  - superseding: a newer request of a session ends the older held one at
+#    once, in the same worker process and in another one (two lighttpd on
+#    one Redis; Apache + mod_fcgid, where the hold slot passes on), for
+#    long-polls and SSE, and the next message reaches the newer request
+#    exactly once;
+#  - hold slots under Apache + mod_fcgid with a process cap of 3 and
+#    max_held 2: 20 clients following the protocol (ack, "retry") get every
+#    message exactly once, no 503, and move between held and polling, while
+#    new connects are answered at once;
+#  - a vanished page (held long-poll or SSE stream whose client closed) is
+#    reported unsubscribed within session_ttl + a few seconds, behind
+#    lighttpd; the status endpoint counts what a worker holds;
+#  - which transports the worker offers under mod_fcgid, and with the
+#    `transports` setting; a stream not offered is refused at once;
+#  - plain CGI: a long-poll is held and a publish answers it;
+#  - 200 held long-polls cost one lighttpd worker process no more threads
+#    than `threads` + 2, and one publish answers them all.
+#
+# Each group of tests runs its own Redis, poller and web server(s) (their
+# settings differ), all in temporary directories, stopped by PID. Every wait
+# is for a condition (a Redis key, the status endpoint, a response) with a
+# time limit.
+import json
+import os
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import jugtest as jt  # noqa: E402
+from test_cgi import cgi  # noqa: E402  (runs the worker once as plain CGI)
+from webcases import Stream, parse_sse  # noqa: E402
+from webservers import Apache, replace_line  # noqa: E402
+
+suite = jt.Suite("test_holding", time_limit=300)
+test = suite.test
+
+SUPERSEDED = {"messages": [], "superseded": True}
+FCGID_CAP = 3          # FcgidMaxProcessesPerClass
+FCGID_MAX_HELD = 2     # max_held in juggernaut.conf
+FCGID_POLL_TIMEOUT = 30     # held polls outlast a burst of connects in mod_fcgid's 1-s steps
+VANISH_TTL = 5         # session_ttl of the vanished-page tests (the setting's minimum)
+IDLE_POLLS = 200
+IDLE_THREADS = 4
+
+
+# ---------------------------------------------------------------- the stacks
+
+class FcgidHost(Apache):
+    """conf/apache-fcgid.conf with a process cap, and mod_fcgid's own
+    defaults for output (buffered; the worker is not told that streams
+    flow): a stock mod_fcgid host."""
+
+    def __init__(self, workdir, worker, config_path, cap):
+        super().__init__(workdir, worker, config_path)
+        self.cap = cap
+
+    def jug_config(self):
+        text = super().jug_config()
+        text = replace_line(text, r"^\s*FcgidMaxProcessesPerClass .*$",
+                            "    FcgidMaxProcessesPerClass %d" % self.cap, "FcgidMaxProcessesPerClass")
+        text = replace_line(text, r"^\s*FcgidOutputBufferSize .*$", "", "FcgidOutputBufferSize")
+        return replace_line(text, r"^\s*FcgidInitialEnv JUGGERNAUT_STREAMS .*$", "",
+                            "FcgidInitialEnv JUGGERNAUT_STREAMS")
+
+
+class Lab:
+    """Every stack the tests start, made on first use: the suite's env
+    (stop, cleanup and logs cover all of them)."""
+
+    def __init__(self):
+        self.envs = {}
+        self.webs = []
+
+    def env(self, name, **settings):
+        """A started Redis + poller (+ lighttpd unless web=None), made once."""
+        if name not in self.envs:
+            e = jt.Env("holding-" + name, **settings)
+            self.envs[name] = e
+            e.start()
+        return self.envs[name]
+
+    def web(self, env, name, cls, config_path=None, **kw):
+        """Another web server on env's Redis, in its own directory."""
+        d = os.path.join(env.dir, name)
+        os.makedirs(d, exist_ok=True)
+        w = cls(d, jt.WORKER_BIN, config_path or env.config_path, **kw)
+        self.webs.append(w)
+        w.start()
+        return w
+
+    def config(self, env, name, **settings):
+        """A juggernaut.conf for env's Redis and poller, with settings changed."""
+        values = dict(env.settings)
+        values.update(settings)
+        return jt.write_config(os.path.join(env.dir, name + ".conf"), env.redis.url, **values)
+
+    def logs(self):
+        out = []
+        for e in self.envs.values():
+            out += e.logs()
+        for w in self.webs:
+            out += [p for p in w.logs if os.path.exists(p)]
+        return out
+
+    def stop(self):
+        for w in self.webs:
+            w.stop()
+        for e in self.envs.values():
+            e.stop()
+
+    def cleanup(self, keep=False):
+        for e in self.envs.values():
+            e.cleanup(keep)
+
+
+def supersede_stack(lab):
+    """lighttpd A and lighttpd B (one worker process each) on one Redis."""
+    env = lab.env("supersede", poll_timeout=20, session_ttl=60, keepalive_interval=15,
+                  stream_max_duration=60)
+    if not hasattr(env, "web_b"):
+        env.web_b = lab.web(env, "lighttpd-b", jt.Lighttpd)
+    return env
+
+
+def fcgid_stack(lab):
+    """Apache + mod_fcgid (cap 3, stock output buffering), max_held 2, Redis over TCP."""
+    env = lab.env("fcgid", redis_tcp=True, web=None, max_held=FCGID_MAX_HELD,
+                  poll_timeout=FCGID_POLL_TIMEOUT, session_ttl=60)
+    if env.web is None:
+        os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
+        os.chmod(env.config_path, 0o644)
+        env.web = FcgidHost(os.path.join(env.dir, "apache"), jt.WORKER_BIN, env.config_path,
+                            FCGID_CAP)
+        os.makedirs(env.web.dir, exist_ok=True)
+        env.web.start()
+    return env
+
+
+# ---------------------------------------------------------------- helpers
+
+def holder(env, sid):
+    """The token of the last request of sid that was held, or None (Redis
+    keeps "<token> <deadline>" until a newer request replaces it)."""
+    v = env.redis.command("HGET", env.prefix + "session:" + sid, "holder")
+    return v.split(" ")[0] if v else None
+
+
+def wait_held(env, sid, before=None, timeout=10):
+    """Until a request of sid other than `before` holds it; its token."""
+    return jt.wait_for(lambda: (lambda t: t if t and t != before else None)(holder(env, sid)),
+                       timeout, "a request holding session %s" % sid)
+
+
+def held_count(env, sids):
+    """How many of sids a request holds (one pipelined round trip)."""
+    c = jt.RedisConnection(env.redis.address)
+    try:
+        for sid in sids:
+            c.send("HEXISTS", env.prefix + "session:" + sid, "holder")
+        return sum(c.read() for _ in sids)
+    finally:
+        c.close()
+
+
+def pending(web, endpoint, params):
+    """A request left open (HTTP/1.0: the answer ends with the connection)."""
+    return Stream(web, endpoint, params, wait_headers=False)
+
+
+def answer(stream, timeout=5, what="the answer"):
+    """Read a pending request to its end: a jt.Response."""
+    stream._read_until(lambda: stream.closed, timeout, what)
+    stream.close()
+    stream.read_headers(0)
+    return jt.Response(stream.status, stream.headers, stream.body)
+
+
+def open_poll(web, sid, ack=0, timeout=20):
+    return pending(web, "poll", {"session_id": sid, "ack": ack, "timeout": timeout})
+
+
+def poll_now(web, sid, ack):
+    """A poll that must not wait (timeout 0): the deliveries still pending."""
+    r = web.http.get("poll", {"session_id": sid, "ack": ack, "timeout": 0})
+    jt.equal(r.status, 200, "status of a poll with timeout 0: %r" % r)
+    return r.json()
+
+
+def status(web):
+    r = web.http.get("status")
+    jt.equal(r.status, 200, "status endpoint: %r" % r)
+    return r.json()
+
+
+def unsubscribe_events(sub, sid):
+    return [json.loads(t) for _, t in sub.wait(0, 0) if json.loads(t).get("session_id") == sid]
+
+
+# ---------------------------------------------------------------- 1. superseding
+
+def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
+    """Hold a poll, send a newer one: the older answers "superseded" at
+    once, and the next message reaches the newer one exactly once. slots:
+    hold slots are counted (<prefix>holds): the older one's is given back."""
+    holds = lambda: env.redis.command("ZCARD", env.prefix + "holds")  # noqa: E731
+    sid = web_old.http.connect([channel])
+    old = open_poll(web_old, sid, timeout=timeout)
+    token = wait_held(env, sid)
+    if slots:
+        jt.equal(holds(), 1, "hold slots taken by the first poll")
+    started = time.monotonic()
+    new = open_poll(web_new, sid, timeout=timeout)
+    r = answer(old, 5, "the superseded poll's answer")
+    took = time.monotonic() - started
+    jt.equal((r.status, r.json()), (200, SUPERSEDED), "answer of the older poll")
+    jt.check(took < 2.0, "the older poll ended %.2f s after the newer one was sent" % took)
+    wait_held(env, sid, before=token)
+    if slots:
+        jt.equal(holds(), 1, "hold slots taken once the newer poll holds")
+    env.redis.publish([channel], {"after": channel})
+    r = answer(new, 5, "the newer poll's answer")
+    jt.equal(r.status, 200, "status of the newer poll %r" % r)
+    msgs = r.json()["messages"]
+    jt.equal([(m["channel"], m["data"]) for m in msgs], [(channel, {"after": channel})],
+             "the newer poll's deliveries")
+    jt.equal(poll_now(web_new, sid, msgs[0]["id"]), {"messages": []}, "after acknowledging it")
+    if slots:
+        jt.wait_for(lambda: holds() == 0, 3, "every hold slot given back")
+
+
+@test
+def t_supersede_poll_same_process(lab):
+    """a newer poll ends the older held poll of its session at once (same worker process); the next message reaches the newer one exactly once"""
+    env = supersede_stack(lab)
+    supersede_poll(env, env.web, env.web, "sup-same")
+
+
+@test
+def t_supersede_poll_other_process(lab):
+    """a newer poll through another lighttpd (another worker process) ends the older held poll at once; nothing lost or repeated"""
+    env = supersede_stack(lab)
+    supersede_poll(env, env.web, env.web_b, "sup-other")
+
+
+def sse_records(stream):
+    return parse_sse(stream.body)
+
+
+def check_superseded_sse(stream, started):
+    stream._read_until(lambda: stream.closed, 5, "the end of the superseded stream")
+    took = time.monotonic() - started
+    stream.close()
+    text = stream.body.decode("utf-8", "replace")
+    last_block = text.rstrip("\n").split("\n\n")[-1]
+    jt.check(last_block.startswith("event: juggernaut-error\n"), "the stream's last block", last_block)
+    end = sse_records(stream)[-1]
+    jt.equal((end.get("event"), end.get("error")), ("error", "superseded"), "the stream's end record")
+    jt.check(took < 2.0, "the older stream ended %.2f s after the newer request was sent" % took)
+
+
+@test
+def t_supersede_sse_same_process(lab):
+    """a newer SSE stream ends the older held one with the superseded record (same process); the next message arrives once, on the newer stream"""
+    env = supersede_stack(lab)
+    sid = env.http.connect(["sup-sse"])
+    old = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
+    jt.equal(old.status, 200, "status of the first stream")
+    token = wait_held(env, sid)
+    started = time.monotonic()
+    new = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
+    check_superseded_sse(old, started)
+    wait_held(env, sid, before=token)
+    env.redis.publish(["sup-sse"], "after-sse")
+    got = new.wait(lambda b: [r for r in parse_sse(b) if "id" in r], 1, 5, "the delivery")
+    jt.equal([(m["channel"], m["data"]) for m in got], [("sup-sse", "after-sse")], "deliveries")
+    # A poll acknowledging it supersedes the newer stream in turn: what that
+    # stream wrote up to its end holds the delivery once, and nothing is left.
+    started = time.monotonic()
+    jt.equal(poll_now(env.web, sid, got[0]["id"]), {"messages": []}, "after acknowledging it")
+    check_superseded_sse(new, started)
+    jt.equal([r["id"] for r in sse_records(new) if "id" in r], [got[0]["id"]],
+             "deliveries the newer stream wrote")
+
+
+@test
+def t_supersede_sse_by_poll_other_process(lab):
+    """a newer poll through another worker process ends a held SSE stream with the superseded record; the next message reaches the poll once"""
+    env = supersede_stack(lab)
+    sid = env.http.connect(["sup-sse2"])
+    old = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
+    token = wait_held(env, sid)
+    started = time.monotonic()
+    new = open_poll(env.web_b, sid)
+    check_superseded_sse(old, started)
+    wait_held(env, sid, before=token)
+    env.redis.publish(["sup-sse2"], "after-sse2")
+    r = answer(new, 5, "the newer poll's answer")
+    msgs = r.json()["messages"]
+    jt.equal([(m["channel"], m["data"]) for m in msgs], [("sup-sse2", "after-sse2")], "deliveries")
+    jt.equal(poll_now(env.web_b, sid, msgs[0]["id"]), {"messages": []}, "after acknowledging it")
+
+
+# ---------------------------------------------------------------- 2. hold slots under mod_fcgid
+
+class ProtocolClient(threading.Thread):
+    """A browser following the protocol: connect, then poll with ack,
+    waiting "retry" ms when told to."""
+
+    def __init__(self, http, channel, stop):
+        super().__init__(daemon=True)
+        self.http = http
+        self.channel = channel
+        self.stop = stop
+        self.connect_s = None
+        self.raw = []          # every delivery in every answer
+        self.ack = 0
+        self.retries = 0       # answers that carried "retry"
+        self.waited = 0        # answers without "retry" that waited (held)
+        self.quick = []        # seconds each answer carrying "retry" took
+        self.bad = []          # answers other than 200
+        self.error = None
+
+    def run(self):
+        try:
+            started = time.monotonic()
+            r = self.http.post("connect", [("channel", self.channel)], timeout=30)
+            self.connect_s = time.monotonic() - started
+            if r.status != 200:
+                self.bad.append(("connect", r.status, r.body[:200]))
+                return
+            sid = r.json()["session_id"]
+            while not self.stop.is_set():
+                started = time.monotonic()
+                r = self.http.get("poll", {"session_id": sid, "ack": self.ack, "timeout": 5},
+                                  timeout=30)
+                took = time.monotonic() - started
+                if r.status != 200:
+                    self.bad.append(("poll", r.status, r.body[:200]))
+                    self.stop.wait(1)
+                    continue
+                body = r.json()
+                msgs = body["messages"]
+                self.raw += msgs
+                if msgs:
+                    self.ack = max(self.ack, max(m["id"] for m in msgs))
+                if "retry" in body:
+                    self.retries += 1
+                    self.quick.append(took)
+                    self.stop.wait(body["retry"] / 1000.0)
+                elif not msgs or took > 0.3:
+                    self.waited += 1
+        except Exception as e:   # reported by the test
+            self.error = repr(e)
+
+
+@test
+def t_fcgid_hold_slots(lab):
+    """Apache + mod_fcgid, 3 processes, max_held 2: 20 protocol clients get every message exactly once, no 503, move between held and polling; connects meanwhile answered at once"""
+    env = fcgid_stack(lab)
+    stop = threading.Event()
+    clients = [ProtocolClient(env.http, "slots", stop) for _ in range(20)]
+    holds_key = env.prefix + "holds"
+    most_held = [0]
+    watching = threading.Event()
+
+    def watch_holds():
+        while not watching.is_set():
+            try:
+                most_held[0] = max(most_held[0], env.redis.command("ZCARD", holds_key))
+            except Exception:
+                pass
+            watching.wait(0.05)
+
+    watcher = threading.Thread(target=watch_holds, daemon=True)
+    watcher.start()
+    try:
+        for c in clients:
+            c.start()
+        jt.wait_for(lambda: all(c.connect_s is not None or c.bad or c.error for c in clients), 30,
+                    "every client's connect answer")
+        # Every session subscribed before the first message.
+        jt.wait_for(lambda: env.redis.command("SCARD", env.prefix + "channel:slots") == 20, 10,
+                    "20 subscribers of channel slots")
+        # One message a second; meanwhile a new page connects each second,
+        # while the held polls take every hold slot they can.
+        probes = []
+        for n in range(10):
+            started = time.monotonic()
+            env.redis.publish(["slots"], {"n": n})
+            r = env.http.post("connect", [], timeout=30)
+            probes.append(time.monotonic() - started)
+            jt.equal(r.status, 200, "a connect while clients hold: %r" % r)
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))   # the pace, not a wait
+        jt.wait_for(lambda: all(len({m["id"] for m in c.raw}) >= 10 or c.error for c in clients), 20,
+                    "every client to have 10 messages")
+    finally:
+        stop.set()
+        watching.set()
+        for c in clients:
+            c.join(40)
+        watcher.join(5)
+    connects = sorted(c.connect_s or 0 for c in clients)
+    probes.sort()
+    quick = sorted(t for c in clients for t in c.quick) or [0]
+    jt.diag("first connects (cold mod_fcgid): median %.2f s, slowest %.2f s; connects while "
+            "holding: median %.2f s, slowest %.2f s; answers with retry: %d (median %.2f s, "
+            "90th %.2f s, slowest %.2f s); held polls %d; most held at once %d"
+            % (connects[len(connects) // 2], connects[-1], probes[len(probes) // 2], probes[-1],
+               len(quick), quick[len(quick) // 2],
+               quick[len(quick) * 9 // 10], quick[-1], sum(c.waited for c in clients), most_held[0]))
+    for i, c in enumerate(clients):
+        jt.check(c.error is None, "client %d failed: %s" % (i, c.error))
+        jt.equal(c.bad, [], "client %d: answers other than 200" % i)
+        jt.equal([m["data"]["n"] for m in c.raw], list(range(10)),
+                 "client %d: deliveries (each exactly once, in order)" % i)
+    # mod_fcgid hands a request that finds every process busy a process in
+    # steps of one second: at most two such steps, and mostly none.
+    jt.check(probes[len(probes) // 2] < 0.5 and probes[-1] < 2.5,
+             "connects while clients held took %s s" % ", ".join("%.2f" % p for p in probes))
+    jt.check(0 < most_held[0] <= FCGID_MAX_HELD, "most requests held at once: %d" % most_held[0])
+    jt.check(sum(c.retries for c in clients) > 0, "no answer carried retry")
+    both = [c for c in clients if c.retries and c.waited]
+    jt.diag("%d of %d clients were both held and told to retry" % (len(both), len(clients)))
+    jt.check(len(both) >= 4, "only %d clients were both held and told to retry" % len(both),
+             [(c.retries, c.waited) for c in clients])
+
+
+@test
+def t_fcgid_connect_burst(lab):
+    """Apache + mod_fcgid, 3 processes, max_held 2: 20 pages connecting at once while two polls hold are all answered, none behind the held polls"""
+    env = fcgid_stack(lab)
+    holding = [env.http.connect(["burst"]) for _ in range(FCGID_MAX_HELD)]
+    polls = [open_poll(env.web, sid, timeout=FCGID_POLL_TIMEOUT) for sid in holding]
+    took = [None] * 20
+    try:
+        for sid in holding:
+            wait_held(env, sid)
+        start = threading.Barrier(len(took))
+
+        def connect(i):
+            start.wait(10)
+            started = time.monotonic()
+            r = env.http.post("connect", [], timeout=30)
+            took[i] = (time.monotonic() - started, r.status)
+
+        threads = [threading.Thread(target=connect, args=(i,), daemon=True) for i in range(len(took))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        # The held polls have not answered: the connects did not wait for
+        # their processes.
+        for p in polls:
+            p._recv(time.monotonic())
+            jt.check(not p.raw and not p.closed, "a held poll answered before the connects were done",
+                     p.raw[:300])
+    finally:
+        # A message ends the held polls (closing them would leave their
+        # slots taken until poll_timeout: mod_fcgid does not tell the worker).
+        env.redis.publish(["burst"], "end")
+        for p in polls:
+            answer(p, 10, "a held poll's answer")
+    jt.check(all(took), "connects that did not finish", took)
+    times = sorted(t for t, _ in took)
+    jt.diag("20 connects at once while %d polls hold: median %.2f s, slowest %.2f s (%s)"
+            % (FCGID_MAX_HELD, times[10], times[-1], ", ".join("%.2f" % t for t in times)))
+    jt.equal([s for _, s in took], [200] * len(took), "statuses")
+
+
+@test
+def t_supersede_fcgid(lab):
+    """Apache + mod_fcgid: a newer poll ends the older held one (another process) at once and takes over its hold slot; the next message arrives once"""
+    env = fcgid_stack(lab)
+    supersede_poll(env, env.web, env.web, "sup-fcgid", timeout=5, slots=True)
+
+
+# ---------------------------------------------------------------- 4. transports
+
+def check_refused(web, endpoint, sid, transports):
+    started = time.monotonic()
+    params = {"session_id": sid, "ack": 0}   # (htmlfile: its default callback, no JSONP)
+    r = web.http.get(endpoint, params, timeout=10)
+    took = time.monotonic() - started
+    jt.equal(r.status, 503, "status of %s: %r" % (endpoint, r))
+    jt.check(r.headers.get("retry-after", "").isdigit(), "%s: Retry-After" % endpoint, r)
+    body = r.json()
+    jt.equal((body.get("error"), body.get("transports")), ("unavailable", transports),
+             "%s: error and transports" % endpoint)
+    jt.check(isinstance(body.get("message"), str) and isinstance(body.get("retry"), int),
+             "%s: message and retry" % endpoint, body)
+    jt.check(took < 2.0, "%s refused after %.2f s" % (endpoint, took))
+
+
+@test
+def t_fcgid_transports_auto(lab):
+    """mod_fcgid at its output defaults: connect offers longpoll and jsonp; sse, multipart, htmlfile refused at once (503, Retry-After, transports)"""
+    env = fcgid_stack(lab)
+    reply = env.http.ok_json("POST", "connect", body=[("channel", "tr")])
+    jt.equal(reply.get("transports"), ["longpoll", "jsonp"], "transports offered")
+    for endpoint in ("sse", "multipart", "htmlfile"):
+        check_refused(env.web, endpoint, reply["session_id"], ["longpoll", "jsonp"])
+
+
+@test
+def t_transports_setting(lab):
+    """the transports setting: its list in the connect answer (mod_fcgid and lighttpd), other streams refused naming it"""
+    env = fcgid_stack(lab)
+    conf = lab.config(env, "transports-fcgid", transports="jsonp longpoll")
+    os.chmod(conf, 0o644)
+    web = lab.web(env, "apache-transports", FcgidHost, conf, cap=FCGID_CAP)
+    reply = web.http.ok_json("POST", "connect", body=[("channel", "tr2")])
+    jt.equal(reply.get("transports"), ["jsonp", "longpoll"], "transports under mod_fcgid")
+    check_refused(web, "sse", reply["session_id"], ["jsonp", "longpoll"])
+
+    env = supersede_stack(lab)
+    conf = lab.config(env, "transports-lighttpd", transports="longpoll,sse")
+    web = lab.web(env, "lighttpd-transports", jt.Lighttpd, conf)
+    reply = web.http.ok_json("POST", "connect", body=[("channel", "tr3")])
+    jt.equal(reply.get("transports"), ["longpoll", "sse"], "transports behind lighttpd")
+    check_refused(web, "multipart", reply["session_id"], ["longpoll", "sse"])
+
+
+# ---------------------------------------------------------------- 3. a vanished page
+
+def vanish_stack(lab):
+    # The shipped keepalive_interval (15 s) and a short session_ttl: a page
+    # that vanished must be reported within session_ttl + a few seconds
+    # whatever the keepalive period is.
+    return lab.env("vanish", session_ttl=VANISH_TTL, poll_timeout=4, keepalive_interval=15,
+                   stream_max_duration=300, status_allow="127.0.0.1")
+
+
+def worker_pid(web):
+    """The pid of the worker process behind jt.Lighttpd (max-procs 1)."""
+    return status(web)["worker"]["pid"]
+
+
+def sockets_of(pid):
+    """How many sockets the process has open (a held request keeps one)."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def vanish(env, endpoint, channel):
+    """Hold a request of a fresh session, close its client's socket, and
+    wait for the session's unsubscribe event (and watch when the worker
+    closes the request's connection: told in the diagnostics)."""
+    sub = env.redis.subscribe("juggernaut:unsubscribe")
+    try:
+        sid = env.http.connect([channel])
+        pid = worker_pid(env.web)
+        params = {"session_id": sid, "ack": 0}
+        if endpoint == "poll":
+            params["timeout"] = 4
+        s = pending(env.web, endpoint, params)
+        if endpoint == "sse":
+            s.read_headers(5)
+        wait_held(env, sid)
+        holding = sockets_of(pid)
+        s.close()
+        closed = time.monotonic()
+        let_go = [None]
+
+        def reported():
+            if let_go[0] is None and sockets_of(pid) < holding:
+                let_go[0] = time.monotonic() - closed
+            return unsubscribe_events(sub, sid)
+        limit = VANISH_TTL + 3
+        try:
+            events = jt.wait_for(reported, limit, "the unsubscribe event of the vanished page")
+        finally:
+            jt.diag("%s: the worker closed the request's connection %s; session_ttl %d s" % (
+                endpoint, "%.2f s after the client left" % let_go[0] if let_go[0] is not None
+                else "not within %d s" % limit, VANISH_TTL))
+        jt.diag("%s: unsubscribed %.2f s after the client left" % (endpoint, time.monotonic() - closed))
+        jt.equal([e["channel"] for e in events], [channel], "unsubscribe events")
+    finally:
+        sub.close()
+
+
+@test
+def t_status_counts_held(lab):
+    """the status endpoint counts the requests a worker process holds (held.process), and stops counting one that was answered"""
+    env = vanish_stack(lab)
+    sid = env.http.connect(["counted"])
+    last = {}
+
+    def counted(n):
+        last["held"] = status(env.web)["held"]
+        return last["held"]["process"] == n
+
+    def wait_counted(n, what):
+        try:
+            jt.wait_for(lambda: counted(n), 3, "held.process %d in the status answer %s" % (n, what))
+        except AssertionError as e:
+            raise AssertionError("%s; it said %r" % (e, last.get("held"))) from None
+
+    wait_counted(0, "before")
+    s = open_poll(env.web, sid, timeout=4)
+    wait_held(env, sid)
+    wait_counted(1, "while a poll is held")
+    env.redis.publish(["counted"], "end")
+    answer(s, 5, "the held poll's answer")
+    wait_counted(0, "once it was answered")
+
+
+@test
+def t_vanished_poll(lab):
+    """lighttpd: the session of a held long-poll whose client closed is reported unsubscribed within session_ttl + 3 s"""
+    vanish(vanish_stack(lab), "poll", "gone-poll")
+
+
+@test
+def t_vanished_sse(lab):
+    """lighttpd: the session of a held SSE stream whose client closed is reported unsubscribed within session_ttl + 3 s (keepalive_interval 15)"""
+    vanish(vanish_stack(lab), "sse", "gone-sse")
+
+
+# ---------------------------------------------------------------- 5. CGI
+
+@test
+def t_cgi_held_poll(lab):
+    """plain CGI: a long-poll is held (a hold slot taken) and a publish answers it within a second; the slot is given back"""
+    env = lab.env("cgi", web=None, poll_timeout=5, session_ttl=30)
+    sid = cgi(env, "GET", "/connect", "channel=cgi-held").json()["session_id"]
+    result = {}
+
+    def poll():
+        result["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=5" % sid)
+        result["at"] = time.monotonic()
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    wait_held(env, sid)
+    holds = env.prefix + "holds"
+    jt.equal(env.redis.command("ZCARD", holds), 1, "hold slots taken")
+    published = time.monotonic()
+    env.redis.publish(["cgi-held"], "to-cgi")
+    t.join(10)
+    jt.check("r" in result, "the CGI poll did not finish")
+    took = result["at"] - published
+    body = result["r"].json()
+    jt.equal([(m["channel"], m["data"]) for m in body["messages"]], [("cgi-held", "to-cgi")],
+             "deliveries (%r)" % body)
+    jt.check("retry" not in body, "the poll was not held", body)
+    jt.check(took < 1.0, "answered %.2f s after the publish" % took)
+    jt.equal(env.redis.command("ZCARD", holds), 0, "hold slots taken after the answer")
+
+
+# ---------------------------------------------------------------- 6. idle cost
+
+def threads_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no Threads: line for pid %d" % pid)
+
+
+@test
+def t_idle_cost(lab):
+    """200 held long-polls on one lighttpd worker process: at most threads + 2 threads, and one publish answers all of them"""
+    env = lab.env("idle", poll_timeout=60, session_ttl=120, threads=IDLE_THREADS,
+                  status_allow="127.0.0.1")
+    sids = [env.http.connect(["idle"]) for _ in range(IDLE_POLLS)]
+    polls = []
+    try:
+        pid = worker_pid(env.web)
+        polls = [open_poll(env.web, sid, timeout=60) for sid in sids]
+        jt.wait_for(lambda: held_count(env, sids) == IDLE_POLLS, 30, "%d polls held" % IDLE_POLLS)
+        threads = threads_of(pid)
+        jt.diag("worker %d holds %d polls with %d threads" % (pid, IDLE_POLLS, threads))
+        jt.check(threads <= IDLE_THREADS + 2, "the worker runs %d threads (threads %d)"
+                 % (threads, IDLE_THREADS))
+        published = time.monotonic()
+        env.redis.publish(["idle"], "to-all")
+        ids = set()
+        for i, p in enumerate(polls):
+            r = answer(p, 10, "poll %d's answer" % i)
+            msgs = r.json()["messages"]
+            jt.equal([(m["channel"], m["data"]) for m in msgs], [("idle", "to-all")],
+                     "poll %d's deliveries" % i)
+            ids.add(msgs[0]["id"])
+        took = time.monotonic() - published
+        jt.diag("one publish answered %d held polls in %.2f s" % (IDLE_POLLS, took))
+        jt.equal(len(ids), 1, "delivery ids")
+        jt.check(took < 5.0, "answering them all took %.2f s" % took)
+    finally:
+        for p in polls:
+            p.close()
+
+
+def setup():
+    return Lab()
+
+
+if __name__ == "__main__":
+    jt.main(suite, setup)
