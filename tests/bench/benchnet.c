@@ -1,8 +1,9 @@
 /* benchnet.c -- the benchmark's non-blocking HTTP/1.1 client (see benchnet.h).
  *
- * Deliberately small: GET only, one request per connection at a time, and
- * just enough response parsing for what juggernaut.fcgi behind a web server
- * sends (status line, Content-Length, chunked, Connection: close). */
+ * Deliberately small: GET only on the loop, one request per connection at a
+ * time, and just enough response parsing for what juggernaut.fcgi or Nchan
+ * behind a web server sends (status line, Content-Length, chunked,
+ * Connection: close, Last-Modified/Etag). */
 #include "autoconfig.h"
 
 #include "benchnet.h"
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <poll.h>
 
 #define CHUNK_SIZE_LINE (-1)   /* expect "<hex>\r\n" */
 #define CHUNK_TRAILER   (-2)   /* after the last chunk: trailers, then "\r\n" */
@@ -150,7 +152,8 @@ static int openConn(benchLoop *loop, benchConn *c)
     if (c->fd < 0) return -1;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (struct sockaddr *)&loop->addr, sizeof(loop->addr)) < 0 &&
+    const struct sockaddr_in *to = c->addr ? c->addr : &loop->addr;
+    if (connect(c->fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
         errno != EINPROGRESS) {
         close(c->fd);
         c->fd = -1;
@@ -200,8 +203,20 @@ int benchConnGet(benchLoop *loop, benchConn *conn, const char *target, const cha
     return flushOut(loop, conn);
 }
 
+static void copyValue(char *dst, size_t size, const char *v, size_t len)
+{
+    while (len > 0 && *v == ' ') v++, len--;
+    if (len >= size) len = size - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
 static void parseHeaderLine(benchConn *c, const char *line, size_t len)
 {
+    if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0)
+        copyValue(c->last_modified, sizeof(c->last_modified), line + 14, len - 14);
+    else if (len > 5 && strncasecmp(line, "Etag:", 5) == 0)
+        copyValue(c->etag, sizeof(c->etag), line + 5, len - 5);
     if (len > 15 && strncasecmp(line, "Content-Length:", 15) == 0) {
         c->content_length = strtoll(line + 15, NULL, 10);
     } else if (len > 18 && strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
@@ -370,6 +385,66 @@ int benchLoopRun(benchLoop *loop, int timeout_ms)
         if (c->fd == fd && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) onReadable(loop, c);
     }
     return n;
+}
+
+static int waitFd(int fd, short events, long long deadline)
+{
+    long long left = deadline - benchNowUs();
+    if (left <= 0) return -1;
+    struct pollfd p = { .fd = fd, .events = events };
+    return poll(&p, 1, (int)(left / 1000) + 1) > 0 ? 0 : -1;
+}
+
+/* The response handler of benchHttpOnce: marks the one connection done. */
+static void onceDone(benchLoop *loop, benchConn *c, benchEvent ev)
+{
+    (void)c;
+    if (ev != BENCH_EV_BODY) loop->opened = ev == BENCH_EV_DONE ? 2 : 3;
+}
+
+int benchHttpOnce(const struct sockaddr_in *addr, const char *method, const char *target,
+                  const char *extra_headers, const char *body, int timeout_ms, benchBuf *out)
+{
+    long long deadline = benchNowUs() + (long long)timeout_ms * 1000;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    char head[1024];
+    size_t blen = body ? strlen(body) : 0;
+    int n = snprintf(head, sizeof(head),
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n%s\r\n", method, target, blen,
+                     extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof(head) ||
+        connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 ||
+        send(fd, head, (size_t)n, MSG_NOSIGNAL) != n ||
+        (blen && send(fd, body, blen, MSG_NOSIGNAL) != (ssize_t)blen)) {
+        close(fd);
+        return -1;
+    }
+    /* Parse with the loop's own code: a connection that is never in epoll. */
+    benchLoop loop = { .epfd = -1, .handler = onceDone };
+    benchConn c;
+    benchConnInit(&c, 0);
+    c.fd = fd;
+    c.busy = 1;
+    char buf[16384];
+    while (loop.opened == 0 && waitFd(fd, POLLIN, deadline) == 0) {
+        ssize_t r = recv(fd, buf, sizeof(buf), 0);
+        if (r > 0) {
+            benchBufAppend(&c.in, buf, (size_t)r);
+            process(&loop, &c);
+        } else {
+            onEof(&loop, &c);
+        }
+    }
+    int status = loop.opened == 2 ? c.status : -1;
+    if (status >= 0 && c.body.len) benchBufAppend(out, c.body.data, c.body.len);
+    if (c.fd >= 0) close(c.fd);
+    c.fd = -1;
+    benchConnFree(&loop, &c);
+    return status;
 }
 
 long benchRaiseNofile(long want)

@@ -4,7 +4,8 @@
  * Each connection carries one request at a time (no pipelining). The loop
  * decodes Content-Length, chunked and close-delimited bodies incrementally,
  * so streaming responses (SSE, multipart) can be consumed while they last.
- * A connection the server closed is reopened by the next request. */
+ * A connection the server closed is reopened by the next request.
+ * benchHttpOnce is a blocking one-shot request, for publishers and probes. */
 #ifndef BENCH_NET_H
 #define BENCH_NET_H
 
@@ -37,6 +38,9 @@ struct benchConn {
     int chunked;
     long long chunk_left;    /* bytes left in the current chunk; -1: expect a size line */
     int close_after;         /* server said Connection: close (or HTTP/1.0) */
+    const struct sockaddr_in *addr;   /* server to open to; NULL: the loop's */
+    char last_modified[64];  /* the last response's Last-Modified and Etag */
+    char etag[64];           /* (Nchan long-poll resumes from them) */
     benchBuf out;            /* request bytes not yet written */
     size_t out_off;
     benchBuf in;             /* raw bytes not yet parsed */
@@ -79,6 +83,12 @@ void benchConnInit(benchConn *conn, int index);
 int benchConnGet(benchLoop *loop, benchConn *conn, const char *target, const char *extra_headers);
 void benchConnClose(benchLoop *loop, benchConn *conn);
 void benchConnFree(benchLoop *loop, benchConn *conn);
+
+/* One blocking request on a new connection: "<method> <target>" with body
+ * (may be NULL), at most timeout_ms. Returns the status and puts the body
+ * in *out (appended), or -1. */
+int benchHttpOnce(const struct sockaddr_in *addr, const char *method, const char *target,
+                  const char *extra_headers, const char *body, int timeout_ms, benchBuf *out);
 
 /* Raise RLIMIT_NOFILE to want (or the hard limit). Returns the new soft limit. */
 long benchRaiseNofile(long want);

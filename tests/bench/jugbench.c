@@ -4,8 +4,18 @@
  * and publishes through Redis exactly as apps do (PUBLISH on the app
  * channel), so every figure includes the real poller and worker.
  *
+ * With --nchan the same workloads run against Nchan instead (the peer of
+ * "make bench-peers"): subscribers GET <url>/<channel> (long-poll resumed
+ * with If-Modified-Since/If-None-Match, or Accept: text/event-stream or
+ * multipart/mixed), messages are POSTed to <pub-url>/<channel>, and the
+ * payload itself carries the sequence number (Nchan has no sessions).
+ *
+ * --pids names every server process on the path (web servers, workers,
+ * poller, Redis): their CPU is reported per delivery and their memory per
+ * held request. --redis is also read for Redis CPU and commandstats.
+ *
  *   latency  publish -> long-poll response time of one session
- *   fanout   poller pushes/s into N session inboxes (sessions made by connect.lua)
+ *   fanout   poller pushes/s into N session queues (sessions made by connect.lua)
  *   deliver  N long-poll clients x M messages at a rate: missing / duplicated
  *   hold     N concurrently held long-polls: worker memory per held request
  *   stream   N SSE or multipart clients x M messages: deliveries/s, completeness
@@ -17,6 +27,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +43,12 @@
 #include "redis.h"
 #include "sid.h"
 
-#define MAX_PIDS 8
+#define MAX_PIDS 64
+#define MAX_PROBES 8
 #define SESSION_TTL_MS "3600000"   /* for disconnect.lua: never treat our sessions as lapsed */
 #define BACKSTOP_S "3600"
 
-enum { PH_IDLE = 0, PH_CONNECT, PH_READY, PH_POLL, PH_STREAM, PH_FAILED };
+enum { PH_IDLE = 0, PH_CONNECT, PH_READY, PH_POLL, PH_STREAM, PH_FAILED, PH_WAIT };
 
 typedef struct client {
     benchConn conn;
@@ -47,6 +59,9 @@ typedef struct client {
     int distinct;           /* distinct payload sequence numbers received */
     unsigned char *seen;    /* per sequence number: received yet? */
     int answered;           /* hold: the held request was answered */
+    int flip;               /* two servers: which one the next poll goes to */
+    int failures;           /* polls failed in a row (backoff) */
+    long long poll_at;      /* PH_WAIT: when to poll again */
 } client;
 
 typedef struct options {
@@ -61,7 +76,6 @@ typedef struct options {
     int samples, subscribers, messages, connections;
     double rate;            /* messages/s; 0 = as fast as possible */
     int pids[MAX_PIDS], npids;
-    int server_pid;
     const char *transport;
     int timeout_s;          /* hard deadline of the measuring phase */
     int concurrency;        /* connects in flight at once */
@@ -69,6 +83,18 @@ typedef struct options {
     int gap_ms;
     int max_queue;
     double min_seconds;     /* fanout: repeat rounds until this long */
+    int nchan;              /* the peer is Nchan (see the top of this file) */
+    struct sockaddr_in pubaddr;
+    char pubpath[256];      /* Nchan: publisher location */
+    int two;                /* --url2 given: polls alternate between two servers */
+    struct sockaddr_in addr2;
+    struct sockaddr_in spread[MAX_PROBES];   /* --spread-url: client i uses server i % (n + 1) */
+    int nspread;
+    struct sockaddr_in probe_addr[MAX_PROBES];
+    char probe_path[MAX_PROBES][256];   /* held-request counters (status endpoints) */
+    int nprobes;
+    int fd_pids[MAX_PIDS], nfd_pids;   /* held requests counted by their open fds */
+    long long fd_base;
 } options;
 
 typedef struct bench {
@@ -78,7 +104,7 @@ typedef struct bench {
     int n;
     char channel[64];       /* the channel this run subscribes to */
     int connecting, connected, failed_connects;
-    long long deliveries, dup_id, dup_seq, bad_seq, errors, reconnects, answered;
+    long long deliveries, dup_id, dup_seq, bad_seq, errors, reconnects, answered, http_5xx;
     int complete;           /* clients that have every message */
     long long last_delivery_us;
     long long *lat;         /* latency: samples in microseconds */
@@ -102,8 +128,22 @@ static redisContext *redisOpen(const options *o)
     return c;
 }
 
+/* Nchan: POST the payload to the publisher location. */
+static int publishNchan(const options *o, const char *channel, int seq)
+{
+    char body[128], target[512];
+    snprintf(body, sizeof(body), "{\"seq\":%d,\"t\":%lld}", seq, benchNowUs());
+    snprintf(target, sizeof(target), "%s/%s", o->pubpath, channel);
+    benchBuf out = { 0 };
+    int status = benchHttpOnce(&o->pubaddr, "POST", target, "Content-Type: application/json\r\n", body,
+                               5000, &out);
+    benchBufFree(&out);
+    return status >= 200 && status < 300 ? 0 : -1;
+}
+
 static int publish(redisContext *rc, const options *o, const char *channel, int seq)
 {
+    if (o->nchan) return publishNchan(o, channel, seq);
     char msg[256];
     snprintf(msg, sizeof(msg), "{\"channels\":[\"%s\"],\"data\":{\"seq\":%d,\"t\":%lld}}",
              channel, seq, benchNowUs());
@@ -154,15 +194,90 @@ static int readThreads(int pid)
     return n;
 }
 
-static long long workerRssKb(const options *o)
+/* CPU time (user + system, all threads) of every --pids process, in us;
+ * each one's in per[] when not NULL. */
+static long long serverCpuUs(const options *o, long long *per)
 {
-    long long sum = 0;
+    long long ticks = 0;
     for (int i = 0; i < o->npids; i++) {
-        long long kb = readRssKb(o->pids[i]);
-        if (kb < 0) return -1;
-        sum += kb;
+        if (per) per[i] = 0;
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", o->pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');   /* the name may hold spaces */
+        unsigned long long ut = 0, st = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
+            ticks += (long long)(ut + st);
+            if (per) per[i] = (long long)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+        }
     }
-    return sum;
+    return ticks * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+/* Redis's own CPU (INFO cpu, user + system) in us. */
+static long long redisCpuUs(redisContext *rc)
+{
+    if (!rc) return -1;
+    redisReply *r = redisCommand(rc, "INFO cpu");
+    double total = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *u = strstr(r->str, "used_cpu_user:"), *s = strstr(r->str, "used_cpu_sys:");
+        if (u && s) total = atof(u + 14) + atof(s + 13);
+    }
+    if (r) freeReplyObject(r);
+    return total < 0 ? -1 : (long long)(total * 1e6);
+}
+
+typedef struct cpuMark {
+    long long t, server, redis;
+    long long per[MAX_PIDS];
+} cpuMark;
+
+static cpuMark cpuNow(const options *o, redisContext *rc)
+{
+    cpuMark m;
+    m.t = benchNowUs();
+    m.server = serverCpuUs(o, m.per);
+    m.redis = redisCpuUs(rc);
+    return m;
+}
+
+/* CPU between two marks, per delivery; and Redis's busiest commands (reset at
+ * the first mark with CONFIG RESETSTAT). */
+static void printCpu(const options *o, redisContext *rc, cpuMark a, cpuMark b, long long deliveries)
+{
+    double wall = (b.t - a.t) / 1e6;
+    printf("server_pids: %d\nserver_cpu_s: %.3f\nserver_cpu_pct_of_core: %.1f\n", o->npids,
+           (b.server - a.server) / 1e6, wall > 0 ? (b.server - a.server) / 1e4 / wall : 0);
+    if (deliveries > 0)
+        printf("server_cpu_us_per_delivery: %.2f\n", (double)(b.server - a.server) / deliveries);
+    for (int i = 0; i < o->npids; i++)
+        printf("cpu_of_pid: pid=%d cpu_s=%.3f us_per_delivery=%.2f\n", o->pids[i], (b.per[i] - a.per[i]) / 1e6,
+               deliveries > 0 ? (double)(b.per[i] - a.per[i]) / deliveries : 0);
+    if (a.redis >= 0 && b.redis >= 0) {
+        printf("redis_cpu_s: %.3f\n", (b.redis - a.redis) / 1e6);
+        if (deliveries > 0) printf("redis_cpu_us_per_delivery: %.2f\n", (double)(b.redis - a.redis) / deliveries);
+    }
+    redisReply *r = rc ? redisCommand(rc, "INFO commandstats") : NULL;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        char *save = NULL;
+        for (char *line = strtok_r(r->str, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+            if (strncmp(line, "cmdstat_", 8) != 0) continue;
+            const char *usec = strstr(line, "usec=");
+            if (usec && atoll(usec + 5) >= 1000) printf("redis_%s\n", line);   /* >= 1 ms in total */
+        }
+    }
+    if (r) freeReplyObject(r);
+}
+
+static void resetRedisStats(redisContext *rc)
+{
+    redisReply *r = rc ? redisCommand(rc, "CONFIG RESETSTAT") : NULL;
+    if (r) freeReplyObject(r);
 }
 
 static int cmpLL(const void *a, const void *b)
@@ -182,6 +297,11 @@ static double pct(const long long *sorted, int n, double p)
 
 static void startConnect(bench *b, client *c)
 {
+    if (b->o->nchan) {   /* no sessions: ready at once */
+        c->phase = PH_READY;
+        b->connected++;
+        return;
+    }
     char target[512];
     snprintf(target, sizeof(target), "%s/connect?channel=%s", b->o->base, b->channel);
     c->phase = PH_CONNECT;
@@ -195,20 +315,40 @@ static void startConnect(bench *b, client *c)
 
 static void startPoll(bench *b, client *c)
 {
-    char target[512];
-    snprintf(target, sizeof(target), "%s/poll?session_id=%s&ack=%lld&timeout=%d",
-             b->o->base, c->sid, c->ack, b->o->poll_timeout);
+    const options *o = b->o;
+    char target[512], headers[256] = "";
+    if (o->nchan) {
+        snprintf(target, sizeof(target), "%s/%s", o->base, b->channel);
+        if (c->conn.last_modified[0])
+            snprintf(headers, sizeof(headers), "If-Modified-Since: %s\r\nIf-None-Match: %s\r\n",
+                     c->conn.last_modified, c->conn.etag);
+    } else {
+        snprintf(target, sizeof(target), "%s/poll?session_id=%s&ack=%lld&timeout=%d", o->base, c->sid,
+                 c->ack, o->poll_timeout);
+    }
+    if (o->two) {   /* every poll to the other server, on a new connection */
+        c->flip ^= 1;
+        benchConnClose(&b->loop, &c->conn);
+        c->conn.addr = c->flip ? &o->addr2 : &o->addr;
+    }
     c->phase = PH_POLL;
-    if (benchConnGet(&b->loop, &c->conn, target, NULL) < 0) c->phase = PH_FAILED;
+    if (benchConnGet(&b->loop, &c->conn, target, headers) < 0) c->phase = PH_FAILED;
 }
 
 static void startStream(bench *b, client *c)
 {
     char target[512];
-    snprintf(target, sizeof(target), "%s/%s?session_id=%s&ack=%lld", b->o->base,
-             b->o->transport, c->sid, c->ack);
+    const char *headers = NULL;
+    if (b->o->nchan) {
+        snprintf(target, sizeof(target), "%s/%s", b->o->base, b->channel);
+        headers = strcmp(b->o->transport, "sse") == 0 ? "Accept: text/event-stream\r\n"
+                                                        : "Accept: multipart/mixed\r\n";
+    } else {
+        snprintf(target, sizeof(target), "%s/%s?session_id=%s&ack=%lld", b->o->base, b->o->transport,
+                 c->sid, c->ack);
+    }
     c->phase = PH_STREAM;
-    if (benchConnGet(&b->loop, &c->conn, target, NULL) < 0) c->phase = PH_FAILED;
+    if (benchConnGet(&b->loop, &c->conn, target, headers) < 0) c->phase = PH_FAILED;
 }
 
 static void onConnectDone(bench *b, client *c, benchEvent ev)
@@ -264,7 +404,7 @@ static void countDelivery(bench *b, client *c, long long id, const cJSON *data)
 {
     b->deliveries++;
     b->last_delivery_us = benchNowUs();
-    if (id <= c->ack) b->dup_id++;
+    if (id > 0 && id <= c->ack) b->dup_id++;   /* id 0: Nchan, no delivery ids */
     if (id > c->ack) c->ack = id;
     cJSON *seq = cJSON_GetObjectItemCaseSensitive(data, "seq");
     if (!cJSON_IsNumber(seq) || seq->valueint < 0 || seq->valueint >= b->o->messages || !c->seen) {
@@ -286,7 +426,9 @@ static void handleRecord(bench *b, client *c, const char *json, int *reconnect)
     if (!j) return;
     cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
     cJSON *event = cJSON_GetObjectItemCaseSensitive(j, "event");
-    if (cJSON_IsNumber(id) && id->valuedouble > 0) {
+    if (b->o->nchan) {
+        countDelivery(b, c, 0, j);   /* the record is the published payload */
+    } else if (cJSON_IsNumber(id) && id->valuedouble > 0) {
         countDelivery(b, c, (long long)id->valuedouble, cJSON_GetObjectItemCaseSensitive(j, "data"));
     } else if (cJSON_IsString(event) && strcmp(event->valuestring, "keepalive") != 0) {
         *reconnect = 1;
@@ -298,23 +440,64 @@ static void handleRecord(bench *b, client *c, const char *json, int *reconnect)
     cJSON_Delete(j);
 }
 
+/* Poll again after ms (0: at once), as the browser client does. */
+static void pollLater(bench *b, client *c, long long ms)
+{
+    if (ms <= 0) {
+        startPoll(b, c);
+        return;
+    }
+    c->phase = PH_WAIT;
+    c->poll_at = benchNowUs() + ms * 1000;
+}
+
+/* After a failed poll: client-js's backoff, between half and all of
+ * 250 ms * 2^(n-1), at most 30 s. */
+static void pollAfterFailure(bench *b, client *c)
+{
+    long long ms = 250LL << (c->failures < 8 ? c->failures : 7);
+    if (ms > 30000) ms = 30000;
+    c->failures++;
+    pollLater(b, c, ms / 2 + rand() % (ms / 2 + 1));
+}
+
+/* Start the polls whose wait is over. */
+static void pollDue(bench *b)
+{
+    long long now = benchNowUs();
+    for (int i = 0; i < b->n; i++)
+        if (b->clients[i].phase == PH_WAIT && b->clients[i].poll_at <= now) startPoll(b, &b->clients[i]);
+}
+
 static void onPollDone(bench *b, client *c, benchEvent ev)
 {
     if (ev == BENCH_EV_FAILED) {
         b->reconnects++;
-        startPoll(b, c);
+        pollAfterFailure(b, c);
+        return;
+    }
+    if (b->o->nchan && (c->conn.status == 304 || c->conn.status == 408)) {
+        startPoll(b, c);   /* Nchan: nothing new within its timeout */
         return;
     }
     if (c->conn.status != 200) {
         b->errors++;
+        if (c->conn.status >= 500) b->http_5xx++;
         if (c->conn.status == 410) {
             c->phase = PH_FAILED;
             return;
         }
+        pollAfterFailure(b, c);
+        return;
+    }
+    c->failures = 0;
+    cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
+    if (b->o->nchan) {   /* one message per answer: the payload */
+        countDelivery(b, c, 0, j);
+        cJSON_Delete(j);
         startPoll(b, c);
         return;
     }
-    cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
     const cJSON *m;
     cJSON_ArrayForEach(m, msgs) {
@@ -322,8 +505,10 @@ static void onPollDone(bench *b, client *c, benchEvent ev)
         if (cJSON_IsNumber(id))
             countDelivery(b, c, (long long)id->valuedouble, cJSON_GetObjectItemCaseSensitive(m, "data"));
     }
+    cJSON *retry = cJSON_GetObjectItemCaseSensitive(j, "retry");   /* not held: wait that long */
+    long long wait_ms = cJSON_IsNumber(retry) ? (long long)retry->valuedouble : 0;
     cJSON_Delete(j);
-    startPoll(b, c);
+    pollLater(b, c, wait_ms);
 }
 
 /* Take every complete line of a stream body: SSE "data: {...}" or a
@@ -359,6 +544,7 @@ static void onStreamEvent(bench *b, client *c, benchEvent ev)
     }
     if (ev == BENCH_EV_BODY) return;
     if (ev == BENCH_EV_FAILED || c->conn.status != 200) b->errors++;
+    if (c->conn.status >= 500) b->http_5xx++;
     b->reconnects++;
     if (c->conn.status == 410) {
         c->phase = PH_FAILED;
@@ -374,7 +560,14 @@ static void onHoldDone(bench *b, client *c, benchEvent ev)
         b->answered++;
     }
     if (ev == BENCH_EV_DONE && c->conn.status == 200) {
-        b->deliveries += strstr(c->conn.body.data ? c->conn.body.data : "", "\"id\":") != NULL;
+        int with_message = strstr(c->conn.body.data ? c->conn.body.data : "", "\"seq\":") != NULL;
+        b->deliveries += with_message;
+        if (!with_message && b->bad_seq++ < 3)   /* answered without the message: say how */
+            fprintf(stderr, "jugbench: held poll answered without a message: %.200s\n",
+                    c->conn.body.data ? c->conn.body.data : "");
+    } else if (c->conn.status >= 500 && ++b->http_5xx && b->errors++ < 3) {
+        fprintf(stderr, "jugbench: held poll answered %d: %.200s\n", c->conn.status,
+                c->conn.body.data ? c->conn.body.data : "");
     } else if (b->errors++ < 3) {
         fprintf(stderr, "jugbench: held poll answered %d: %.200s\n", c->conn.status,
                 c->conn.body.data ? c->conn.body.data : "");
@@ -387,10 +580,12 @@ static void onLatencyDone(bench *b, client *c, benchEvent ev)
     long long now = benchNowUs();
     if (ev == BENCH_EV_DONE && c->conn.status == 200) {
         cJSON *j = cJSON_Parse(c->conn.body.data ? c->conn.body.data : "");
+        /* Nchan answers the payload itself: a list of one. */
+        cJSON *list = b->o->nchan ? NULL : cJSON_GetObjectItemCaseSensitive(j, "messages");
         const cJSON *m;
-        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "messages")) {
+        for (m = b->o->nchan ? j : (list ? list->child : NULL); m; m = b->o->nchan ? NULL : m->next) {
             cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-            cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
+            const cJSON *data = b->o->nchan ? m : cJSON_GetObjectItemCaseSensitive(m, "data");
             cJSON *seq = cJSON_GetObjectItemCaseSensitive(data, "seq");
             cJSON *t = cJSON_GetObjectItemCaseSensitive(data, "t");
             if (cJSON_IsNumber(id) && (long long)id->valuedouble > c->ack) c->ack = (long long)id->valuedouble;
@@ -400,7 +595,7 @@ static void onLatencyDone(bench *b, client *c, benchEvent ev)
             }
         }
         cJSON_Delete(j);
-    } else {
+    } else if (!(b->o->nchan && (c->conn.status == 304 || c->conn.status == 408))) {
         b->errors++;
     }
     c->phase = PH_READY;
@@ -445,6 +640,7 @@ static int benchInit(bench *b, options *o, int n, const char *tag)
     if (!b->clients) return -1;
     for (int i = 0; i < n; i++) {
         benchConnInit(&b->clients[i].conn, i);
+        if (o->nspread > 0 && i % (o->nspread + 1) > 0) b->clients[i].conn.addr = &o->spread[i % (o->nspread + 1) - 1];
         if (o->messages > 0) b->clients[i].seen = calloc((size_t)o->messages, 1);
     }
     return 0;
@@ -518,7 +714,7 @@ static int cmdLatency(options *o)
     for (int i = 0; i < o->samples && benchNowUs() < deadline; i++) {
         startPoll(&b, c);
         c->phase = PH_POLL;
-        long long gap_end = benchNowUs() + o->gap_ms * 1000;   /* let the poll block in BLMOVE */
+        long long gap_end = benchNowUs() + o->gap_ms * 1000;   /* let the poll be parked */
         while (benchNowUs() < gap_end && c->phase == PH_POLL) benchLoopRun(&b.loop, 1);
         if (c->phase != PH_POLL) continue;   /* answered early: a leftover; poll again */
         b.want_seq = i;
@@ -569,28 +765,47 @@ static int makeSessions(redisContext *rc, const options *o, const char *channel,
     return 0;
 }
 
-static long long getSeq(redisContext *rc, const options *o)
+/* A connection subscribed to <prefix>notify: fanout.lua publishes one "M"
+ * line there after it pushed a message into every queue. */
+static redisContext *openNotify(const options *o)
 {
-    char key[JUG_KEY_MAX];
-    jugKeySeq(key, sizeof(key), o->prefix);
-    redisReply *r = redisCommand(rc, "GET %s", key);
-    long long v = (r && r->type == REDIS_REPLY_STRING) ? strtoll(r->str, NULL, 10) : 0;
-    if (r) freeReplyObject(r);
-    return v;
+    redisContext *sub = redisOpen(o);
+    if (!sub) return NULL;
+    redisReply *r = redisCommand(sub, "SUBSCRIBE %snotify", o->prefix);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        redisFree(sub);
+        return NULL;
+    }
+    freeReplyObject(r);
+    struct timeval tv = { 10, 0 };   /* a fan-out to many sessions takes a while */
+    redisSetTimeout(sub, tv);
+    return sub;
 }
 
-static long long inboxLen(redisContext *rc, const options *o, const char *sid)
+/* Count "M" notifications until want arrived, hard_end passed or none came
+ * for 10 s (the connection is then unusable: dropped); returns the count. */
+static long long countFanouts(redisContext **sub, long long want, long long hard_end)
 {
-    char key[JUG_KEY_MAX];
-    jugKeyQueue(key, sizeof(key), o->prefix, sid);
-    redisReply *r = redisCommand(rc, "LLEN %s", key);
-    long long v = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -1;
-    if (r) freeReplyObject(r);
-    return v;
+    long long got = 0;
+    while (*sub && got < want && benchNowUs() < hard_end) {
+        redisReply *r = NULL;
+        if (redisGetReply(*sub, (void **)&r) != REDIS_OK) {
+            fprintf(stderr, "jugbench: notify subscription: %s\n", (*sub)->errstr);
+            redisFree(*sub);
+            *sub = NULL;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING &&
+            strncmp(r->element[2]->str, "M ", 2) == 0)
+            got++;
+        freeReplyObject(r);
+    }
+    return got;
 }
 
-/* Sessions whose inbox does not hold exactly want items. */
-static int countShortInboxes(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n,
+/* Sessions whose queue does not hold exactly want items. */
+static int countShortQueues(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n,
                              long long want)
 {
     int bad = 0;
@@ -636,12 +851,11 @@ typedef struct fanRound {
 } fanRound;
 
 /* Publish m messages through the poller and wait until the fan-out script
- * ran for the last one (seq) and the last session's inbox holds them all. */
-static int fanoutRound(redisContext *rc, const options *o, const char *channel,
-                       char (*sids)[JUG_SID_LEN + 1], int n, long long hard_end, fanRound *out)
+ * has notified each of them (it notifies after pushing into every queue). */
+static int fanoutRound(redisContext *rc, redisContext **sub, const options *o, const char *channel,
+                       long long hard_end, fanRound *out)
 {
     int m = o->messages;
-    long long seq0 = getSeq(rc, o);
     long long t0 = benchNowUs();
     for (int i = 0; i < m; i++) {
         char msg[160];
@@ -656,16 +870,13 @@ static int fanoutRound(redisContext *rc, const options *o, const char *channel,
         freeReplyObject(r);
     }
     out->publish_us = benchNowUs() - t0;
-    long long seq;
-    while ((seq = getSeq(rc, o)) < seq0 + m && benchNowUs() < hard_end) usleep(200);
-    while (inboxLen(rc, o, sids[n - 1]) < m && benchNowUs() < hard_end) usleep(200);
+    out->fanned = countFanouts(sub, m, hard_end);
     out->elapsed_us = benchNowUs() - t0;
-    out->fanned = seq - seq0;
     out->receivers = m ? receivers / m : 0;
     return out->fanned == m ? 0 : -1;
 }
 
-static void emptyInboxes(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n)
+static void emptyQueues(redisContext *rc, const options *o, char (*sids)[JUG_SID_LEN + 1], int n)
 {
     for (int i = 0; i < n; i++) {
         char key[JUG_KEY_MAX];
@@ -704,21 +915,22 @@ static int cmdFanout(options *o)
         return 1;
     }
     double setup_s = (benchNowUs() - t_setup) / 1e6;
-    /* Inboxes are capped at max_queue, so a short run is repeated (emptying
+    /* Queues are capped at max_queue, so a short run is repeated (emptying
      * them in between, untimed) until it has lasted min_seconds in total. */
     fanRound total = { 0 };
     int rounds = 0, shortn = 0;
     long long hard_end = benchNowUs() + (long long)o->timeout_s * 1000000;
+    redisContext *sub = openNotify(o);
     while (rounds < 100 && (rounds == 0 || total.elapsed_us < o->min_seconds * 1e6) &&
            benchNowUs() < hard_end) {
-        if (rounds > 0) emptyInboxes(rc, o, sids, n);
+        if (rounds > 0) emptyQueues(rc, o, sids, n);
         fanRound r;
-        if (fanoutRound(rc, o, channel, sids, n, hard_end, &r) < 0) break;
+        if (!sub || fanoutRound(rc, &sub, o, channel, hard_end, &r) < 0) break;
         total.elapsed_us += r.elapsed_us;
         total.publish_us += r.publish_us;
         total.fanned += r.fanned;
         total.receivers = r.receivers;
-        shortn += countShortInboxes(rc, o, sids, n, m);
+        shortn += countShortQueues(rc, o, sids, n, m);
         rounds++;
     }
     double el = total.elapsed_us / 1e6;
@@ -727,11 +939,12 @@ static int cmdFanout(options *o)
     printf("subscribers: %d\nmessages: %d\nrounds: %d\npollers_subscribed: %lld\n", n, m, rounds,
            total.receivers);
     printf("session_setup_s: %.3f\npublish_s: %.3f\nelapsed_s: %.3f\n", setup_s, total.publish_us / 1e6, el);
-    printf("fanned_out_messages: %lld\nincomplete_inboxes: %d\n", total.fanned, shortn);
+    printf("fanned_out_messages: %lld\nincomplete_queues: %d\n", total.fanned, shortn);
     printf("pushes_per_s: %.0f\nmessages_per_s: %.0f\n", el > 0 ? (double)n * total.fanned / el : 0,
            el > 0 ? total.fanned / el : 0);
     endSessions(rc, o, sids, n);
     free(sids);
+    if (sub) redisFree(sub);
     redisFree(rc);
     return 0;
 }
@@ -748,8 +961,8 @@ static void printDelivery(const bench *b, const char *transport, double publish_
     printf("publish_s: %.3f\nelapsed_s: %.3f\n", publish_s, el);
     printf("expected: %lld\ndelivered: %lld\nmissing: %lld\n", expected, distinct, expected - distinct);
     printf("duplicated: %lld\nduplicated_by_id: %lld\nbad_payload: %lld\n", b->dup_seq, b->dup_id, b->bad_seq);
-    printf("complete_clients: %d\nerrors: %lld\nreconnects: %lld\nhttp_failures: %lld\n", b->complete,
-           b->errors, b->reconnects, b->loop.failures);
+    printf("complete_clients: %d\nerrors: %lld\nhttp_5xx: %lld\nreconnects: %lld\nhttp_failures: %lld\n",
+           b->complete, b->errors, b->http_5xx, b->reconnects, b->loop.failures);
     printf("deliveries_per_s: %.0f\n", el > 0 ? distinct / el : 0);
 }
 
@@ -765,22 +978,22 @@ typedef struct publisher {
 static void *publisherMain(void *arg)
 {
     publisher *p = arg;
-    redisContext *rc = redisOpen(p->o);
+    redisContext *rc = p->o->nchan ? NULL : redisOpen(p->o);
     long long interval = p->o->rate > 0 ? (long long)(1e6 / p->o->rate) : 0;
-    while (rc && p->sent < p->o->messages) {
+    while ((rc || p->o->nchan) && p->sent < p->o->messages) {
         long long wait = p->t0 + p->sent * interval - benchNowUs();
         if (wait > 0) usleep((useconds_t)wait);
         if (publish(rc, p->o, p->channel, p->sent) < 0) break;
         p->sent++;
     }
-    p->failed = !rc || p->sent < p->o->messages;
+    p->failed = p->sent < p->o->messages;
     p->done_us = benchNowUs();
     if (rc) redisFree(rc);
     return NULL;
 }
 
 /* Publish M messages at the rate while serving clients, then wait for them all. */
-static int runPublishing(bench *b, double *publish_s, double *el)
+static int runPublishing(bench *b, double *publish_s, double *el, cpuMark *end)
 {
     const options *o = b->o;
     publisher p = { .o = o, .channel = b->channel, .t0 = benchNowUs() };
@@ -788,14 +1001,21 @@ static int runPublishing(bench *b, double *publish_s, double *el)
     if (pthread_create(&t, NULL, publisherMain, &p) != 0) return -1;
     long long deadline = p.t0 + (long long)o->messages * (o->rate > 0 ? (long long)(1e6 / o->rate) : 0) +
                          (long long)o->timeout_s * 1000000;
-    while (b->complete < b->connected && benchNowUs() < deadline) benchLoopRun(&b->loop, 20);
+    while (b->complete < b->connected && benchNowUs() < deadline) {
+        benchLoopRun(&b->loop, 20);
+        pollDue(b);
+    }
     pthread_join(t, NULL);
     *publish_s = (p.done_us - p.t0) / 1e6;
     long long last = b->last_delivery_us > p.t0 ? b->last_delivery_us : benchNowUs();
     *el = (last - p.t0) / 1e6;
+    *end = cpuNow(o, NULL);
     /* A moment more to catch late duplicates. */
     long long linger = benchNowUs() + 300000;
-    while (benchNowUs() < linger) benchLoopRun(&b->loop, 20);
+    while (benchNowUs() < linger) {
+        benchLoopRun(&b->loop, 20);
+        pollDue(b);
+    }
     return p.failed ? -1 : 0;
 }
 
@@ -804,7 +1024,7 @@ static int cmdDeliver(options *o, int streaming)
     redisContext *rc = redisOpen(o);
     bench b;
     if (!rc || benchInit(&b, o, o->subscribers, streaming ? o->transport : "poll") < 0) return 1;
-    if (loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
+    if (!o->nchan && loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
     long long tc = benchNowUs();
     connectAll(&b, 60);
     double connect_s = (benchNowUs() - tc) / 1e6;
@@ -817,15 +1037,23 @@ static int cmdDeliver(options *o, int streaming)
     /* Let the first requests reach the worker (and streams answer) first. */
     long long settle = benchNowUs() + 10000000;
     long long min_settle = benchNowUs() + 500000;
-    while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected)))
+    while (benchNowUs() < settle && (benchNowUs() < min_settle || (streaming && b.stream_ok < b.connected))) {
         benchLoopRun(&b.loop, 20);
+        pollDue(&b);
+    }
     double publish_s = 0, el = 0;
-    int rcode = runPublishing(&b, &publish_s, &el);
+    resetRedisStats(rc);
+    cpuMark c0 = cpuNow(o, rc), c1;
+    int rcode = runPublishing(&b, &publish_s, &el, &c1);
+    c1.redis = redisCpuUs(rc);   /* Redis is idle by now: read after the linger is the same */
     printf("jugbench %s\n", streaming ? "stream" : "deliver");
     printMachine();
     printf("connect_s: %.3f\nrate: %.0f\n", connect_s, o->rate);
     if (streaming) printf("streams_open: %d\n", b.stream_ok);
     printDelivery(&b, streaming ? o->transport : "poll", publish_s, el);
+    long long distinct = 0;
+    for (int i = 0; i < b.n; i++) distinct += b.clients[i].distinct;
+    printCpu(o, rc, c0, c1, distinct);
     benchFree(&b, rc);
     redisFree(rc);
     return rcode < 0 ? 1 : 0;
@@ -840,51 +1068,108 @@ static int countInFlight(const bench *b)
     return n;
 }
 
-/* Wait until Redis sees the polls blocked (or they stop growing). */
-static long long waitHeld(bench *b, redisContext *rc, long long base_blocked, int want)
+/* Open fds of the --held-fds processes: a request the worker holds has its
+ * FastCGI connection open there; one still queued in the web server has not. */
+static long long countFds(const options *o)
+{
+    long long n = 0;
+    for (int i = 0; i < o->nfd_pids; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", o->fd_pids[i]);
+        DIR *d = opendir(path);
+        if (!d) continue;
+        for (struct dirent *e = readdir(d); e; e = readdir(d)) n += e->d_name[0] != '.';
+        closedir(d);
+    }
+    return n;
+}
+
+/* Requests the servers hold now: open fds of --held-fds processes beyond
+ * those open before the polls, or the sum over the --held-url probes
+ * (juggernaut's status endpoint "held":{"process":N}, Nchan's stub status
+ * "subscribers: N"). Without either: the requests sent and not answered
+ * (which counts requests still queued in a web server too). -1: a probe failed. */
+static long long heldNow(const bench *b)
+{
+    const options *o = b->o;
+    if (o->nfd_pids > 0) return countFds(o) - o->fd_base;
+    if (o->nprobes == 0) return countInFlight(b);
+    long long sum = 0;
+    for (int i = 0; i < o->nprobes; i++) {
+        benchBuf out = { 0 };
+        int status = benchHttpOnce(&o->probe_addr[i], "GET", o->probe_path[i], NULL, NULL, 5000, &out);
+        long long v = -1;
+        const char *subs = out.data ? strstr(out.data, "subscribers:") : NULL;
+        if (status == 200 && subs) {
+            v = strtoll(subs + 12, NULL, 10);
+        } else if (status == 200) {
+            cJSON *j = cJSON_Parse(out.data ? out.data : "");
+            cJSON *p = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "held"), "process");
+            if (cJSON_IsNumber(p)) v = (long long)p->valuedouble;
+            cJSON_Delete(j);
+        }
+        benchBufFree(&out);
+        if (v < 0) return -1;
+        sum += v;
+    }
+    return sum;
+}
+
+/* Serve the loop for ms milliseconds. */
+static void serveFor(bench *b, int ms)
+{
+    long long end = benchNowUs() + (long long)ms * 1000;
+    while (benchNowUs() < end) benchLoopRun(&b->loop, 20);
+}
+
+/* Wait until the servers hold want requests (or the count stops growing). */
+static long long waitHeld(bench *b, int want)
 {
     long long deadline = benchNowUs() + (long long)b->o->timeout_s * 1000000;
-    long long blocked = 0, best = -1, best_at = benchNowUs();
+    long long held = 0, best = -1, best_at = benchNowUs();
     while (benchNowUs() < deadline) {
-        benchLoopRun(&b->loop, 100);
-        blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") - base_blocked : countInFlight(b);
-        if (blocked >= want) break;
-        if (blocked > best) {
-            best = blocked;
+        serveFor(b, 200);
+        held = heldNow(b);
+        if (held >= want) break;
+        if (held > best) {
+            best = held;
             best_at = benchNowUs();
-        } else if (benchNowUs() - best_at > 3000000) {
-            break;   /* no progress for 3 s: that is all we can hold */
+        } else if (benchNowUs() - best_at > 5000000) {
+            break;   /* no progress for 5 s: that is all they can hold */
         }
     }
-    return blocked;
+    return held;
 }
 
-static void printProcs(const options *o, const char *when)
+static long long printProcs(const options *o, const char *when)
 {
-    for (int i = 0; i < o->npids; i++)
-        printf("worker_%s: pid=%d rss_kib=%lld threads=%d\n", when, o->pids[i], readRssKb(o->pids[i]),
-               readThreads(o->pids[i]));
-    if (o->server_pid > 0)
-        printf("server_%s: pid=%d rss_kib=%lld\n", when, o->server_pid, readRssKb(o->server_pid));
+    long long sum = 0;
+    for (int i = 0; i < o->npids; i++) {
+        long long kb = readRssKb(o->pids[i]);
+        printf("proc_%s: pid=%d rss_kib=%lld threads=%d\n", when, o->pids[i], kb, readThreads(o->pids[i]));
+        if (kb > 0) sum += kb;
+    }
+    printf("rss_kib_%s: %lld\n", when, sum);
+    return sum;
 }
 
-/* Send the polls, keeping at most a window of them on their way to the
- * worker: a burst of thousands overflows the FastCGI listen backlog and
- * lighttpd answers 503 (and disables the backend for a second). */
-static void startHeldPolls(bench *b, redisContext *rc, long long base_blocked)
+/* Send the polls, keeping at most a window of them on their way: a burst of
+ * thousands overflows listen backlogs and is answered 503. */
+static void startHeldPolls(bench *b)
 {
     const int window = 1000;
     long long deadline = benchNowUs() + (long long)b->o->timeout_s * 1000000;
     int i = 0, sent = 0;
     while (i < b->n && benchNowUs() < deadline) {
-        long long blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") - base_blocked : sent;
-        for (int k = 0; k < 250 && i < b->n && sent - blocked < window; i++) {
+        long long held = heldNow(b);
+        if (held < 0) held = sent;
+        for (int k = 0; k < 500 && i < b->n && sent - held < window; i++) {
             if (b->clients[i].phase != PH_READY) continue;
             startPoll(b, &b->clients[i]);
             sent++;
             k++;
         }
-        benchLoopRun(&b->loop, 10);
+        serveFor(b, 50);
     }
 }
 
@@ -893,41 +1178,50 @@ static int cmdHold(options *o)
     redisContext *rc = o->redis ? redisOpen(o) : NULL;
     bench b;
     if ((o->redis && !rc) || benchInit(&b, o, o->connections, "hold") < 0) return 1;
-    if (rc && loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0) fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
-    long long tc = benchNowUs();
-    connectAll(&b, 120);
-    double connect_s = (benchNowUs() - tc) / 1e6;
-    long long base_blocked = rc ? redisInfoField(rc, "clients", "blocked_clients") : 0;
-    long long rss0 = workerRssKb(o);
+    if (rc && !o->nchan && loadScript(rc, JUG_SCRIPT_DISCONNECT) < 0)
+        fprintf(stderr, "jugbench: SCRIPT LOAD failed\n");
     printf("jugbench hold\n");
     printMachine();
     printf("rlimit_nofile: %ld\n", benchRaiseNofile(0));
-    printProcs(o, "before");
+    long long rss_start = printProcs(o, "start");
+    long long tc = benchNowUs();
+    connectAll(&b, 180);
+    double connect_s = (benchNowUs() - tc) / 1e6;
+    long long rss0 = printProcs(o, "before");
+    o->fd_base = countFds(o);
+    long long held0 = heldNow(&b);
     long long tp = benchNowUs();
-    startHeldPolls(&b, rc, base_blocked);
-    long long held = waitHeld(&b, rc, base_blocked, b.connected);
+    startHeldPolls(&b);
+    long long held = waitHeld(&b, b.connected + (held0 > 0 ? (int)held0 : 0));
+    if (held0 > 0) held -= held0;
     double hold_s = (benchNowUs() - tp) / 1e6;
-    long long rss1 = workerRssKb(o);
     int inflight = countInFlight(&b);
-    printProcs(o, "after");
+    /* Idle: nothing published for 10 s; every process's CPU meanwhile. */
+    cpuMark i0 = cpuNow(o, rc);
+    serveFor(&b, 10000);
+    cpuMark i1 = cpuNow(o, rc);
+    long long rss1 = printProcs(o, "after");
     long long redis_mem1 = rc ? redisInfoField(rc, "memory", "used_memory") : -1;
     printf("connections: %d\nsessions_connected: %d\nconnect_s: %.3f\n", b.n, b.connected, connect_s);
     printf("held: %lld\nin_flight: %d\nanswered_early: %lld\nhold_s: %.3f\n", held, inflight, b.answered, hold_s);
-    printf("worker_rss_kib: before=%lld after=%lld\n", rss0, rss1);
-    if (held > 0 && rss1 >= 0) {
-        printf("kib_per_held_request: %.1f\n", (double)(rss1 - rss0) / held);
-        printf("kib_per_held_request_total: %.1f\n", (double)rss1 / held);
-    }
+    if (held > 0 && rss0 > 0) printf("kib_per_held_request: %.2f\n", (double)(rss1 - rss0) / held);
+    if (held > 0 && rss_start > 0)   /* with the sessions made before the polls (juggernaut) */
+        printf("kib_per_held_request_with_session: %.2f\n", (double)(rss1 - rss_start) / held);
+    printf("idle_server_cpu_pct_of_core: %.2f\n", (i1.server - i0.server) / 1e4 / ((i1.t - i0.t) / 1e6));
+    if (i0.redis >= 0) printf("idle_redis_cpu_pct_of_core: %.2f\n", (i1.redis - i0.redis) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (rc) printf("redis_used_memory_kib: %lld\nredis_connected_clients: %lld\n", redis_mem1 / 1024,
                    redisInfoField(rc, "clients", "connected_clients"));
     /* Release: one message answers every held poll. */
+    inflight = countInFlight(&b);
     long long tr = benchNowUs();
     long long answered0 = b.answered;
-    if (rc) publish(rc, o, b.channel, 0);
+    publish(rc, o, b.channel, 0);
     long long deadline = tr + 30000000;
-    while (rc && b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
-    printf("released: %lld\nrelease_s: %.3f\nerrors: %lld\nhttp_failures: %lld\n", b.answered - answered0,
-           (benchNowUs() - tr) / 1e6, b.errors, b.loop.failures);
+    while (b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
+    printf("released: %lld\nrelease_of: %d\nrelease_s: %.3f\nreleased_with_message: %lld\n",
+           b.answered - answered0, inflight, (benchNowUs() - tr) / 1e6, b.deliveries);
+    printf("answered_without_message: %lld\nerrors: %lld\nhttp_5xx: %lld\nhttp_failures: %lld\n", b.bad_seq,
+           b.errors, b.http_5xx, b.loop.failures);
     benchFree(&b, rc);
     if (rc) redisFree(rc);
     return 0;
@@ -942,9 +1236,13 @@ static void usage(void)
             "  --url http://127.0.0.1:PORT/juggernaut   worker endpoint base\n"
             "  --redis URL_OR_SOCKET   --prefix jug:   --pubchan juggernaut\n"
             "  --samples N  --subscribers N  --messages N  --rate MSG_PER_S\n"
-            "  --connections N  --worker-pid PID[,PID]  --server-pid PID\n"
+            "  --connections N  --pids PID[,PID...] (every server process: CPU, memory)\n"
+            "  --held-url URL (repeatable: status endpoint or Nchan stub status)\n"
+            "  --held-fds PID[,PID...] (held requests = fds opened there since the start)\n"
             "  --transport sse|multipart  --timeout S  --concurrency N\n"
-            "  --poll-timeout S  --gap-ms MS  --max-queue N  --min-seconds S\n");
+            "  --poll-timeout S  --gap-ms MS  --max-queue N  --min-seconds S\n"
+            "  --url2 URL (a second server: polls alternate)  --nchan --pub-url URL\n"
+            "  --spread-url URL (repeatable: more servers, clients assigned round-robin)\n");
 }
 
 static void parsePids(options *o, char *list)
@@ -958,16 +1256,18 @@ static int parseOptions(options *o, int argc, char **argv)
     static const struct option longs[] = {
         { "url", 1, 0, 'u' }, { "redis", 1, 0, 'r' }, { "prefix", 1, 0, 'p' }, { "pubchan", 1, 0, 'P' },
         { "samples", 1, 0, 's' }, { "subscribers", 1, 0, 'n' }, { "messages", 1, 0, 'm' },
-        { "rate", 1, 0, 'R' }, { "connections", 1, 0, 'c' }, { "worker-pid", 1, 0, 'w' },
-        { "server-pid", 1, 0, 'S' }, { "transport", 1, 0, 't' }, { "timeout", 1, 0, 'T' },
+        { "rate", 1, 0, 'R' }, { "connections", 1, 0, 'c' }, { "pids", 1, 0, 'w' },
+        { "held-url", 1, 0, 'H' }, { "transport", 1, 0, 't' }, { "timeout", 1, 0, 'T' },
         { "concurrency", 1, 0, 'C' }, { "poll-timeout", 1, 0, 'o' }, { "gap-ms", 1, 0, 'g' },
-        { "max-queue", 1, 0, 'q' }, { "min-seconds", 1, 0, 'M' }, { 0, 0, 0, 0 }
+        { "max-queue", 1, 0, 'q' }, { "min-seconds", 1, 0, 'M' }, { "url2", 1, 0, '2' },
+        { "nchan", 0, 0, 'N' }, { "held-fds", 1, 0, 'F' }, { "spread-url", 1, 0, 'U' }, { "pub-url", 1, 0, 'B' }, { 0, 0, 0, 0 }
     };
     *o = (options){ .prefix = "jug:", .pubchan = "juggernaut", .samples = 2000, .subscribers = 1000,
                     .messages = 200, .connections = 10000, .transport = "sse", .timeout_s = 30,
                     .concurrency = 200, .poll_timeout = 25, .gap_ms = 2, .max_queue = 1000,
                     .min_seconds = 1.0 };
     int ch;
+    char host[64], path[256];
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
         case 'u': snprintf(o->url, sizeof(o->url), "%s", optarg); break;
@@ -980,7 +1280,41 @@ static int parseOptions(options *o, int argc, char **argv)
         case 'R': o->rate = atof(optarg); break;
         case 'c': o->connections = atoi(optarg); break;
         case 'w': parsePids(o, optarg); break;
-        case 'S': o->server_pid = atoi(optarg); break;
+        case 'H':
+            if (o->nprobes == MAX_PROBES ||
+                benchUrlParse(optarg, &o->probe_addr[o->nprobes], host, sizeof(host),
+                              o->probe_path[o->nprobes], sizeof(o->probe_path[0])) < 0) {
+                fprintf(stderr, "jugbench: bad or too many --held-url %s\n", optarg);
+                return -1;
+            }
+            o->nprobes++;
+            break;
+        case '2':
+            if (benchUrlParse(optarg, &o->addr2, host, sizeof(host), path, sizeof(path)) < 0) {
+                fprintf(stderr, "jugbench: bad --url2 %s\n", optarg);
+                return -1;
+            }
+            o->two = 1;
+            break;
+        case 'N': o->nchan = 1; break;
+        case 'U':
+            if (o->nspread == MAX_PROBES ||
+                benchUrlParse(optarg, &o->spread[o->nspread], host, sizeof(host), path, sizeof(path)) < 0) {
+                fprintf(stderr, "jugbench: bad or too many --spread-url %s\n", optarg);
+                return -1;
+            }
+            o->nspread++;
+            break;
+        case 'F':
+            for (char *tok = strtok(optarg, ","); tok && o->nfd_pids < MAX_PIDS; tok = strtok(NULL, ","))
+                o->fd_pids[o->nfd_pids++] = atoi(tok);
+            break;
+        case 'B':
+            if (benchUrlParse(optarg, &o->pubaddr, host, sizeof(host), o->pubpath, sizeof(o->pubpath)) < 0) {
+                fprintf(stderr, "jugbench: bad --pub-url %s\n", optarg);
+                return -1;
+            }
+            break;
         case 't': o->transport = optarg; break;
         case 'T': o->timeout_s = atoi(optarg); break;
         case 'C': o->concurrency = atoi(optarg); break;
@@ -1014,7 +1348,7 @@ int main(int argc, char **argv)
     o.cmd = argv[1];
     int needs_url = strcmp(o.cmd, "fanout") != 0;
     int needs_redis = strcmp(o.cmd, "hold") != 0;
-    if ((needs_url && !o.url[0]) || (needs_redis && !o.redis)) {
+    if ((needs_url && !o.url[0]) || (needs_redis && !o.redis) || (o.nchan && !o.pubpath[0])) {
         usage();
         return 2;
     }

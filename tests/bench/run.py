@@ -1,128 +1,52 @@
 #!/usr/bin/env python3
-# run.py -- run every juggernaut-fcgi benchmark and print the figures.
+# run.py -- run the juggernaut-fcgi benchmarks and print the figures; with
+# --peers, run the same workloads with the same load generator against Nchan
+# too, alternating, and print both figures and their ratio.
 #
 # Builds nothing: expects JUG_BUILDDIR (default: the current directory) to
 # hold tests/bench/jugbench, poller/juggernaut-poller and fcgi/juggernaut.fcgi
-# ("make bench" does that). Starts, in a private temporary directory, a
-# redis-server (unix socket, no persistence, --maxclients 20000), the worker
-# under spawn-fcgi (so its PID is known for the memory figures), lighttpd in
-# front of it with connection and fd limits raised, and one poller; runs each
-# jugbench subcommand with the issue's parameters, echoing the exact command;
-# then stops exactly the processes it started (tests/lib/jugtest.py).
+# ("make bench" and "make bench-peers" do that). The servers (tests/bench/
+# stacks.py) run in a private temporary directory on free loopback ports:
+# juggernaut behind lighttpd configured by the shipped conf/lighttpd.conf,
+# and, with --peers, nginx with the Debian Nchan module and its own Redis.
+# Each jugbench run is echoed as a command and has a hard time limit; every
+# process started is stopped by PID at the end.
 #
-# Usage: run.py [--only latency,fanout,deliver,stream,hold] [--hold N] [--quick]
+# Workloads (issue 9):
+#   W1  publish -> long-poll latency, 1 subscriber: p50, p99
+#   W2  long-poll, 1,000 subscribers at 200 msg/s and 5,000 at 20 msg/s
+#       (200 messages): deliveries/s, missing, duplicated, HTTP 5xx; CPU of
+#       every server process and of Redis per delivery
+#   W2x the 1,000-subscriber W2 with two web servers on one Redis, every
+#       subscriber alternating servers request by request (juggernaut only)
+#   W4  SSE and multipart, 1,000 subscribers at 200 msg/s
+#   W3  idle long-polls held: memory per held poll over every process on the
+#       path, idle CPU, time for one message to reach all of them
+#   fanout (juggernaut only, not with --peers): poller pushes per second
+#
+# Usage: run.py [--peers] [--only w1,w2,w2x,w4,w3,fanout] [--hold N] [--quick]
 
 import argparse
+import math
 import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+sys.path.insert(0, HERE)
 import jugtest  # noqa: E402  (after the path is set)
+import stacks  # noqa: E402
 
 BENCH_BIN = os.path.join(jugtest.BUILDDIR, "tests", "bench", "jugbench")
-SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
-PREFIX = "jugbench:"
 
 
 def say(text=""):
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
-
-
-class BenchRedis(jugtest.Redis):
-    """The harness's Redis, with room for ten thousand blocked clients."""
-
-    def start(self):
-        argv = ["redis-server", "--port", "0", "--unixsocket", self.socket_path,
-                "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
-                "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-                "--maxclients", "20000"]
-        self.proc = jugtest.Process("redis", argv, self.log_path).start()
-        jugtest.wait_for(self.ping, 10, "redis-server to answer PING")
-        return self
-
-
-LIGHTTPD_CONF = """# written by tests/bench/run.py
-server.modules = ( "mod_fastcgi" )
-server.document-root = "%(docroot)s"
-server.bind = "127.0.0.1"
-server.port = %(port)d
-server.errorlog = "%(error_log)s"
-server.max-fds = %(max_fds)d
-server.max-connections = %(max_conns)d
-server.listen-backlog = 4096
-server.stream-response-body = 2
-server.max-keep-alive-requests = 1000000
-server.max-keep-alive-idle = 120
-server.max-read-idle = 120
-server.max-write-idle = 120
-fastcgi.server = ( "/juggernaut" => ( (
-    "socket" => "%(fcgi_socket)s",
-    "check-local" => "disable",
-    "disable-time" => 1
-) ) )
-"""
-
-
-class Stack:
-    """Redis + poller + worker (spawn-fcgi) + lighttpd in one temp dir."""
-
-    def __init__(self, workdir, redis, threads, max_fds):
-        self.dir = workdir
-        self.redis = redis
-        self.threads = threads
-        self.max_fds = max_fds
-        self.config = os.path.join(workdir, "juggernaut-%d.conf" % threads)
-        jugtest.write_config(self.config, redis.url, key_prefix=PREFIX, threads=threads,
-                             poll_timeout=25, session_ttl=120, keepalive_interval=15,
-                             stream_max_duration=300, log_level="warning")
-        self.worker = self.web = self.poller = None
-        self.port = None
-
-    def start(self):
-        sock = os.path.join(self.dir, "fcgi-%d.sock" % self.threads)
-        env = dict(os.environ, JUGGERNAUT_CONFIG=self.config)
-        self.worker = jugtest.Process(
-            "worker", [SPAWN_FCGI, "-n", "-s", sock, "-M", "0600", "-b", "4096", "--",
-                       jugtest.WORKER_BIN],
-            os.path.join(self.dir, "worker.log"), env=env).start()
-        jugtest.wait_for(lambda: os.path.exists(sock), 10, "the worker's socket")
-        self.poller = jugtest.Poller(self.dir, self.config, "bench").start()
-        jugtest.wait_for(self._poller_ready, 10, "the poller to subscribe and lead")
-        self.port = jugtest.free_port()
-        conf = os.path.join(self.dir, "lighttpd.conf")
-        docroot = os.path.join(self.dir, "htdocs")
-        os.makedirs(docroot, exist_ok=True)
-        with open(conf, "w") as f:
-            f.write(LIGHTTPD_CONF % dict(
-                docroot=docroot, port=self.port, error_log=os.path.join(self.dir, "lighttpd-error.log"),
-                max_fds=self.max_fds, max_conns=max(1024, self.max_fds // 2 - 50), fcgi_socket=sock))
-        self.web = jugtest.Process("lighttpd", [jugtest.LIGHTTPD_BIN, "-D", "-f", conf, "-m",
-                                                jugtest.LIGHTTPD_MODULES],
-                                   os.path.join(self.dir, "lighttpd.log")).start()
-        http = jugtest.Http(self.port)
-        jugtest.wait_for(lambda: http.get("__ready__", timeout=3).status == 404, 15,
-                         "lighttpd + worker to answer")
-        return self
-
-    def _poller_ready(self):
-        subs = self.redis.command("PUBSUB", "NUMSUB", "juggernaut")
-        return subs[1] >= 1 and self.redis.command("GET", PREFIX + "poller:lease")
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d/juggernaut" % self.port
-
-    def stop(self):
-        for p in (self.web, self.poller, self.worker):
-            if p:
-                p.stop()
 
 
 def machine():
@@ -132,7 +56,9 @@ def machine():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return "nproc=%d model=%s" % (os.cpu_count(), model)
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    return "nproc=%d model=%s loadavg=%s" % (os.cpu_count(), model, load)
 
 
 def sanitized(path):
@@ -141,100 +67,276 @@ def sanitized(path):
 
 
 def bench(args, timeout):
-    """Run jugbench with a hard time limit; echo the command and its output."""
+    """Run jugbench with a hard time limit; echo the command and its output;
+    return its "key: value" lines as a dict."""
     argv = [BENCH_BIN] + [str(a) for a in args]
     say("$ " + " ".join(argv))
     try:
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout)
-        say(r.stdout.decode(errors="replace").rstrip())
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        out = r.stdout.decode(errors="replace").rstrip()
         if r.returncode:
-            say("exit_status: %d" % r.returncode)
+            out += "\nexit_status: %d" % r.returncode
     except subprocess.TimeoutExpired as e:
-        say((e.stdout or b"").decode(errors="replace").rstrip())
-        say("exit_status: timeout after %d s" % timeout)
+        out = (e.stdout or b"").decode(errors="replace").rstrip()
+        out += "\nexit_status: timeout after %d s" % timeout
+    say(out)
     say()
+    fields = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key not in fields:
+            fields[key] = value.strip()
+    return fields
 
 
-def run_main_suite(st, redis, only, quick):
-    n = 100 if quick else 1000
-    if "latency" in only:
-        bench(["latency", "--url", st.url, "--redis", redis.url, "--prefix", PREFIX,
-               "--samples", 200 if quick else 2000, "--timeout", 60], 90)
-    if "fanout" in only:
-        for subs, msgs in ((1, 1000), (100, 1000), (10000, 50)):
-            bench(["fanout", "--redis", redis.url, "--prefix", PREFIX, "--subscribers", subs,
-                   "--messages", msgs, "--timeout", 30], 120)
-    if "deliver" in only:
-        bench(["deliver", "--url", st.url, "--redis", redis.url, "--prefix", PREFIX,
-               "--subscribers", n, "--messages", 200, "--rate", 200, "--timeout", 30], 150)
-    if "stream" in only:
-        for transport in ("sse", "multipart"):
-            bench(["stream", "--url", st.url, "--redis", redis.url, "--prefix", PREFIX,
-                   "--subscribers", n, "--messages", 200, "--transport", transport,
-                   "--timeout", 30], 150)
+def run_w1(st, quick):
+    return bench(["latency"] + st.jugbench_args() + ["--samples", 200 if quick else 1000,
+                                                      "--timeout", 60], 120)
+
+
+def run_w2(st, subs, rate, quick, extra=()):
+    return bench(["deliver"] + st.jugbench_args() + list(extra) +
+                 ["--subscribers", subs // 10 if quick else subs, "--messages", 200, "--rate", rate,
+                  "--timeout", 90, "--pids", ",".join(map(str, st.pids()))], 300)
+
+
+def run_w4(st, transport, quick):
+    return bench(["stream", "--transport", transport] + st.jugbench_args(transport) +
+                 ["--subscribers", 100 if quick else 1000, "--messages", 200, "--rate", 200,
+                  "--timeout", 90, "--pids", ",".join(map(str, st.pids()))], 300)
+
+
+def run_w3(st, n):
+    spread = []
+    for i in range(1, len(getattr(st, "webs", []))):
+        spread += ["--spread-url", st.url(i)]
+    return bench(["hold"] + st.jugbench_args() + spread + st.held_args() +
+                 ["--connections", n, "--timeout", 120, "--pids", ",".join(map(str, st.pids()))], 600)
+
+
+def run_fanout(st):
+    for subs, msgs in ((1, 1000), (100, 1000), (10000, 50)):
+        bench(["fanout", "--redis", st.redis.url, "--prefix", stacks.PREFIX, "--subscribers", subs,
+               "--messages", msgs, "--timeout", 60], 180)
+
+
+# ---------------------------------------------------------------- the summary table
+
+def num(fields, key, sub=None):
+    """A number from jugbench's output; sub picks "p50" out of "p50=1 p99=2"."""
+    v = fields.get(key)
+    if v is None:
+        return None
+    if sub:
+        for part in v.split():
+            k, _, x = part.partition("=")
+            if k == sub:
+                v = x
+                break
+        else:
+            return None
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "-"
+    if abs(x) >= 100 or x == int(x):
+        return "{:,.0f}{}".format(x, unit)
+    return "{:,.2f}{}".format(x, unit)
+
+
+class Table:
+    """Rows of (what, ours, nchan, better) printed with the ratio ours/Nchan."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, ours, nchan=None, better="", unit=""):
+        self.rows.append((what, ours, nchan, better, unit))
+
+    def print(self, peers):
+        say("==== summary%s" % (" (ratio = juggernaut / Nchan)" if peers else ""))
+        head = "| workload | juggernaut-fcgi |" + (" Nchan | ratio |" if peers else "")
+        say(head)
+        say("|" + " --- |" * (4 if peers else 2))
+        for what, ours, nchan, better, unit in self.rows:
+            line = "| %s | %s |" % (what, fmt(ours, unit))
+            if peers:
+                ratio = "-"
+                if ours is not None and nchan:
+                    ratio = "%.2fx" % (ours / nchan)
+                    if better:
+                        ratio += " (%s is better)" % better
+                line += " %s | %s |" % (fmt(nchan, unit), ratio)
+            say(line)
+        say()
+
+
+def summarize_delivery(t, label, ours, nchan, with_cpu=True):
+    o, n = ours or {}, nchan or {}
+    t.add(label + ": deliveries/s", num(o, "deliveries_per_s"), num(n, "deliveries_per_s"), "higher")
+    t.add(label + ": missing", num(o, "missing"), num(n, "missing"))
+    t.add(label + ": duplicated", num(o, "duplicated"), num(n, "duplicated"))
+    t.add(label + ": HTTP 5xx", num(o, "http_5xx"), num(n, "http_5xx"))
+    if with_cpu:
+        t.add(label + ": CPU of all server processes per delivery",
+              num(o, "server_cpu_us_per_delivery"), num(n, "server_cpu_us_per_delivery"), "lower", " us")
+        t.add(label + ": Redis CPU per delivery", num(o, "redis_cpu_us_per_delivery"),
+              num(n, "redis_cpu_us_per_delivery"), "lower", " us")
+
+
+def summarize_hold(t, ours, nchan):
+    o, n = ours or {}, nchan or {}
+    t.add("W3 idle long-polls held", num(o, "held"), num(n, "held"), "higher")
+    t.add("W3 memory per held poll, every process on the path", num(o, "kib_per_held_request"),
+          num(n, "kib_per_held_request"), "lower", " KiB")
+    t.add("W3 the same, with its session (made before the poll)",
+          num(o, "kib_per_held_request_with_session"), num(n, "kib_per_held_request_with_session"),
+          "lower", " KiB")
+    t.add("W3 idle CPU of all server processes", num(o, "idle_server_cpu_pct_of_core"),
+          num(n, "idle_server_cpu_pct_of_core"), "lower", " % of a core")
+    t.add("W3 one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
+    t.add("W3 polls answered by that message", num(o, "released"), num(n, "released"))
+
+
+# ---------------------------------------------------------------- main
+
+def started(stack):
+    stack.start()
+    say("jugbench run: %s: %s" % (stack.name, stack.describe()))
+    return stack
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--only", default="latency,fanout,deliver,stream,hold")
-    ap.add_argument("--hold", type=int, default=0, help="held connections (default: 10000 or what fds allow)")
+    ap.add_argument("--peers", action="store_true", help="also run every workload against Nchan")
+    ap.add_argument("--only", default="w1,w2,w2x,w4,w3,fanout")
+    ap.add_argument("--hold", type=int, default=0,
+                    help="idle long-polls for W3 (default: 20,000 or what fds allow)")
     ap.add_argument("--quick", action="store_true", help="small parameters, for a smoke run")
+    ap.add_argument("--backlog", type=int, default=None,
+                    help='lighttpd "listen-backlog" for the worker socket (default: as shipped)')
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     opts = ap.parse_args()
     only = set(opts.only.split(","))
     for prog in (BENCH_BIN, jugtest.WORKER_BIN, jugtest.POLLER_BIN):
         if not os.access(prog, os.X_OK):
             sys.exit("run.py: %s is not built (JUG_BUILDDIR=%s)" % (prog, jugtest.BUILDDIR))
+    if opts.peers:
+        why = stacks.nchan_available()
+        if why:
+            say("jugbench run: no peer to compare with: %s; nothing run" % why)
+            return
+        only.discard("fanout")
     # Children inherit this: every process may use the whole hard limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     say("jugbench run: machine: %s" % machine())
     say("jugbench run: builddir: %s" % jugtest.BUILDDIR)
     say("jugbench run: rlimit_nofile: %d" % hard)
+    if opts.backlog:
+        say('jugbench run: NOTE: conf/lighttpd.conf changed: "listen-backlog" => %d' % opts.backlog)
+    if opts.peers:
+        say("jugbench run: peer: Nchan %s (%s), Redis store" % (stacks.module_version(), stacks.NCHAN_MODULE))
     for prog in (jugtest.WORKER_BIN, jugtest.POLLER_BIN):
         if sanitized(prog):
             say("jugbench run: WARNING: %s is built with sanitizers; figures are pessimistic" % prog)
     say()
     workdir = tempfile.mkdtemp(prefix="jugbench-")
-    redis = BenchRedis(workdir).start()
-    stack = None
+    table = Table()
+    running = []
+
+    def up(stack):
+        running.append(stack)
+        return started(stack)
+
+    def down(stack):
+        stack.stop()
+        running.remove(stack)
+
+    def pair(fn, *args):
+        """Run fn(stack, *args) for juggernaut then Nchan (only juggernaut without --peers)."""
+        return fn(jug, *args), (fn(nchan, *args) if nchan else None)
+
     try:
-        if only & {"latency", "fanout", "deliver", "stream"}:
-            threads = 250 if opts.quick else 1100
-            stack = Stack(workdir, redis, threads, min(hard, 20000)).start()
-            say("jugbench run: stack: worker pid %d threads %d, lighttpd pid %d port %d, poller pid %d"
-                % (stack.worker.pid, threads, stack.web.pid, stack.port, stack.poller.proc.pid))
+        jug = nchan = None
+        if only & {"w1", "w2", "w4", "fanout"}:
+            jug = up(stacks.JugStack(workdir, backlog=opts.backlog))
+            nchan = up(stacks.NchanStack(workdir)) if opts.peers else None
             say()
-            run_main_suite(stack, redis, only, opts.quick)
-            stack.stop()
-            stack = None
-        if "hold" in only:
-            # lighttpd needs two fds per held request (browser + FastCGI), and
-            # so does the worker (FastCGI + its thread's Redis connection).
-            n = opts.hold or min(10000, (hard - 200) // 2)
-            stack = Stack(workdir, redis, n + 50, hard).start()
-            say("jugbench run: stack: worker pid %d threads %d, lighttpd pid %d port %d"
-                % (stack.worker.pid, n + 50, stack.web.pid, stack.port))
+            if "w1" in only:
+                # Latency is the figure a busy machine moves most: three
+                # alternating rounds, the median of each percentile.
+                rounds = [pair(run_w1, opts.quick) for _ in range(1 if opts.quick else 3)]
+                for p in ("p50", "p99"):
+                    table.add("W1 publish -> long-poll latency, 1 subscriber, %s (median of %d)"
+                              % (p, len(rounds)),
+                              median([num(o, "latency_ms", p) for o, _ in rounds]),
+                              median([num(n or {}, "latency_ms", p) for _, n in rounds]), "lower", " ms")
+            if "w2" in only:
+                summarize_delivery(table, "W2 long-poll 1,000 subs at 200/s",
+                                   *pair(run_w2, 1000, 200, opts.quick))
+                summarize_delivery(table, "W2 long-poll 5,000 subs at 20/s",
+                                   *pair(run_w2, 5000, 20, opts.quick))
+            if "w4" in only:
+                for transport in ("sse", "multipart"):
+                    summarize_delivery(table, "W4 %s 1,000 subs at 200/s" % transport,
+                                       *pair(run_w4, transport, opts.quick))
+            if "fanout" in only:
+                run_fanout(jug)
+            down(jug)
+            if nchan:
+                down(nchan)
+            jug = nchan = None
+        if "w2x" in only:
+            two = up(stacks.JugStack(workdir + "/two", servers=2, backlog=opts.backlog))
             say()
-            bench(["hold", "--url", stack.url, "--redis", redis.url, "--prefix", PREFIX,
-                   "--connections", n, "--worker-pid", stack.worker.pid,
-                   "--server-pid", stack.web.pid, "--timeout", 20], 240)
-            stack.stop()
-            stack = None
+            r = run_w2(two, 1000, 200, opts.quick, ["--url2", two.url(1)])
+            summarize_delivery(table, "W2 two web servers, alternating, 1,000 subs at 200/s", r, None,
+                               with_cpu=False)
+            down(two)
+        if "w3" in only:
+            # The load generator needs one fd per poll; lighttpd two (browser
+            # + FastCGI), so one lighttpd per 6,500 polls.
+            n = opts.hold or min(20000, hard - 300)
+            if opts.quick:
+                n = min(n, 500)
+            ours = up(stacks.JugStack(workdir + "/hold", servers=max(1, math.ceil(n / 6500)),
+                                      max_fds=hard, poll_timeout=300, session_ttl=900,
+                                      backlog=opts.backlog))
+            say()
+            o = run_w3(ours, n)
+            down(ours)
+            n_res = None
+            if opts.peers:
+                peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard, sub_timeout=300))
+                say()
+                n_res = run_w3(peer, n)
+                down(peer)
+            summarize_hold(table, o, n_res)
     finally:
-        if stack:
+        for stack in reversed(running):
             stack.stop()
-        redis.stop()
-        for name in sorted(os.listdir(workdir)):
-            if name.endswith(".log"):
-                text = jugtest.tail(os.path.join(workdir, name), 5).strip()
-                if text and text != "(empty)":
-                    say("---- tail of %s\n%s" % (name, text))
+        for root, _, files in os.walk(workdir):
+            for name in sorted(files):
+                if name.endswith(".log"):
+                    text = jugtest.tail(os.path.join(root, name), 5).strip()
+                    if text and text != "(empty)":
+                        say("---- tail of %s\n%s" % (os.path.relpath(os.path.join(root, name), workdir), text))
         if opts.keep:
             say("jugbench run: kept %s" % workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    table.print(opts.peers)
 
 
 if __name__ == "__main__":
