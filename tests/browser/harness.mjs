@@ -38,7 +38,7 @@ export class Stack {
       if (w) w(JSON.parse(line));
       else this.lines.push(JSON.parse(line));
     });
-    return this.next(30000);
+    return this.next(60000);   // a loaded machine starts a sanitizer build slowly
   }
 
   next(timeout) {

@@ -5,7 +5,7 @@
 # config of demo/run_demo.py with short timeouts, so demo_publish is on and
 # juggernaut.js comes from the source tree) and the demo roster, serving
 #   /test.html  tests/browser/test.html     /demo/  demo/
-# Prints one JSON line {"url", "redis", "prefix", "dir"} when ready, then
+# Prints one JSON line {"url", "redis", "prefix", "dir", "settings"} when ready, then
 # answers one JSON line per command line read from stdin:
 #   stop-web | start-web | stop-poller | start-poller | ensure | logs | keep
 # ("ensure" starts whichever of lighttpd and the poller is not running).
@@ -95,7 +95,7 @@ def main():
         env.start()
         roster.start()
         reply({"url": "http://127.0.0.1:%d" % env.web.port, "redis": env.redis.socket_path,
-               "prefix": env.prefix, "dir": env.dir})
+               "prefix": env.prefix, "dir": env.dir, "settings": SETTINGS})
         for line in sys.stdin:
             line = line.strip()
             if line == "keep":
