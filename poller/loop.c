@@ -252,7 +252,19 @@ void jugPollerLoopInit(jugPollerLoop *p, const jugConfig *cfg, const char *id) {
     p->next_connect = nowMs();
 }
 
+/* How long a stopping poller goes on delivering what it already received. */
+#define FINISH_DRAIN_MS 2000
+
 void jugPollerLoopFinish(jugPollerLoop *p) {
+    /* What Redis already passed on to us is ours to deliver: read it from
+     * the socket and deliver it (bounded), or a lone poller stopped on a busy
+     * machine would lose messages it never looked at. */
+    if (p->connected && p->subscribed && !p->lost) {
+        long long until = nowMs() + FINISH_DRAIN_MS;
+        drainSubscriber(p);
+        while (pump(p) && nowMs() < until) {
+        }
+    }
     /* Release the lease so a standby takes over at its next tick instead
      * of waiting for it to lapse; what we had not delivered it replays. */
     if (p->connected && !p->lost) jugLeaderRelease(&p->leader, p->cmd);
