@@ -27,6 +27,7 @@ typedef struct checkRun {
     int problems;
 } checkRun;
 
+static void ok(checkRun *r, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void ok(checkRun *r, const char *what, const char *fmt, ...) {
     va_list ap;
     fprintf(r->out, "%s: ok (", what);
@@ -37,6 +38,8 @@ static void ok(checkRun *r, const char *what, const char *fmt, ...) {
 }
 
 /* A finding that needs action: what is wrong, then the fix on its own line. */
+static void problem(checkRun *r, const char *what, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void problem(checkRun *r, const char *what, const char *fix, const char *fmt, ...) {
     va_list ap;
     fprintf(r->out, "%s: PROBLEM: ", what);
@@ -127,7 +130,8 @@ static void readSession(cJSON *root, session *s) {
 }
 
 #define FIX_HTACCESS "ask the host for \"AllowOverride FileInfo Options\" on the directory of " \
-                     "juggernaut.fcgi (its .htaccess then runs it through mod_fcgid); see conf/htaccess"
+                     "juggernaut.fcgi (its .htaccess then runs it through mod_fcgid); see the htaccess " \
+                     "example among the installed docs (README, \"A shared host\")"
 
 /* connect through the web server: the worker runs there and answers JSON. */
 static int probeConnect(checkRun *r, const char *base, session *s) {

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "response.h"
 
 #define STREAM_BUFSIZE 4096
+#define QUEUE_KEEP 16384          /* the most queue memory kept between messages */
 #define FCGI_VERSION_1 1
 #define FCGI_END_REQUEST 3
 #define FCGI_STDOUT 6
@@ -84,33 +86,32 @@ int jugDetachedSend(jugDetached *d) {
         }
         d->sent += (size_t)n;
     }
-    jugBufFree(&d->queued);
+    /* All sent: keep the queue's memory for the next message, unless a big
+     * burst grew it. */
+    if (d->queued.cap > QUEUE_KEEP) jugBufFree(&d->queued);
+    d->queued.len = 0;
     d->sent = 0;
     return 0;
 }
 
-/* FCGX_PutStr wants room, or FCGX_FFlush wants it all out. With a buffer:
- * frame what it holds, queue it, give the buffer back and send. Without
- * one (idle): allocate it, so the writer has room (PutStr asks again). */
+/* FCGX_PutStr wants room, or FCGX_FFlush wants it all out: frame what the
+ * buffer holds, queue it, send. The buffer is allocated at the first write
+ * and kept until the response ends: a stream writes again and again, and
+ * giving it back after each flush made the allocator trim and refault the
+ * heap on every message (a long-poll that waits has written nothing, and
+ * has none). */
 static void emptyBuffer(FCGX_Stream *s, int doClose) {
     jugDetached *d = s->data;
     (void)doClose;
-    if (d->buf) {
-        if (s->wrNext > d->buf) queueRecord(d, FCGI_STDOUT, d->buf, (size_t)(s->wrNext - d->buf));
-        free(d->buf);
-        d->buf = NULL;
-        s->wrNext = s->stop = NULL;
-        jugDetachedSend(d);
-        return;
-    }
     if (d->failed) return;
-    d->buf = malloc(STREAM_BUFSIZE);
-    if (!d->buf) {
+    if (d->buf && s->wrNext > d->buf) queueRecord(d, FCGI_STDOUT, d->buf, (size_t)(s->wrNext - d->buf));
+    if (!d->buf && !(d->buf = malloc(STREAM_BUFSIZE))) {
         fail(d, ENOMEM);
         return;
     }
     s->wrNext = d->buf;
     s->stop = d->buf + STREAM_BUFSIZE;
+    jugDetachedSend(d);
 }
 
 jugDetached *jugDetach(FCGX_Request *fcgx) {
@@ -177,6 +178,14 @@ void jugDetachedEnd(jugDetached *d) {
         queueRecord(d, FCGI_END_REQUEST, end_body, sizeof(end_body));
     }
     jugDetachedSend(d);
+}
+
+int jugDetachedDrain(jugDetached *d, int timeout_ms) {
+    while (jugDetachedPending(d) > 0) {
+        struct pollfd pfd = {d->fd, POLLOUT, 0};
+        if (poll(&pfd, 1, timeout_ms) <= 0 || jugDetachedSend(d) < 0) return -1;
+    }
+    return 0;
 }
 
 void jugDetachedFree(jugDetached *d) {

@@ -45,6 +45,10 @@ int jugDetachedGone(jugDetached *d);
  * may still be queued afterwards: keep sending until nothing is pending. */
 void jugDetachedEnd(jugDetached *d);
 
+/* Wait up to timeout_ms for queued output to go (for a thread that cannot
+ * leave it to the event loop). 0 when all went, -1 otherwise. */
+int jugDetachedDrain(jugDetached *d, int timeout_ms);
+
 /* Close the connection and free everything. */
 void jugDetachedFree(jugDetached *d);
 

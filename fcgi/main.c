@@ -11,6 +11,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -200,6 +201,10 @@ static int serveFastCgi(void) {
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* Keep freed memory for the next burst: giving it back after each wave of
+     * deliveries (madvise) shot down the TLBs of every thread, and the next
+     * wave faulted it in again. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     jugHostInit(&config, 0);
     maxThreads = jugHostKindNow() == JUG_HOST_FCGID ? 1 : config.threads;
     if (jugParkStart(&config) < 0) return 1;

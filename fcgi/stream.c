@@ -12,6 +12,7 @@
 #include "hold.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,9 @@ static int retryMs(long long sessions, int slots) {
     long long per_slot = slots > 0 ? sessions / slots : sessions;
     long long ms = 500 + per_slot * 40;
     if (ms > 3000) ms = 3000;
-    unsigned r = (unsigned)rand_r(&(unsigned){(unsigned)jugNowMs() ^ (unsigned)sessions});
+    static _Thread_local unsigned seed;
+    if (!seed) seed = (unsigned)jugNowMs() ^ (unsigned)(uintptr_t)&seed;
+    unsigned r = (unsigned)rand_r(&seed);
     return (int)(ms * (80 + (long long)(r % 41)) / 100);
 }
 
@@ -278,6 +281,8 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
     h->retry_ms = 1000;
     jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_UNAVAILABLE);
     jugDetachedEnd(h->conn);
+    jugDetachedDrain(h->conn, 1000);
+    if (h->slot) jugStoreReleaseSlot(ctx->store, h->token);
     jugHeldFree(h);
     return;
 done:

@@ -195,6 +195,7 @@ for (const web of WEBS) for (const mode of MODES) {
   test(`${mode}: after the web server and the worker restart the page carries on${web === "lighttpd" ? ", same session, nothing lost" : ""}`, async () => {
     const before = (await gotData(s.page)).length;
     const logBefore = (await logLines(s.page)).length;
+    const eventsBefore = events.got.length;
     await stack.command("restart-web");
     // Published before the page is back: it waits in the session's queue.
     publish({ channels: ["channel1"], data: "while away" });
@@ -207,7 +208,17 @@ for (const web of WEBS) for (const mode of MODES) {
     const got = (await gotData(s.page)).slice(before);
     if (web === "lighttpd" || sid === s.sid) {
       equal(sid, s.sid, "the session was resumed (cookie)");
-      equal(got, ["while away", "after restart"], "messages across the restart");
+      let seen = got;
+      if (web === "apache" && got.some((d, i) => i > 0 && d === got[i - 1])) {
+        // The overlapping second handshake (see above) made a second session,
+        // subscribed to channel1 too: the page's second socket got its own copy.
+        const others = events.got.slice(eventsBefore).filter((e) => e.channel === "juggernaut:subscribe" &&
+          e.data.channel === "channel1" && e.data.session_id !== s.sid);
+        check(others.length > 0, "a message came twice though no second session was subscribed", got);
+        diag(`${web} ${mode}: a second session (${others[0].data.session_id}) got its own copy`);
+        seen = got.filter((d, i) => i === 0 || d !== got[i - 1]);
+      }
+      equal(seen, ["while away", "after restart"], "messages across the restart");
     } else {
       diag(`${web} ${mode}: a new session after the restart (overlapping handshakes)`);
       equal(got.slice(-1), ["after restart"], "messages after the restart");
