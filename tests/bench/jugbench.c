@@ -1215,7 +1215,8 @@ static int cmdHold(options *o)
     inflight = countInFlight(&b);
     long long tr = benchNowUs();
     long long answered0 = b.answered;
-    publish(rc, o, b.channel, 0);
+    int published = publish(rc, o, b.channel, 0) == 0;
+    printf("release_published: %s\n", published ? "yes" : "no (the publish failed)");
     long long deadline = tr + 30000000;
     while (b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
     printf("released: %lld\nrelease_of: %d\nrelease_s: %.3f\nreleased_with_message: %lld\n",

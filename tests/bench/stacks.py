@@ -174,8 +174,7 @@ class JugStack:
 
     def held_args(self):
         """How jugbench counts held polls: the FastCGI connections open in the
-        workers (the status endpoint's "held" is not kept by the parked-request
-        loop yet)."""
+        workers (counted the same way for Nchan's nginx workers)."""
         return ["--held-fds", ",".join(str(p) for w in self.webs for p in w.worker_pids)]
 
     def pids(self):
