@@ -2,6 +2,7 @@
 // over stdin/stdout (stack.py, sio_stack.py), a tiny Redis client, TAP output
 // and bounded waits.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -10,6 +11,38 @@ import { isDeepStrictEqual, inspect } from "node:util";
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const out = (line) => process.stdout.write(line + "\n");
 export const diag = (text) => String(text).replace(/\n+$/, "").split("\n").forEach((l) => out("# " + l));
+
+// ------------------------------------------------------------ Chromium
+
+const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
+// Without the background-networking flags Chromium keeps trying to reach
+// hosts this machine's closed network refuses.
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync"];
+
+// playwright-core's chromium; when it or the browser is missing, a TAP skip
+// and exit.
+export async function chromiumOrSkip() {
+  let chromium;
+  try {
+    ({ chromium } = await import("playwright-core"));
+  } catch (e) {
+    out("1..0 # SKIP playwright-core is not installed (cd tests/browser && npm ci)");
+    process.exit(0);
+  }
+  if (!existsSync(CHROMIUM)) {
+    out(`1..0 # SKIP ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+    process.exit(0);
+  }
+  return chromium;
+}
+
+// A headless Chromium with a fresh temporary user-data-dir of its own;
+// every newContext() of it is isolated like an incognito window.
+export function launchChromium(chromium) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60000 });
+}
 
 // ------------------------------------------------------------ the private stack
 

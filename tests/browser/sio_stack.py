@@ -60,22 +60,6 @@ def install_original(workdir, docroot):
     return None
 
 
-def sanitizer_reports(env):
-    hits = []
-    for path in env.logs():
-        try:
-            with open(path, errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        for mark in jt.SANITIZER_MARKS:
-            at = text.find(mark)
-            if at >= 0:
-                hits.append("%s:\n%s" % (path, text[max(0, at - 200):at + 2000]))
-                break
-    return hits
-
-
 def build(web):
     """The Env, and the document root the pages go to."""
     if web == "apache":
@@ -151,7 +135,7 @@ def main():
     finally:
         if env:
             env.stop()
-            reply({"stopped": True, "sanitizer": sanitizer_reports(env)})
+            reply({"stopped": True, "sanitizer": jt.sanitizer_reports(env.logs())})
             env.cleanup()
     return 0
 

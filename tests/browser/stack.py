@@ -38,22 +38,6 @@ def reply(obj):
     sys.stdout.flush()
 
 
-def sanitizer_reports(env):
-    hits = []
-    for path in env.logs():
-        try:
-            with open(path, errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        for mark in jt.SANITIZER_MARKS:
-            at = text.find(mark)
-            if at >= 0:
-                hits.append("%s:\n%s" % (path, text[max(0, at - 200):at + 2000]))
-                break
-    return hits
-
-
 def command(env, line):
     if line == "stop-web":
         env.web.stop()
@@ -116,7 +100,7 @@ def main():
             roster.stop()
         if env:
             env.stop()
-            reply({"stopped": True, "sanitizer": sanitizer_reports(env)})
+            reply({"stopped": True, "sanitizer": jt.sanitizer_reports(env.logs())})
             env.cleanup(keep=keep)
     return 0
 

@@ -16,35 +16,20 @@
 // session's deliveries come in order, so anything extra would come first).
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_browser.mjs
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
-import { Redis, Stack, check, diag, equal, out, runTest, sleep, until } from "./harness.mjs";
+import { Redis, Stack, check, chromiumOrSkip, diag, equal, launchChromium, out, runTest, sleep, until } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
 // JUG_BROWSER_TRANSPORTS="multipart sse" runs only those (for debugging one).
 const TRANSPORTS = (process.env.JUG_BROWSER_TRANSPORTS || "sse multipart longpoll jsonp htmlfile").split(/[ ,]+/);
 const TIME_LIMIT_MS = 420000;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-  "--disable-sync"];
 
 
 // ------------------------------------------------------------ skip checks
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  out("1..0 # SKIP playwright-core is not installed (cd tests/browser && npm ci)");
-  process.exit(0);
-}
-if (!existsSync(CHROMIUM)) {
-  out(`1..0 # SKIP ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
-  process.exit(0);
-}
+const chromium = await chromiumOrSkip();
 
 // ------------------------------------------------------------ TAP
 
@@ -398,10 +383,7 @@ async function main() {
     }
     if (!info.url) throw new Error("stack.py failed: " + JSON.stringify(info, null, 1));
     redis = new Redis(info.redis);
-    // launch() gives Chromium a fresh temporary user-data-dir of its own;
-    // every newContext() is isolated like an incognito window.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-      timeout: 60000 });
+    browser = await launchChromium(chromium);
     for (const t of tests) {
       failed += await runTest(++number, t, () => {
         if (consoleLog.length) diag("browser console:\n" + consoleLog.join("\n"));

@@ -16,32 +16,17 @@
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Stack, check, diag, equal, out, parseReply, runTest, sleep, until } from "./harness.mjs";
+import { Stack, check, chromiumOrSkip, diag, equal, launchChromium, out, parseReply, runTest, sleep, until } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.JUG_CHROMIUM || "/usr/bin/chromium";
 const MODES = ["xhr-polling", "jsonp-polling", "default"];
 const WEBS = (process.env.JUG_SIO_WEBS || "lighttpd apache").split(" ");
 const TIME_LIMIT_MS = 300000;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-  "--disable-sync"];
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  out("1..0 # SKIP playwright-core is not installed (cd tests/browser && npm ci)");
-  process.exit(0);
-}
-if (!existsSync(CHROMIUM)) {
-  out(`1..0 # SKIP ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
-  process.exit(0);
-}
+const chromium = await chromiumOrSkip();
 
 // ------------------------------------------------------------ Redis: server events, redis-cli
 
@@ -314,8 +299,7 @@ async function main() {
       events = new Events(info.redis);
       await events.ready;
       if (!browser) {
-        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-          timeout: 30000 });
+        browser = await launchChromium(chromium);
       }
       for (const t of mine) {
         failed += await runTest(++number, t, async () => {

@@ -284,8 +284,7 @@ def t_trimmed_queue_told(env):
         jt.wait_for(logged, 5, "the worker's log line about the trimmed deliveries")
     finally:
         small.stop()
-        reports = [p for p in small.logs()
-                   if any(m in open(p, errors="replace").read() for m in jt.SANITIZER_MARKS)]
+        reports = jt.sanitizer_reports(small.logs())
         small.cleanup(keep=bool(reports))
     jt.check(not reports, "sanitizer reports in the logs of the max_queue stack", reports)
 

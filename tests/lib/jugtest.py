@@ -41,6 +41,23 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+def sanitizer_reports(paths):
+    """An excerpt around the first sanitizer report of each log in paths."""
+    hits = []
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for mark in SANITIZER_MARKS:
+            at = text.find(mark)
+            if at >= 0:
+                hits.append("%s:\n%s" % (path, text[max(0, at - 200):at + 3000]))
+                break
+    return hits
+
+
 class Skip(Exception):
     """Raise in a test to report it as skipped with the given reason."""
 
@@ -148,18 +165,7 @@ class Suite:
     def _sanitizer_point(self, number):
         """One last test point: no process logged a sanitizer report."""
         self.env.stop()
-        hits = []
-        for path in self.env.logs():
-            try:
-                with open(path, errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            for mark in SANITIZER_MARKS:
-                at = text.find(mark)
-                if at >= 0:
-                    hits.append("%s:\n%s" % (path, text[max(0, at - 200):at + 3000]))
-                    break
+        hits = sanitizer_reports(self.env.logs())
         if hits:
             self.failed += 1
             emit("not ok %d - no sanitizer reports in the logs" % number)
