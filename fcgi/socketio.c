@@ -41,6 +41,7 @@
 #include "keys.h"
 #include "log.h"
 #include "message.h"
+#include "park.h"
 #include "sio_frame.h"
 #include "stats.h"
 #include "stream.h"
@@ -220,10 +221,36 @@ static int readAck(jugContext *ctx, const char *sid, int *first, int *rollover, 
     return 0;
 }
 
+/* The lease's value: the instance of the worker process that took it
+ * (park.h), or "1" where it has none. */
+static const char *leaseHolder(void) {
+    const char *instance = jugParkInstance();
+    return instance[0] ? instance : "1";
+}
+
+static int setLease(jugContext *ctx, const char *sid, long long ms) {
+    return setKey(ctx, 1, sid, leaseHolder(), ms);
+}
+
+/* 1 if a request holds the session: its lease is set, and the worker process
+ * that took it still listens on its notify channel (a worker that was
+ * restarted with the web server left a lease nobody holds). */
 static int holdLeased(jugContext *ctx, const char *sid) {
-    char v[8];
+    char v[32];
     const char *argv[] = {"GET", NULL};
-    return keyCommand(ctx, 1, sid, 2, argv, v, sizeof(v)) < 0 || v[0] != '\0';
+    if (keyCommand(ctx, 1, sid, 2, argv, v, sizeof(v)) < 0) return 1;
+    if (v[0] == '\0') return 0;
+    if (!strcmp(v, "1")) return 1;
+    char chan[JUG_KEY_MAX];
+    jugStore *store = storeFor(ctx);
+    if (!store || jugNotifyInstanceChannel(chan, sizeof(chan), ctx->cfg->key_prefix, v) < 0) return 1;
+    const char *numsub[] = {"PUBSUB", "NUMSUB", chan};
+    redisReply *r = jugStoreCommand(store, 3, numsub);
+    int alive = !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer > 0;
+    if (r) freeReplyObject(r);
+    if (!alive) jugLog(JUG_LOG_DEBUG, "socket.io: the lease of %s was taken by worker %s, gone since", sid, v);
+    return alive;
 }
 
 static int holdSeconds(const jugConfig *cfg) {
@@ -431,7 +458,7 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
     /* Not when Redis failed: each call would stall the loop for its timeout. */
     if (h && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
         if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
-        else setKey(ctx, 1, h->sid, "1", SIO_LEASE_NEXT_MS);
+        else setLease(ctx, h->sid, SIO_LEASE_NEXT_MS);
     }
     free(p->payload);
     p->payload = NULL;
@@ -473,12 +500,12 @@ static void pollGet(sioReq *r) {
         return;
     }
     if (sessionAlive(r, ack) < 0) return;
-    setKey(ctx, 1, r->sid, "1", (long long)hold_s * 1000 + SIO_LEASE_NEXT_MS);
+    setLease(ctx, r->sid, (long long)hold_s * 1000 + SIO_LEASE_NEXT_MS);
     if (first) {
         /* Anything pending waits for the next GET, which acknowledges nothing. */
         setAck(ctx, r->sid, "0");
         respondPayload(r, "1::", 3);
-        setKey(ctx, 1, r->sid, "1", SIO_LEASE_NEXT_MS);
+        setLease(ctx, r->sid, SIO_LEASE_NEXT_MS);
         return;
     }
     sioPoll p = {NULL, 0, 0, ack, ack, ""};
@@ -572,7 +599,7 @@ static void htmlfileGet(sioReq *r) {
         return;
     }
     if (sessionAlive(r, ack) < 0) return;
-    setKey(ctx, 1, r->sid, "1", (long long)ctx->cfg->stream_max_duration * 1000 + SIO_LEASE_NEXT_MS);
+    setLease(ctx, r->sid, (long long)ctx->cfg->stream_max_duration * 1000 + SIO_LEASE_NEXT_MS);
     sioStream s = {first};
     if (first) setAck(ctx, r->sid, "0");
     jugStreamRun(ctx, r->sid, ack, &htmlfileOps, &s);
