@@ -483,7 +483,7 @@ static void resync(jugHeld *h) {
 
 /* A request just handed over: index it, then give it what it may have
  * missed between its Redis call and now. */
-static void adopt(jugHeld *h, long long now) {
+static void adopt(jugHeld *h) {
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;
@@ -506,7 +506,6 @@ static void adopt(jugHeld *h, long long now) {
             free(copy);
         }
     }
-    (void)now;
 }
 
 static void takeHandovers(void) {
@@ -514,7 +513,6 @@ static void takeHandovers(void) {
     jugHeld *list = handHead;
     handHead = NULL;
     pthread_mutex_unlock(&handLock);
-    long long now = jugNowMs();
     /* The list is newest first; adopt in arrival order. */
     jugHeld *rev = NULL;
     while (list) {
@@ -525,7 +523,7 @@ static void takeHandovers(void) {
     }
     while (rev) {
         jugHeld *next = rev->all_next;
-        adopt(rev, now);
+        adopt(rev);
         rev = next;
     }
 }
@@ -644,7 +642,7 @@ static void touchSessions(const char **sids, int n) {
 static void tick(void) {
     long long now = jugNowMs();
     const char *touch[TOUCH_BATCH];
-    char (*sids)[JUG_SID_LEN + 1] = malloc(sizeof(*sids) * TOUCH_BATCH);
+    static char sids[TOUCH_BATCH][JUG_SID_LEN + 1];   /* the loop thread's own */
     int n = 0;
     for (jugHeld *h = allHead, *next; h; h = next) {
         next = h->all_next;
@@ -653,7 +651,7 @@ static void tick(void) {
             continue;
         }
         int wants_touch = jugHeldTick(h, now);
-        if (wants_touch && sids && n < TOUCH_BATCH) {
+        if (wants_touch && n < TOUCH_BATCH) {
             memcpy(sids[n], h->sid, sizeof(sids[n]));
             touch[n] = sids[n];
             n++;
@@ -661,7 +659,6 @@ static void tick(void) {
         settle(h);
     }
     touchSessions(touch, n);
-    free(sids);
     buryDead();
     ringTrim(now);
     if (!sub && !atomic_load(&stopping) && now >= nextSubscribeMs) subscribe();
