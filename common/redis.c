@@ -77,16 +77,17 @@ const char *jugScriptSha(jugScript script) {
     return jugScriptTexts[script].sha;
 }
 
-/* EVALSHA, or EVAL with the source in place of the SHA. */
-static redisReply *evalScript(redisContext *c, const char *command, const char *body, int numkeys,
-                              int argc, const char **argv, const size_t *argvlen) {
+/* EVALSHA, or EVAL with the source in place of the SHA: sent and its reply
+ * read (reply != NULL), or only appended to the output buffer (reply ==
+ * NULL, pipelining). 0, or -1 when the connection failed or memory ran out. */
+static int evalScript(redisContext *c, const char *command, const char *body, int numkeys, int argc,
+                      const char **argv, const size_t *argvlen, redisReply **reply) {
     enum { STACK_ARGS = 32 };
     const char *stackv[STACK_ARGS];
     size_t stacklen[STACK_ARGS];
-    int total = argc + 3;
+    int total = argc + 3, rc = -1;
     const char **v = total <= STACK_ARGS ? stackv : malloc(sizeof(char *) * (size_t)total);
     size_t *vlen = total <= STACK_ARGS ? stacklen : malloc(sizeof(size_t) * (size_t)total);
-    redisReply *reply = NULL;
     if (!v || !vlen) goto done;
     char nk[16];
     snprintf(nk, sizeof(nk), "%d", numkeys);
@@ -100,23 +101,39 @@ static redisReply *evalScript(redisContext *c, const char *command, const char *
         v[i + 3] = argv[i];
         vlen[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    reply = redisCommandArgv(c, total, v, vlen);
+    if (reply) {
+        *reply = redisCommandArgv(c, total, v, vlen);
+        rc = *reply ? 0 : -1;
+    } else {
+        rc = redisAppendCommandArgv(c, total, v, vlen) == REDIS_OK ? 0 : -1;
+    }
 done:
     if (v != stackv) free(v);
     if (vlen != stacklen) free(vlen);
-    return reply;
+    return rc;
 }
 
 redisReply *jugRedisScript(redisContext *c, jugScript script, int numkeys, int argc,
                            const char **argv, const size_t *argvlen) {
     const jugScriptText *text = &jugScriptTexts[script];
-    redisReply *r = evalScript(c, "EVALSHA", text->sha, numkeys, argc, argv, argvlen);
+    redisReply *r = NULL;
+    evalScript(c, "EVALSHA", text->sha, numkeys, argc, argv, argvlen, &r);
     /* Redis forgets scripts on restart or SCRIPT FLUSH: send the source once. */
-    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+    if (jugRedisNoScript(r)) {
         freeReplyObject(r);
-        r = evalScript(c, "EVAL", text->source, numkeys, argc, argv, argvlen);
+        r = NULL;
+        evalScript(c, "EVAL", text->source, numkeys, argc, argv, argvlen, &r);
     }
     return r;
+}
+
+int jugRedisScriptAppend(redisContext *c, jugScript script, int numkeys, int argc, const char **argv,
+                         const size_t *argvlen) {
+    return evalScript(c, "EVALSHA", jugScriptTexts[script].sha, numkeys, argc, argv, argvlen, NULL);
+}
+
+int jugRedisNoScript(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8);
 }
 
 /* ---- what errors mean ---- */

@@ -79,6 +79,16 @@ redisContext *jugRedisConnect(const jugRedisAddress *addr, int timeout_ms, char 
 redisReply *jugRedisScript(redisContext *c, jugScript script, int numkeys, int argc,
                            const char **argv, const size_t *argvlen);
 
+/* Pipelining: append the script's EVALSHA to c's output buffer, to be sent
+ * with the next reply read (redisGetReply). 0, or -1 (out of memory). A
+ * reply for which jugRedisNoScript is true must be run again with
+ * jugRedisScript, which loads the script. */
+int jugRedisScriptAppend(redisContext *c, jugScript script, int numkeys, int argc, const char **argv,
+                         const size_t *argvlen);
+
+/* 1 if r is Redis's "NOSCRIPT" error: the script is not loaded. */
+int jugRedisNoScript(const redisReply *r);
+
 /* Lua source and SHA1 hex of a script (for tests and diagnostics). */
 const char *jugScriptSource(jugScript script);
 const char *jugScriptSha(jugScript script);

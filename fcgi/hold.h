@@ -2,9 +2,12 @@
  *
  * Every transport is a jugStreamOps client (stream.h); a long-poll is the
  * one whose ops answer once, with the first batch. jugHoldStart (called by
- * the handler thread) asks Redis once: acknowledge, what is pending, and a
- * hold slot; it answers at once or parks the request in the loop (park.h),
- * which then calls the functions below, all in the loop thread. */
+ * the handler thread) takes the request over from libfcgi and hands it to
+ * the event loop (park.h) at once, so handler threads never wait for Redis
+ * here. The loop asks Redis once for many such requests in one round trip
+ * (acknowledge, what is pending, a hold slot: jugHeldReadArgs), and
+ * jugHeldBegin answers each at once or keeps it held; every function
+ * below runs in the loop thread. */
 #ifndef JUG_HOLD_H
 #define JUG_HOLD_H
 
@@ -34,8 +37,10 @@ typedef struct jugHeld {
     long long ack;                /* acknowledged by the request */
     long long last;               /* highest delivery id written */
     long long seq;                /* the delivery counter when Redis was read */
-    unsigned epoch;               /* park.h epoch when Redis was read */
     long long started_ms, deadline_ms, next_keepalive_ms, next_touch_ms;
+    long long hold_ms;            /* how long it may be held at most */
+    int may_wait;                 /* a stream, or a long-poll with a timeout */
+    int delaying;                 /* not held: answered empty at deadline_ms (ops->wait_unheld) */
     int slot;                     /* holds a host-wide slot in <prefix>holds */
     long long lost;               /* deliveries trimmed from the queue (told to a long-poll) */
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
@@ -44,6 +49,7 @@ typedef struct jugHeld {
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
     int indexed;                  /* in the sid and channel tables */
+    int closing;                  /* ended: out of the tables, its answer going out */
     int watching_out;             /* epoll also waits for the socket to take output */
     int dirty;                    /* on the list of requests a notification wrote to */
     int dead;                     /* freed at the end of this loop turn */
@@ -67,7 +73,16 @@ typedef struct jugHeld {
 void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_ms,
                   const jugStreamOps *ops, const void *state);
 
-/* Loop side. Each returns nothing; the request may have ended (h->ended). */
+/* Loop side. */
+
+/* The arguments of the request's first Redis read (can_hold: the loop has
+ * room for it and listens to notifications). */
+void jugHeldReadArgs(const jugHeld *h, int can_hold, jugPollArgs *args);
+/* Its answer (st, and r when OK; the channels move into h): answers, or
+ * writes what is pending. 1 if h is now to be parked, 0 if it has ended. */
+int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *r, int can_hold);
+
+/* The rest return nothing; the request may have ended (h->ended). */
 
 /* A delivery for h (id > h->last, not excepted): write it. */
 void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id);

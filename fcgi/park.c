@@ -4,13 +4,13 @@
  * - every held request in one list (for the timers), a table by session id,
  *   and per channel a list of the held requests subscribed to it;
  * - the pub/sub connection and a plain connection for the loop's own Redis
- *   calls (touching streams' sessions, looking a request up again);
- * - a short history of the notifications received (the "ring"): a request
- *   read Redis (sequence number seq) a moment before it reaches the loop,
- *   and a message published in between was announced before it arrived.
- *   On arrival it is given what the ring has after seq; if the ring no
- *   longer reaches back that far, or the subscription was renewed since,
- *   it reads Redis again instead. */
+ *   calls: the first read of every request handed over (many requests in
+ *   one pipelined round trip), touching streams' sessions, looking a
+ *   request up again.
+ * A request is read and, if it is to wait, indexed in the same loop turn:
+ * every notification published after its read is still unread on the
+ * pub/sub connection then, and one published before it carries ids the
+ * read already covered (id <= its seq). */
 #include "autoconfig.h"
 #include "park.h"
 
@@ -35,9 +35,7 @@
 
 #define TICK_MS 250
 #define RESUBSCRIBE_MS 1000
-#define RING_MAX_ENTRIES 4096
-#define RING_MAX_BYTES (4 << 20)
-#define RING_MAX_AGE_MS 5000
+#define READ_BATCH 256             /* requests read from Redis in one round trip */
 #define CLOSING_MAX_MS 10000
 #define TOUCH_BATCH 500
 #define TABLE_SIZE 4096            /* buckets of the sid and channel tables */
@@ -49,20 +47,10 @@ typedef struct jugChannelList {
     struct jugChannelList *next;   /* bucket chain */
 } jugChannelList;
 
-typedef struct ringEntry {
-    char *text;                    /* the notification as received */
-    size_t len;
-    long long received_ms;
-    long long last_id;             /* M: its highest delivery id; 0 for the others */
-    int instance;                  /* 1: from this process's own channel */
-} ringEntry;
-
-/* Hand-over from handler threads. */
 static pthread_mutex_t handLock = PTHREAD_MUTEX_INITIALIZER;
 static jugHeld *handHead;
-static int heldCount;              /* held or handed over, not yet freed */
+static atomic_int heldCount;       /* parked: waiting in the tables */
 static atomic_int subscribed;
-static atomic_uint epochNow;
 static atomic_int stopping;
 
 static const jugConfig *cfg;
@@ -81,11 +69,6 @@ static jugStore loopStore;
 static long long nextSubscribeMs;
 static char notifyChannel[JUG_KEY_MAX], instanceChannel[JUG_KEY_MAX];
 
-static ringEntry ring[RING_MAX_ENTRIES];
-static int ringStart, ringCount;
-static size_t ringBytes;
-static long long ringDroppedId;    /* highest delivery id no longer in the ring */
-
 /* Tags that tell epoll events apart: a held request's pointer, or these. */
 static char tagWake, tagSub;
 
@@ -101,31 +84,18 @@ const char *jugParkInstance(void) {
     return instance;
 }
 
-unsigned jugParkEpoch(void) {
-    return atomic_load(&epochNow);
-}
-
 int jugParkHeldCount(void) {
-    pthread_mutex_lock(&handLock);
-    int n = heldCount;
-    pthread_mutex_unlock(&handLock);
-    return n;
+    return atomic_load(&heldCount);
 }
 
-int jugParkReady(void) {
-    if (!atomic_load(&subscribed) || atomic_load(&stopping)) return 0;
-    return jugParkHeldCount() < jugHostProcessHoldLimit();
-}
-
-int jugParkAdd(jugHeld *h) {
+int jugParkSubmit(jugHeld *h) {
     pthread_mutex_lock(&handLock);
-    if (!atomic_load(&subscribed) || atomic_load(&stopping) || heldCount >= jugHostProcessHoldLimit()) {
+    if (atomic_load(&stopping)) {
         pthread_mutex_unlock(&handLock);
         return -1;
     }
     h->all_next = handHead;
     handHead = h;
-    heldCount++;
     pthread_mutex_unlock(&handLock);
     uint64_t one = 1;
     if (!inlineMode && write(evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -236,17 +206,10 @@ static void freeHeld(jugHeld *h) {
 }
 
 static void buryDead(void) {
-    int n = 0;
     while (graveyard) {
         jugHeld *h = graveyard;
         graveyard = h->turn_next;
         jugHeldFree(h);
-        n++;
-    }
-    if (n) {
-        pthread_mutex_lock(&handLock);
-        heldCount -= n;
-        pthread_mutex_unlock(&handLock);
     }
 }
 
@@ -259,10 +222,14 @@ static void settle(jugHeld *h) {
         jugHeldEnd(h, JUG_END_TIMEOUT);
     }
     if (h->ended) {
-        if (h->indexed) {
-            h->indexed = 0;
-            unindexChannels(h);
-            unindexSid(h);
+        if (!h->closing) {
+            h->closing = 1;
+            if (h->indexed) {
+                h->indexed = 0;
+                unindexChannels(h);
+                unindexSid(h);
+                atomic_fetch_sub(&heldCount, 1);
+            }
             releaseSlot(h);
             jugDetachedEnd(h->conn);
             h->deadline_ms = jugNowMs() + CLOSING_MAX_MS;
@@ -278,45 +245,6 @@ static void settle(jugHeld *h) {
 static void endHeld(jugHeld *h, const char *reason) {
     jugHeldEnd(h, reason);
     settle(h);
-}
-
-/* ---- the ring ---- */
-
-static void ringDropOldest(void) {
-    ringEntry *e = &ring[ringStart];
-    if (e->last_id > ringDroppedId) ringDroppedId = e->last_id;
-    ringBytes -= e->len;
-    free(e->text);
-    e->text = NULL;
-    ringStart = (ringStart + 1) % RING_MAX_ENTRIES;
-    ringCount--;
-}
-
-static void ringTrim(long long now) {
-    while (ringCount > 0 && (ringCount >= RING_MAX_ENTRIES || ringBytes > RING_MAX_BYTES ||
-                             now - ring[ringStart].received_ms > RING_MAX_AGE_MS))
-        ringDropOldest();
-}
-
-static void ringClear(void) {
-    while (ringCount > 0) ringDropOldest();
-}
-
-static void ringAdd(const char *text, size_t len, long long last_id, int own, long long now) {
-    ringTrim(now);
-    if (ringCount >= RING_MAX_ENTRIES) ringDropOldest();
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        /* Without it a request arriving now could miss this: make it read Redis. */
-        if (last_id > ringDroppedId) ringDroppedId = last_id;
-        return;
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    ringEntry *e = &ring[(ringStart + ringCount) % RING_MAX_ENTRIES];
-    *e = (ringEntry){copy, len, now, last_id, own};
-    ringCount++;
-    ringBytes += len;
 }
 
 /* ---- notifications ---- */
@@ -345,16 +273,6 @@ static int parseAnnounce(char *text, size_t len, announce *a) {
     return 0;
 }
 
-static long long announceLastId(const char *text, size_t len) {
-    long long first = strtoll(text + 2, NULL, 10);
-    const char *nl = memchr(text, '\n', len);
-    long long n = 1;
-    if (!nl) return first;
-    for (const char *p = nl + 1; p < text + len && *p != '\n'; p++)
-        if (*p == ' ') n++;
-    return first + n - 1;
-}
-
 static int excepted(const char *except, const char *sid) {
     size_t n = strlen(sid);
     for (const char *p = except; (p = strstr(p, sid)) != NULL; p += n)
@@ -378,8 +296,8 @@ static void buildItem(jugBuf *b, long long id, const char *channel, const announ
     jugBufAppend(b, a->tail, a->tail_len);
 }
 
-/* Hand an announced message to the held requests of its channels; only
- * `only` if given (a request just parked, catching up from the ring). */
+/* Hand an announced message to the held requests of its channels (only
+ * `only` if given). */
 static void deliverAnnounce(char *text, size_t len, jugHeld *only) {
     announce a;
     if (parseAnnounce(text, len, &a) < 0) {
@@ -447,8 +365,7 @@ static void instanceNotice(const char *text, jugHeld *only) {
     }
 }
 
-/* Read the request's session from Redis again: after a change of channels,
- * or when it missed what the ring could have told it. */
+/* Read the request's session from Redis again: its channels changed. */
 static void resync(jugHeld *h) {
     long long now = jugNowMs();
     jugPollArgs args = {h->ack, h->last, 500, h->token, h->ops->one_batch ? 1 : 2,
@@ -473,7 +390,6 @@ static void resync(jugHeld *h) {
         h->channel_count++;
     }
     if (r.seq > h->seq) h->seq = r.seq;
-    h->epoch = jugParkEpoch();
     indexChannels(h);
     jugHeldDeliverBatch(h, &r.d);
     jugPollResultFree(&r);
@@ -481,39 +397,69 @@ static void resync(jugHeld *h) {
     settle(h);
 }
 
-/* A request just handed over: index it, then give it what it may have
- * missed between its Redis call and now. */
-static void adopt(jugHeld *h) {
+/* In the list of the loop's requests (the timers, shutdown) and watched. */
+static void track(jugHeld *h) {
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;
     allHead = h;
+    watch(h, 1);
+}
+
+/* A request that waits: in the tables, where notifications find it. */
+static void park(jugHeld *h) {
+    track(h);
+    if (h->delaying) return;
     indexSid(h);
     indexChannels(h);
     h->indexed = 1;
-    watch(h, 1);
-    if (h->epoch != jugParkEpoch() || ringDroppedId > h->seq) {
-        resync(h);
-        return;
+    atomic_fetch_add(&heldCount, 1);
+}
+
+/* Whether one more request may be held: the loop listens, and has room. */
+static int roomToHold(int reserved) {
+    return atomic_load(&subscribed) && !atomic_load(&stopping) &&
+           atomic_load(&heldCount) + reserved < jugHostProcessHoldLimit();
+}
+
+/* Read n requests from Redis in one round trip, then answer or park each. */
+static void readBatch(jugHeld **batch, int n) {
+    jugPollArgs args[READ_BATCH];
+    jugPollResult res[READ_BATCH];
+    jugStoreStatus st[READ_BATCH];
+    int can_hold[READ_BATCH], sent = 0, reserved = 0;
+    for (int i = 0; i < n; i++) {
+        can_hold[i] = batch[i]->may_wait && roomToHold(reserved);
+        reserved += can_hold[i];
+        jugHeldReadArgs(batch[i], can_hold[i], &args[i]);
+        if (sent == i && jugStorePollSend(&loopStore, batch[i]->sid, &args[i]) == 0) sent++;
     }
-    for (int i = 0; i < ringCount && !h->ended; i++) {
-        ringEntry *e = &ring[(ringStart + i) % RING_MAX_ENTRIES];
-        if (e->instance) {
-            if (e->received_ms >= h->started_ms - 1) instanceNotice(e->text, h);
-        } else if (e->last_id > h->seq) {
-            char *copy = strndup(e->text, e->len);
-            if (copy) deliverAnnounce(copy, e->len, h);
-            free(copy);
+    for (int i = 0; i < n; i++) {
+        int again = 0;
+        st[i] = i < sent ? jugStorePollReceive(&loopStore, &res[i], &again) : JUG_STORE_UNAVAILABLE;
+        if (i >= sent) memset(&res[i], 0, sizeof(res[i]));
+        if (again) st[i] = jugStorePollHold(&loopStore, batch[i]->sid, &args[i], &res[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        jugHeld *h = batch[i];
+        if (st[i] == JUG_STORE_UNAVAILABLE)
+            jugLog(JUG_LOG_DEBUG, "park: reading %s: %s", h->sid, loopStore.err);
+        if (jugHeldBegin(h, &loopStore, st[i], &res[i], can_hold[i])) {
+            park(h);
+        } else {
+            track(h);
+            settle(h);
         }
+        jugPollResultFree(&res[i]);
     }
 }
 
+/* The requests the handler threads submitted, in arrival order. */
 static void takeHandovers(void) {
     pthread_mutex_lock(&handLock);
     jugHeld *list = handHead;
     handHead = NULL;
     pthread_mutex_unlock(&handLock);
-    /* The list is newest first; adopt in arrival order. */
     jugHeld *rev = NULL;
     while (list) {
         jugHeld *next = list->all_next;
@@ -521,10 +467,15 @@ static void takeHandovers(void) {
         rev = list;
         list = next;
     }
+    jugHeld *batch[READ_BATCH];
+    int n = 0;
     while (rev) {
-        jugHeld *next = rev->all_next;
-        adopt(rev);
-        rev = next;
+        batch[n++] = rev;
+        rev = rev->all_next;
+        if (n == READ_BATCH || !rev) {
+            readBatch(batch, n);
+            n = 0;
+        }
     }
 }
 
@@ -547,7 +498,6 @@ static void dropSubscription(const char *reason) {
     }
     if (atomic_exchange(&subscribed, 0))
         jugLog(JUG_LOG_WARNING, "park: lost the notification channel (%s); reconnecting", why);
-    ringClear();
     /* What they wait for may be announced while nobody listens: the
      * long-polls answer now (their clients poll again at once), the
      * streams end as if at their maximum duration (they reconnect). */
@@ -580,7 +530,6 @@ static int subscribe(void) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tagSub};
         epoll_ctl(epfd, EPOLL_CTL_ADD, sub->fd, &ev);
     }
-    atomic_fetch_add(&epochNow, 1);
     atomic_store(&subscribed, 1);
     jugLog(JUG_LOG_DEBUG, "park: listening on %s and %s", notifyChannel, instanceChannel);
     return 0;
@@ -589,13 +538,9 @@ static int subscribe(void) {
 static void handleMessage(redisReply *r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING) return;
     const redisReply *chan = r->element[1], *msg = r->element[2];
-    int own = !strcmp(chan->str, instanceChannel);
-    long long now = jugNowMs();
-    if (own) {
-        ringAdd(msg->str, msg->len, 0, 1, now);
+    if (!strcmp(chan->str, instanceChannel)) {
         instanceNotice(msg->str, NULL);
     } else if (msg->len > 2 && msg->str[0] == 'M') {
-        ringAdd(msg->str, msg->len, announceLastId(msg->str, msg->len), 0, now);
         jugStatsAdd(JUG_STAT_PUBLISHES, 1);
         deliverAnnounce(msg->str, msg->len, NULL);
     }
@@ -660,7 +605,6 @@ static void tick(void) {
     }
     touchSessions(touch, n);
     buryDead();
-    ringTrim(now);
     if (!sub && !atomic_load(&stopping) && now >= nextSubscribeMs) subscribe();
 }
 
@@ -757,11 +701,14 @@ int jugParkStart(const jugConfig *config) {
     return 0;
 }
 
-int jugParkInitInline(const jugConfig *config) {
-    if (epfd >= 0) return atomic_load(&subscribed) ? 0 : -1;
-    inlineMode = 1;
-    if (setup(config) < 0) return -1;
-    return subscribe();
+int jugParkInitInline(const jugConfig *config, int listen) {
+    if (epfd < 0) {
+        inlineMode = 1;
+        if (setup(config) < 0) return -1;
+    }
+    if (listen && !atomic_load(&subscribed) && subscribe() < 0)
+        jugLog(JUG_LOG_WARNING, "park: no notification channel: the request is not held");
+    return 0;
 }
 
 void jugParkRunInline(void) {

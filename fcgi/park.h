@@ -24,24 +24,18 @@ struct jugHeld;
  * is). 0, or -1 if the thread could not start. */
 int jugParkStart(const jugConfig *cfg);
 
-/* CGI mode: set up the loop in this thread (subscribe). 0, or -1 when Redis
- * cannot be reached (the request is then not held). */
-int jugParkInitInline(const jugConfig *cfg);
+/* CGI mode: set up the loop in this thread, and subscribe if listen (a
+ * request that may wait). 0, or -1 if the loop cannot be set up; when Redis
+ * cannot be reached the request is answered without being held. */
+int jugParkInitInline(const jugConfig *cfg, int listen);
 
-/* Hand a held request to the loop, which owns it from now on. -1 (the
- * caller still owns it) when the loop cannot take it: pub/sub is down, or
- * max_held_per_process requests are held already. */
-int jugParkAdd(struct jugHeld *h);
+/* Hand a request (hold.h) to the loop, which owns it from now on: it reads
+ * Redis for it, answers it or holds it. -1 (the caller still owns it) when
+ * the loop is stopping. */
+int jugParkSubmit(struct jugHeld *h);
 
-/* CGI mode: run the loop until the one parked request has ended. */
+/* CGI mode: run the loop until the one submitted request has ended. */
 void jugParkRunInline(void);
-
-/* 1 when a new request could be held now (room, and pub/sub is up). */
-int jugParkReady(void);
-
-/* The subscription's generation: a request that read Redis under an older
- * one may have missed notifications and is looked up again when parked. */
-unsigned jugParkEpoch(void);
 
 /* This process's instance id (12 characters), the prefix of its tokens. */
 const char *jugParkInstance(void);

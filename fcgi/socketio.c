@@ -447,9 +447,6 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
          * too little and repeat it). The client reconnects and gets it then. */
         respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
     } else {
-        /* Not held for want of a slot (mod_fcgid, CGI): the page polls again
-         * at once, so make it wait here, in the handler thread. */
-        if (p->count == 0 && h && h->retry_ms > 0 && ctx->store && !jugShuttingDown()) sleepMs(h->retry_ms);
         size_t len;
         const char *body = p->count ? unframed(p, &len) : SIO_NOOP;
         if (!p->count) len = 3;
@@ -465,8 +462,11 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
     return ctx->res->gone ? -1 : 0;
 }
 
+/* A GET not held for want of a slot (mod_fcgid, CGI) is answered after the
+ * retry interval: socket.io pages poll again at once. */
 static const jugStreamOps sioPollOps = {
     .one_batch = 1,
+    .wait_unheld = 1,
     .state_size = sizeof(sioPoll),
     .name = "longpoll",
     .message = sioPollMessage,

@@ -294,22 +294,29 @@ void jugPollResultFree(jugPollResult *r) {
     memset(r, 0, sizeof(*r));
 }
 
-jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *a,
-                                jugPollResult *out) {
-    const jugConfig *cfg = store->cfg;
-    memset(out, 0, sizeof(*out));
+/* poll.lua's ARGV for one request (docs at the top of the script). */
+typedef struct pollArgv {
     scriptNumbers n;
-    fillNumbers(&n, cfg);
-    char sack[24], safter[24], sbatch[24], shold[24], shold_ms[24], smax[24];
-    fmtLL(sack, sizeof(sack), a->ack);
-    fmtLL(safter, sizeof(safter), a->after);
-    fmtLL(sbatch, sizeof(sbatch), a->max > 0 ? a->max : 1);
-    fmtLL(shold, sizeof(shold), a->hold);
-    fmtLL(shold_ms, sizeof(shold_ms), a->hold_ms);
-    fmtLL(smax, sizeof(smax), a->max_held);
-    const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, sack, safter, sbatch,
-                          a->token ? a->token : "", shold, shold_ms, smax};
-    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 12, argv);
+    char ack[24], after[24], batch[24], hold[24], hold_ms[24], max_held[24];
+    const char *v[12];
+} pollArgv;
+
+static void pollArgvFill(pollArgv *p, const jugConfig *cfg, const char *sid, const jugPollArgs *a) {
+    fillNumbers(&p->n, cfg);
+    fmtLL(p->ack, sizeof(p->ack), a->ack);
+    fmtLL(p->after, sizeof(p->after), a->after);
+    fmtLL(p->batch, sizeof(p->batch), a->max > 0 ? a->max : 1);
+    fmtLL(p->hold, sizeof(p->hold), a->hold);
+    fmtLL(p->hold_ms, sizeof(p->hold_ms), a->hold_ms);
+    fmtLL(p->max_held, sizeof(p->max_held), a->max_held);
+    const char *v[12] = {cfg->key_prefix, cfg->channel, sid, p->n.ttl_ms, p->n.backstop, p->ack, p->after,
+                         p->batch, a->token ? a->token : "", p->hold, p->hold_ms, p->max_held};
+    memcpy(p->v, v, sizeof(v));
+}
+
+/* poll.lua's reply (NULL: no answer) into out; frees r. */
+static jugStoreStatus pollResult(jugStore *store, redisReply *r, jugPollResult *out) {
+    memset(out, 0, sizeof(*out));
     jugStoreStatus st = replyStatus(store, r);
     if (st == JUG_STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 3)) {
         setError(store, "%s", "poll script answered something unexpected");
@@ -326,6 +333,50 @@ jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollA
     if (st != JUG_STORE_OK) jugPollResultFree(out);
     if (r) freeReplyObject(r);
     return st;
+}
+
+jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *a,
+                                jugPollResult *out) {
+    pollArgv p;
+    pollArgvFill(&p, store->cfg, sid, a);
+    return pollResult(store, runScript(store, JUG_SCRIPT_POLL, 12, p.v), out);
+}
+
+int jugStorePollSend(jugStore *store, const char *sid, const jugPollArgs *a) {
+    if (!store->redis) store->unsent = 0;
+    if (ensureConnected(store) < 0) return -1;
+    pollArgv p;
+    pollArgvFill(&p, store->cfg, sid, a);
+    if (jugRedisScriptAppend(store->redis, JUG_SCRIPT_POLL, 0, 12, p.v, NULL) == 0) return 0;
+    setError(store, "%s", "out of memory");
+    dropConnection(store);
+    return -1;
+}
+
+jugStoreStatus jugStorePollReceive(jugStore *store, jugPollResult *out, int *again) {
+    redisReply *r = NULL;
+    *again = 0;
+    memset(out, 0, sizeof(*out));
+    if (!store->redis) {
+        /* An earlier reply of the batch failed: this one was not run if
+         * Redis had closed the connection before the batch. */
+        *again = store->unsent;
+        return store->unsent ? JUG_STORE_OK : JUG_STORE_UNAVAILABLE;
+    }
+    if (redisGetReply(store->redis, (void **)&r) != REDIS_OK) {
+        store->kind = JUG_REDIS_ERR_CONNECTION;
+        setError(store, "Redis: %s", store->redis->errstr);
+        store->unsent = closedByServer(store->redis);
+        dropConnection(store);
+        *again = store->unsent;
+        return store->unsent ? JUG_STORE_OK : JUG_STORE_UNAVAILABLE;
+    }
+    if (jugRedisNoScript(r)) {
+        freeReplyObject(r);
+        *again = 1;
+        return JUG_STORE_OK;
+    }
+    return pollResult(store, r, out);
 }
 
 jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,

@@ -26,6 +26,7 @@ typedef struct jugStore {
     const jugConfig *cfg;
     redisContext *redis;     /* NULL until first use or after a failure */
     jugRedisErrorKind kind;  /* what the last failure was (NONE after a success) */
+    int unsent;              /* a pipelined batch was lost unsent: Redis had closed the connection */
     char err[256];
 } jugStore;
 
@@ -78,6 +79,17 @@ typedef struct jugPollResult {
 jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,
                                 jugPollResult *out);
 void jugPollResultFree(jugPollResult *r);
+
+/* The same, pipelined (the event loop reads many requests in one round
+ * trip): jugStorePollSend appends a poll to the connection's output, and
+ * each jugStorePollReceive reads the next reply, in the order sent. Send
+ * returns 0, or -1 with err (unavailable). Receive sets *again (and returns
+ * OK with nothing in out) when the poll did not run: Redis had not loaded
+ * the script, or had closed the connection before the batch arrived. Run
+ * it again with jugStorePollHold once the batch is read. After any other
+ * failure of the connection the remaining receives answer UNAVAILABLE. */
+int jugStorePollSend(jugStore *store, const char *sid, const jugPollArgs *args);
+jugStoreStatus jugStorePollReceive(jugStore *store, jugPollResult *out, int *again);
 
 /* Mark the sessions of held streams alive; *dead (malloc'd, count in
  * *ndead) gets the sids that are not. */

@@ -198,18 +198,17 @@ static int setChannels(jugHeld *h, char **names, int count) {
     return 0;
 }
 
+/* Handler side: everything the loop needs, then hand the request over. */
 void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_ms,
                   const jugStreamOps *ops, const void *state) {
     const jugConfig *cfg = ctx->cfg;
     int one_batch = ops->one_batch;
-    int want = !one_batch || timeout_ms > 0;
+    int cgi = jugHostKindNow() == JUG_HOST_CGI;
     if (!one_batch && !jugHostOffers(ops->name)) {
         jugLog(JUG_LOG_INFO, "%s %s: transport not offered on this host", ctx->req->endpoint_name, sid);
         jugResponseRetry(ctx->res, 0, jugHostTransportsJson(cfg));
         return;
     }
-    if (want && jugHostKindNow() == JUG_HOST_CGI && jugParkInitInline(cfg) < 0)
-        jugLog(JUG_LOG_WARNING, "%s %s: no notification channel: not held", ctx->req->endpoint_name, sid);
     jugHeld *h = calloc(1, sizeof(*h));
     if (!h) {
         jugResponseError(ctx->res, 500, "internal", "out of memory");
@@ -219,78 +218,101 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
     h->started_ms = jugNowMs();
     h->ops = ops;
     if (state && ops->state_size) memcpy(h->state, state, ops->state_size);
-    h->ctx = *ctx;                /* until detached: the handler's request and response */
+    h->ctx = *ctx;
     h->ctx.held = h;
+    h->ctx.store = NULL;          /* the loop has its own */
     h->ack = h->last = ack;
-
-    int can_hold = want && jugParkReady();
+    h->may_wait = !one_batch || timeout_ms > 0;
+    h->hold_ms = one_batch ? timeout_ms : (long long)cfg->stream_max_duration * 1000;
     snprintf(h->token, sizeof(h->token), "%s.%llu", jugParkInstance(),
              (unsigned long long)atomic_fetch_add(&tokenCounter, 1));
-    h->epoch = jugParkEpoch();
-    long long hold_ms = one_batch ? timeout_ms : (long long)cfg->stream_max_duration * 1000;
-    jugPollArgs args = {ack, ack, HOLD_BATCH, h->token, can_hold ? (one_batch ? 1 : 2) : 0,
-                        hold_ms + SLOT_MARGIN_MS, sharedHoldLimit};
-    jugPollResult r;
-    jugStoreStatus st = jugStorePollHold(ctx->store, sid, &args, &r);
-    if (st != JUG_STORE_OK) {
-        jugRespondStoreError(ctx, st);
+    if (cgi && jugParkInitInline(cfg, h->may_wait) < 0) {
+        jugLog(JUG_LOG_ERROR, "%s %s: cannot set up the event loop", ctx->req->endpoint_name, sid);
+        jugResponseError(ctx->res, 500, "internal", "internal error");
         free(h);
         return;
     }
-    if (r.lost > 0)
-        jugLog(JUG_LOG_WARNING, "%s %s: %lld deliveries were trimmed from its queue (max_queue)",
-               ctx->req->endpoint_name, sid, r.lost);
-    h->lost = r.lost;
-    h->seq = r.seq;
-    h->slot = r.held == 1 && sharedHoldLimit > 0;
-    if (r.held == 2 || (want && !can_hold)) h->retry_ms = retryMs(r.sessions, sharedHoldLimit);
-
-    if (!one_batch && r.held != 1) {
-        /* A stream that cannot be held: refuse it quickly, the client falls
-         * back to polling (which may be answered with a wait). */
-        jugLog(JUG_LOG_DEBUG, "%s %s: not held (no slot free)", ctx->req->endpoint_name, sid);
-        jugResponseRetry(ctx->res, h->retry_ms ? h->retry_ms : 1000, jugHostTransportsJson(cfg));
-        goto done;
-    }
-    if (!one_batch && streamStart(h) != 0) goto done;
-    jugHeldDeliverBatch(h, &r.d);
-    if (one_batch && (r.held != 1 || r.d.count > 0)) {
-        jugHeldEnd(h, r.d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
-        goto done;
-    }
-    if (!one_batch) jugHeldFlush(h);
-    if (ctx->res->gone) goto done;
-
-    /* Park it. */
-    long long now = jugNowMs();
-    h->deadline_ms = now + hold_ms;
-    h->next_keepalive_ms = now + (long long)cfg->keepalive_interval * 1000;
-    h->next_touch_ms = now + (long long)cfg->session_ttl * 1000 / 3;
-    if (setChannels(h, r.channels, r.channel_count) < 0 || detachRequest(h, ctx) < 0) {
-        jugLog(JUG_LOG_ERROR, "%s %s: out of memory holding the request", ctx->req->endpoint_name, sid);
-        jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_RECONNECT);
-        goto done;
-    }
-    h->ctx.store = NULL;
-    jugPollResultFree(&r);
-    if (jugParkAdd(h) == 0) {
-        if (jugHostKindNow() == JUG_HOST_CGI) jugParkRunInline();
+    if (detachRequest(h, ctx) < 0) {
+        jugLog(JUG_LOG_ERROR, "%s %s: out of memory taking the request over", ctx->req->endpoint_name, sid);
+        jugResponseError(ctx->res, 500, "internal", "out of memory");
+        free(h);
         return;
     }
-    /* The loop cannot take it (pub/sub went down meanwhile): answer now. */
+    if (jugParkSubmit(h) == 0) {
+        if (cgi) jugParkRunInline();
+        return;
+    }
+    /* Shutting down: no loop to take it. */
     h->retry_ms = 1000;
     jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_UNAVAILABLE);
     jugDetachedEnd(h->conn);
     jugDetachedDrain(h->conn, 1000);
-    if (h->slot) jugStoreReleaseSlot(ctx->store, h->token);
     jugHeldFree(h);
-    return;
-done:
-    jugPollResultFree(&r);
-    if (h->slot) jugStoreReleaseSlot(ctx->store, h->token);
-    for (int i = 0; i < h->channel_count; i++) free(h->channels[i].name);
-    free(h->channels);
-    free(h);
+}
+
+void jugHeldReadArgs(const jugHeld *h, int can_hold, jugPollArgs *args) {
+    int hold = can_hold && h->may_wait ? (h->ops->one_batch ? 1 : 2) : 0;
+    *args = (jugPollArgs){h->ack, h->ack, HOLD_BATCH, h->token, hold, h->hold_ms + SLOT_MARGIN_MS,
+                          sharedHoldLimit};
+}
+
+int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *r, int can_hold) {
+    const jugConfig *cfg = h->ctx.cfg;
+    const char *what = h->req.endpoint_name;
+    int one_batch = h->ops->one_batch;
+    if (st != JUG_STORE_OK) {
+        h->ctx.store = store;
+        jugRespondStoreError(&h->ctx, st);
+        h->ctx.store = NULL;
+        h->ended = 1;
+        return 0;
+    }
+    if (r->lost > 0)
+        jugLog(JUG_LOG_WARNING, "%s %s: %lld deliveries were trimmed from its queue (max_queue)", what, h->sid,
+               r->lost);
+    h->lost = r->lost;
+    h->seq = r->seq;
+    h->slot = r->held == 1 && sharedHoldLimit > 0;
+    if (r->held == 2 || (h->may_wait && !can_hold)) h->retry_ms = retryMs(r->sessions, sharedHoldLimit);
+
+    if (!one_batch && r->held != 1) {
+        /* A stream that cannot be held: refuse it quickly, the client falls
+         * back to polling (which may be answered with a wait). */
+        jugLog(JUG_LOG_DEBUG, "%s %s: not held (no slot free)", what, h->sid);
+        jugResponseRetry(h->ctx.res, h->retry_ms ? h->retry_ms : 1000, jugHostTransportsJson(cfg));
+        h->ended = 1;
+        return 0;
+    }
+    if (!one_batch && streamStart(h) != 0) {
+        h->ended = 1;
+        return 0;
+    }
+    jugHeldDeliverBatch(h, &r->d);
+    long long now = jugNowMs();
+    if (one_batch && (r->held != 1 || r->d.count > 0)) {
+        if (r->d.count == 0 && h->retry_ms > 0 && h->ops->wait_unheld) {
+            /* Answered empty after its retry interval, held by no slot and
+             * listening to nothing (socket.io pages poll again at once). */
+            h->deadline_ms = now + h->retry_ms;
+            return 1;
+        }
+        jugHeldEnd(h, r->d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
+        return 0;
+    }
+    if (!one_batch) jugHeldFlush(h);
+    if (h->ctx.res->gone) {
+        h->ended = 1;
+        return 0;
+    }
+    h->deadline_ms = now + h->hold_ms;
+    h->next_keepalive_ms = now + (long long)cfg->keepalive_interval * 1000;
+    h->next_touch_ms = now + (long long)cfg->session_ttl * 1000 / 3;
+    if (setChannels(h, r->channels, r->channel_count) < 0) {
+        jugLog(JUG_LOG_ERROR, "%s %s: out of memory holding the request", what, h->sid);
+        jugHeldEnd(h, one_batch ? JUG_END_TIMEOUT : JUG_END_RECONNECT);
+        return 0;
+    }
+    return 1;
 }
 
 void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStreamOps *ops,

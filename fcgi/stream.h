@@ -11,6 +11,8 @@
 
 typedef struct jugStreamOps {
     int one_batch;               /* long-poll: no headers first; ends with the first batch */
+    int wait_unheld;             /* long-poll not held (no slot): answer empty after its retry
+                                    interval instead of telling the client to wait */
     size_t state_size;           /* bytes of state jugHoldStart copies (at most 64) */
     const char *name;            /* as in the `transports` setting: "sse", "longpoll", ... */
     const char *content_type;
