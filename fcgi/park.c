@@ -424,26 +424,20 @@ static int roomToHold(int reserved) {
 
 /* Read n requests from Redis in one round trip, then answer or park each. */
 static void readBatch(jugHeld **batch, int n) {
-    jugPollArgs args[READ_BATCH];
+    const char *sids[READ_BATCH] = {NULL};
+    jugPollArgs args[READ_BATCH] = {{0}};
     jugPollResult res[READ_BATCH];
     jugStoreStatus st[READ_BATCH];
-    int can_hold[READ_BATCH], sent = 0, reserved = 0;
+    int can_hold[READ_BATCH], reserved = 0;
     for (int i = 0; i < n; i++) {
         can_hold[i] = batch[i]->may_wait && roomToHold(reserved);
         reserved += can_hold[i];
+        sids[i] = batch[i]->sid;
         jugHeldReadArgs(batch[i], can_hold[i], &args[i]);
-        if (sent == i && jugStorePollSend(&loopStore, batch[i]->sid, &args[i]) == 0) sent++;
     }
-    for (int i = 0; i < n; i++) {
-        int again = 0;
-        st[i] = i < sent ? jugStorePollReceive(&loopStore, &res[i], &again) : JUG_STORE_UNAVAILABLE;
-        if (i >= sent) memset(&res[i], 0, sizeof(res[i]));
-        if (again) st[i] = jugStorePollHold(&loopStore, batch[i]->sid, &args[i], &res[i]);
-    }
+    jugStorePollBatch(&loopStore, n, sids, args, st, res);
     for (int i = 0; i < n; i++) {
         jugHeld *h = batch[i];
-        if (st[i] == JUG_STORE_UNAVAILABLE)
-            jugLog(JUG_LOG_DEBUG, "park: reading %s: %s", h->sid, loopStore.err);
         if (jugHeldBegin(h, &loopStore, st[i], &res[i], can_hold[i])) {
             park(h);
         } else {

@@ -342,7 +342,9 @@ jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollA
     return pollResult(store, runScript(store, JUG_SCRIPT_POLL, 12, p.v), out);
 }
 
-int jugStorePollSend(jugStore *store, const char *sid, const jugPollArgs *a) {
+/* Pipelining: append one poll to the connection's output. 0, or -1 with
+ * err (unavailable). */
+static int pollSend(jugStore *store, const char *sid, const jugPollArgs *a) {
     if (!store->redis) store->unsent = 0;
     if (ensureConnected(store) < 0) return -1;
     pollArgv p;
@@ -353,13 +355,15 @@ int jugStorePollSend(jugStore *store, const char *sid, const jugPollArgs *a) {
     return -1;
 }
 
-jugStoreStatus jugStorePollReceive(jugStore *store, jugPollResult *out, int *again) {
+/* The next reply, in the order sent. *again (OK, nothing in out) when the
+ * poll did not run: the script was not loaded, or Redis had closed the
+ * connection before the batch arrived. After any other failure of the
+ * connection the remaining replies are UNAVAILABLE. */
+static jugStoreStatus pollReceive(jugStore *store, jugPollResult *out, int *again) {
     redisReply *r = NULL;
     *again = 0;
     memset(out, 0, sizeof(*out));
     if (!store->redis) {
-        /* An earlier reply of the batch failed: this one was not run if
-         * Redis had closed the connection before the batch. */
         *again = store->unsent;
         return store->unsent ? JUG_STORE_OK : JUG_STORE_UNAVAILABLE;
     }
@@ -377,6 +381,24 @@ jugStoreStatus jugStorePollReceive(jugStore *store, jugPollResult *out, int *aga
         return JUG_STORE_OK;
     }
     return pollResult(store, r, out);
+}
+
+void jugStorePollBatch(jugStore *store, int n, const char *const *sids, const jugPollArgs *args,
+                       jugStoreStatus *st, jugPollResult *out) {
+    int sent = 0;
+    unsigned char *again = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!again) setError(store, "%s", "out of memory");
+    while (again && sent < n && pollSend(store, sids[sent], &args[sent]) == 0) sent++;
+    for (int i = 0; i < n; i++) {
+        int rerun = 0;
+        memset(&out[i], 0, sizeof(out[i]));
+        st[i] = i < sent ? pollReceive(store, &out[i], &rerun) : JUG_STORE_UNAVAILABLE;
+        if (rerun) again[i] = 1;
+    }
+    /* Only once every reply of the batch is in: the connection is free. */
+    for (int i = 0; i < sent; i++)
+        if (again[i]) st[i] = jugStorePollHold(store, sids[i], &args[i], &out[i]);
+    free(again);
 }
 
 jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,

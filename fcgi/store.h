@@ -80,16 +80,14 @@ jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollA
                                 jugPollResult *out);
 void jugPollResultFree(jugPollResult *r);
 
-/* The same, pipelined (the event loop reads many requests in one round
- * trip): jugStorePollSend appends a poll to the connection's output, and
- * each jugStorePollReceive reads the next reply, in the order sent. Send
- * returns 0, or -1 with err (unavailable). Receive sets *again (and returns
- * OK with nothing in out) when the poll did not run: Redis had not loaded
- * the script, or had closed the connection before the batch arrived. Run
- * it again with jugStorePollHold once the batch is read. After any other
- * failure of the connection the remaining receives answer UNAVAILABLE. */
-int jugStorePollSend(jugStore *store, const char *sid, const jugPollArgs *args);
-jugStoreStatus jugStorePollReceive(jugStore *store, jugPollResult *out, int *again);
+/* n polls in one pipelined round trip (the event loop reads every request
+ * handed over since its last turn at once): st[i] and out[i] for sids[i]
+ * and args[i], as jugStorePollHold would give them (out[i] empty unless
+ * OK). A poll Redis did not run (the script was not loaded, or Redis had
+ * closed the connection before the batch arrived) runs again on its own
+ * once the batch's replies are in. */
+void jugStorePollBatch(jugStore *store, int n, const char *const *sids, const jugPollArgs *args,
+                       jugStoreStatus *st, jugPollResult *out);
 
 /* Mark the sessions of held streams alive; *dead (malloc'd, count in
  * *ndead) gets the sids that are not. */

@@ -116,6 +116,34 @@ def t_command_link_lost_repeated_payload(env):
 
 
 @test
+def t_script_flush(env):
+    """after SCRIPT FLUSH, a burst of concurrent polls through the worker is answered in full, none with an error (the batch logic itself: tests/unit/test_store_batch)"""
+    clients = [env.client(["sf"]) for _ in range(40)]
+    env.redis.publish(["sf"], "queued")
+    for c in clients:
+        jt.wait_for(lambda: env.redis.command("LLEN", env.prefix + "session:%s:queue" % c.sid) == 1,
+                    5, "the message in every queue")
+    jt.equal(env.redis.command("SCRIPT", "FLUSH"), "OK", "SCRIPT FLUSH")
+    answers = [None] * len(clients)
+
+    def poll(i):
+        answers[i] = env.http.get("poll", {"session_id": clients[i].sid, "timeout": 5}, timeout=30)
+
+    threads = [threading.Thread(target=poll, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    for i, r in enumerate(answers):
+        jt.check(r is not None and r.status == 200, "poll %d after the flush answered 200" % i, r)
+        jt.equal(data_of(r.json()["messages"]), ["queued"], "poll %d: its message" % i)
+    for path in env.logs():
+        with open(path, errors="replace") as f:
+            bad = [line for line in f if "NOSCRIPT" in line]
+        jt.equal(bad, [], "lines naming NOSCRIPT in " + os.path.basename(path))
+
+
+@test
 def t_redis_restart(env):
     """Redis restart: worker answers 503 while it is down; queued messages survive; new publishes arrive"""
     c = env.client(["rr"])
