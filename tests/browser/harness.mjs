@@ -107,20 +107,29 @@ export class Stack {
 
 // ------------------------------------------------------------ a tiny RESP client
 
+// A connection to Redis's unix socket that calls onReply(value) for each
+// reply (or pub/sub message) as it arrives.
+export function redisConnection(socketPath, onReply) {
+  const sock = net.createConnection(socketPath);
+  let buf = Buffer.alloc(0);
+  sock.on("data", (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      const r = parseReply(buf, 0);
+      if (!r) break;
+      buf = buf.subarray(r.end);
+      onReply(r.value);
+    }
+  });
+  return sock;
+}
+
 export class Redis {
   constructor(socketPath) {
-    this.sock = net.createConnection(socketPath);
-    this.buf = Buffer.alloc(0);
     this.pending = [];
-    this.sock.on("data", (chunk) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      for (;;) {
-        const r = parseReply(this.buf, 0);
-        if (!r) break;
-        this.buf = this.buf.subarray(r.end);
-        const p = this.pending.shift();
-        if (p) (r.value instanceof Error ? p.reject : p.resolve)(r.value);
-      }
+    this.sock = redisConnection(socketPath, (value) => {
+      const p = this.pending.shift();
+      if (p) (value instanceof Error ? p.reject : p.resolve)(value);
     });
     this.sock.on("error", (e) => { for (const p of this.pending.splice(0)) p.reject(e); });
   }
@@ -208,6 +217,12 @@ export async function until(cond, timeout, what, interval = 50) {
 
 
 // Run one test and print its TAP line; 1 if it failed (onFail adds diagnostics).
+// The TAP line for an exception that ends a test file early.
+export function bailOut(e) {
+  out("Bail out! " + (e.message || e).toString().split("\n")[0]);
+  diag(e.stack || String(e));
+}
+
 export async function runTest(number, t, onFail) {
   const started = Date.now();
   try {

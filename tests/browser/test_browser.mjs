@@ -19,7 +19,9 @@
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
-import { Redis, Stack, check, chromiumOrSkip, diag, equal, launchChromium, out, runTest, sleep, until } from "./harness.mjs";
+import {
+  Redis, Stack, bailOut, check, chromiumOrSkip, diag, equal, launchChromium, out, runTest, sleep, until,
+} from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // JUG_BROWSER_TRANSPORTS="multipart sse" runs only those (for debugging one).
@@ -394,8 +396,7 @@ async function main() {
     }
   } catch (e) {
     failed++;
-    out("Bail out! " + (e.message || e).toString().split("\n")[0]);
-    diag(e.stack || String(e));
+    bailOut(e);
   } finally {
     clearTimeout(bail);
     if (failed) await stack.command("keep", 5000).catch(() => {});

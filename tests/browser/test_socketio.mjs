@@ -16,10 +16,11 @@
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
 import { spawnSync } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Stack, check, chromiumOrSkip, diag, equal, launchChromium, out, parseReply, runTest, sleep, until } from "./harness.mjs";
+import {
+  Stack, bailOut, check, chromiumOrSkip, diag, equal, launchChromium, out, redisConnection, runTest, sleep, until,
+} from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MODES = ["xhr-polling", "jsonp-polling", "default"];
@@ -35,18 +36,9 @@ class Events {
   constructor(socketPath) {
     this.got = [];
     this.acks = 0;
-    this.buf = Buffer.alloc(0);
-    this.sock = net.createConnection(socketPath);
-    this.sock.on("data", (chunk) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      for (;;) {
-        const r = parseReply(this.buf, 0);
-        if (!r) break;
-        this.buf = this.buf.subarray(r.end);
-        const v = r.value;
-        if (Array.isArray(v) && v[0] === "subscribe") this.acks++;
-        if (Array.isArray(v) && v[0] === "message") this.got.push({ channel: v[1], data: JSON.parse(v[2]) });
-      }
+    this.sock = redisConnection(socketPath, (v) => {
+      if (Array.isArray(v) && v[0] === "subscribe") this.acks++;
+      if (Array.isArray(v) && v[0] === "message") this.got.push({ channel: v[1], data: JSON.parse(v[2]) });
     });
     const names = ["juggernaut:subscribe", "juggernaut:unsubscribe", "juggernaut:custom"];
     this.sock.write(`*${names.length + 1}\r\n$9\r\nSUBSCRIBE\r\n` +
@@ -323,8 +315,7 @@ async function main() {
     }
   } catch (e) {
     failed++;
-    out("Bail out! " + (e.message || e).toString().split("\n")[0]);
-    diag(e.stack || String(e));
+    bailOut(e);
   } finally {
     clearTimeout(bail);
     if (browser) await browser.close().catch(() => {});
