@@ -717,14 +717,13 @@ def t_vanished_sse(lab):
 
 @test
 def t_cgi_held_poll(lab):
-    """plain CGI: a long-poll is held (a hold slot taken) and a publish answers it within a second; the slot is given back"""
-    env = lab.env("cgi", web=None, poll_timeout=5, session_ttl=30)
+    """plain CGI: a long-poll is held (a hold slot taken) and a publish answers it at once, long before its timeout; the slot is given back"""
+    env = lab.env("cgi", web=None, poll_timeout=10, session_ttl=30)
     sid = cgi(env, "GET", "/connect", "channel=cgi-held").json()["session_id"]
     result = {}
 
     def poll():
-        result["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=5" % sid)
-        result["at"] = time.monotonic()
+        result["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=10" % sid)
 
     t = threading.Thread(target=poll, daemon=True)
     t.start()
@@ -733,15 +732,19 @@ def t_cgi_held_poll(lab):
     jt.equal(env.redis.command("ZCARD", holds), 1, "hold slots taken")
     published = time.monotonic()
     env.redis.publish(["cgi-held"], "to-cgi")
-    t.join(10)
+    # The held request gives its slot back once it has answered (the
+    # process then still has to exit, which a busy machine or the
+    # sanitizers can make slow): that is when it answered. Unwoken, it
+    # would answer at its timeout, 10 s after it began.
+    jt.wait_for(lambda: env.redis.command("ZCARD", holds) == 0, 10, "the hold slot given back")
+    took = time.monotonic() - published
+    t.join(20)
     jt.check("r" in result, "the CGI poll did not finish")
-    took = result["at"] - published
     body = result["r"].json()
     jt.equal([(m["channel"], m["data"]) for m in body["messages"]], [("cgi-held", "to-cgi")],
              "deliveries (%r)" % body)
     jt.check("retry" not in body, "the poll was not held", body)
-    jt.check(took < 1.0, "answered %.2f s after the publish" % took)
-    jt.equal(env.redis.command("ZCARD", holds), 0, "hold slots taken after the answer")
+    jt.check(took < 3.0, "answered %.2f s after the publish" % took)
 
 
 # ---------------------------------------------------------------- 6. idle cost
