@@ -1,12 +1,29 @@
 #!/bin/sh
 # test-summary.sh -- print the closing "N passed, N failed" line of a test run.
 #
-# Usage: test-summary.sh [BUILDDIR]. Counts every TAP test point that the
-# automake harness recorded in the .trs files of the last "make check".
+# Usage: test-summary.sh [BUILDDIR | LOG]... Sums the TAP test points the
+# automake harness recorded in each argument: a build directory counts the
+# .trs files of its last "make check"; a file is the saved output of a
+# "make check" or "make distcheck" (whose build tree is gone once it passed)
+# and counts its "Testsuite summary". Default: the current directory.
 set -eu
-dir=${1:-.}
-find "$dir" -name '*.trs' -exec cat {} + 2>/dev/null | awk '
-  /^:test-result: (PASS|XFAIL)/ { pass++ }
-  /^:test-result: (FAIL|XPASS|ERROR)/ { fail++ }
-  /^:test-result: SKIP/ { skip++ }
-  END { printf "%d passed, %d failed", pass, fail; if (skip) printf ", %d skipped", skip; printf "\n" }'
+[ $# -gt 0 ] || set -- .
+for arg; do
+    if [ -d "$arg" ]; then
+        find "$arg" -name '*.trs' -exec cat {} + 2>/dev/null
+    elif [ -f "$arg" ]; then
+        # "# PASS:  12" lines, after the harness's "Testsuite summary" title.
+        awk '/^Testsuite summary/ { on = 1; next }
+             on && /^# [A-Z]+: +[0-9]+$/ { sub(/:$/, "", $2); print ":count: " $2 " " $3; next }
+             on && /^=+$/ && seen++ { on = 0; seen = 0 }' "$arg"
+    else
+        echo "test-summary.sh: $arg: no such build directory or log" >&2
+    fi
+done | awk '
+  /^:test-result: / { n[$2]++ }
+  /^:count: / { n[$2] += $3 }
+  END {
+    printf "%d passed, %d failed", n["PASS"] + n["XFAIL"], n["FAIL"] + n["XPASS"] + n["ERROR"]
+    if (n["SKIP"]) printf ", %d skipped", n["SKIP"]
+    printf "\n"
+  }'

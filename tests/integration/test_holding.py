@@ -9,8 +9,8 @@
 #    exactly once;
 #  - hold slots under Apache + mod_fcgid with a process cap of 3 and
 #    max_held 2: 20 clients following the protocol (ack, "retry") get every
-#    message exactly once, no 503, and move between held and polling, while
-#    new connects are answered at once;
+#    message exactly once, no 503, and move between held and polling as
+#    slots free up, while new connects are answered at once;
 #  - a vanished page (held long-poll or SSE stream whose client closed) is
 #    reported unsubscribed within session_ttl + a few seconds, behind
 #    lighttpd; the status endpoint counts what a worker holds;
@@ -159,15 +159,22 @@ def wait_held(env, sid, before=None, timeout=10):
                        timeout, "a request holding session %s" % sid)
 
 
-def held_count(env, sids):
-    """How many of sids a request holds (one pipelined round trip)."""
+def held_flags(env, sids):
+    """For each of sids, whether its last request was held (one pipelined
+    round trip): poll.lua sets the session's holder field when it holds a
+    request, and removes it when a later request is not held."""
     c = jt.RedisConnection(env.redis.address)
     try:
         for sid in sids:
             c.send("HEXISTS", env.prefix + "session:" + sid, "holder")
-        return sum(c.read() for _ in sids)
+        return [bool(c.read()) for _ in sids]
     finally:
         c.close()
+
+
+def held_count(env, sids):
+    """How many of sids a request holds."""
+    return sum(held_flags(env, sids))
 
 
 def pending(web, endpoint, params):
@@ -312,18 +319,22 @@ def t_supersede_sse_by_poll_other_process(lab):
 
 class ProtocolClient(threading.Thread):
     """A browser following the protocol: connect, then poll with ack,
-    waiting "retry" ms when told to."""
+    waiting "retry" ms when told to. The test can pause it (no new poll
+    until it is resumed: a page in the background, or gone for a while)."""
 
     def __init__(self, http, channel, stop):
         super().__init__(daemon=True)
         self.http = http
         self.channel = channel
         self.stop = stop
+        self.running = threading.Event()
+        self.running.set()
+        self.polling = False   # a poll is under way
         self.connect_s = None
         self.raw = []          # every delivery in every answer
+        self.sid = None
         self.ack = 0
         self.retries = 0       # answers that carried "retry"
-        self.waited = 0        # answers without "retry" that waited (held)
         self.quick = []        # seconds each answer carrying "retry" took
         self.bad = []          # answers other than 200
         self.error = None
@@ -336,12 +347,16 @@ class ProtocolClient(threading.Thread):
             if r.status != 200:
                 self.bad.append(("connect", r.status, r.body[:200]))
                 return
-            sid = r.json()["session_id"]
+            sid = self.sid = r.json()["session_id"]
             while not self.stop.is_set():
+                if not self.running.wait(0.05):
+                    continue
+                self.polling = True
                 started = time.monotonic()
-                r = self.http.get("poll", {"session_id": sid, "ack": self.ack, "timeout": 5},
+                r = self.http.get("poll", {"session_id": sid, "ack": self.ack, "timeout": 10},
                                   timeout=30)
                 took = time.monotonic() - started
+                self.polling = False
                 if r.status != 200:
                     self.bad.append(("poll", r.status, r.body[:200]))
                     self.stop.wait(1)
@@ -355,32 +370,70 @@ class ProtocolClient(threading.Thread):
                     self.retries += 1
                     self.quick.append(took)
                     self.stop.wait(body["retry"] / 1000.0)
-                elif not msgs or took > 0.3:
-                    self.waited += 1
         except Exception as e:   # reported by the test
             self.error = repr(e)
 
 
+class HoldWatcher(threading.Thread):
+    """Samples Redis every 20 ms while the clients run: the most hold slots
+    taken at once, and for each session the tokens of its requests that were
+    held (poll.lua sets the session's holder field only when it holds a
+    request; the field stays until the session's next poll, which a client
+    sends only after that answer)."""
+
+    def __init__(self, env, clients):
+        super().__init__(daemon=True)
+        self.env = env
+        self.clients = clients
+        self.done = threading.Event()
+        self.most_held = 0
+        self.tokens = {}       # sid -> tokens seen in its holder field
+
+    def run(self):
+        conn = jt.RedisConnection(self.env.redis.address)
+        try:
+            while not self.done.is_set():
+                sids = [c.sid for c in self.clients if c.sid]
+                conn.send("ZCARD", self.env.prefix + "holds")
+                for sid in sids:
+                    conn.send("HGET", self.env.prefix + "session:" + sid, "holder")
+                self.most_held = max(self.most_held, conn.read())
+                for sid in sids:
+                    v = conn.read()
+                    if v:
+                        self.tokens.setdefault(sid, set()).add(v.split(" ")[0])
+                self.done.wait(0.02)
+        finally:
+            conn.close()
+
+    def finish(self):
+        self.done.set()
+        self.join(10)
+
+
+def hold_tokens(env):
+    """The tokens of the requests that hold a hold slot now."""
+    return set(env.redis.command("ZRANGE", env.prefix + "holds", 0, -1))
+
+
+def sessions_held(env, clients):
+    """Those of clients whose last request was held."""
+    return [c for c, held in zip(clients, held_flags(env, [c.sid for c in clients])) if held]
+
+
 @test
 def t_fcgid_hold_slots(lab):
-    """Apache + mod_fcgid, 3 processes, max_held 2: 20 protocol clients get every message exactly once, no 503, move between held and polling; connects meanwhile answered at once"""
+    """Apache + mod_fcgid, 3 processes, max_held 2: 20 protocol clients get every message exactly once, no 503, move between held and polling as slots free up; connects meanwhile answered at once"""
     env = fcgid_stack(lab)
     stop = threading.Event()
     clients = [ProtocolClient(env.http, "slots", stop) for _ in range(20)]
-    holds_key = env.prefix + "holds"
-    most_held = [0]
-    watching = threading.Event()
-
-    def watch_holds():
-        while not watching.is_set():
-            try:
-                most_held[0] = max(most_held[0], env.redis.command("ZCARD", holds_key))
-            except Exception:
-                pass
-            watching.wait(0.05)
-
-    watcher = threading.Thread(target=watch_holds, daemon=True)
+    watcher = HoldWatcher(env, clients)
     watcher.start()
+
+    def have(n):
+        jt.wait_for(lambda: all(len({m["id"] for m in c.raw}) >= n or c.error for c in clients), 20,
+                    "every client to have %d messages" % n)
+
     try:
         for c in clients:
             c.start()
@@ -389,48 +442,79 @@ def t_fcgid_hold_slots(lab):
         # Every session subscribed before the first message.
         jt.wait_for(lambda: env.redis.command("SCARD", env.prefix + "channel:slots") == 20, 10,
                     "20 subscribers of channel slots")
-        # One message a second; meanwhile a new page connects each second,
-        # while the held polls take every hold slot they can.
+        # One message a second. After each, once polls sent after it hold
+        # every hold slot again (they stay held until the next message), a
+        # new page connects: it must not wait for them.
         probes = []
         for n in range(10):
             started = time.monotonic()
+            before = hold_tokens(env)
             env.redis.publish(["slots"], {"n": n})
+            jt.wait_for(lambda: (lambda t: len(t) == FCGID_MAX_HELD and not t & before)(hold_tokens(env)),
+                        10, "polls sent after message %d to hold every slot" % n)
+            sent = time.monotonic()
             r = env.http.post("connect", [], timeout=30)
-            probes.append(time.monotonic() - started)
+            probes.append(time.monotonic() - sent)
             jt.equal(r.status, 200, "a connect while clients hold: %r" % r)
             time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))   # the pace, not a wait
-        jt.wait_for(lambda: all(len({m["id"] for m in c.raw}) >= 10 or c.error for c in clients), 20,
-                    "every client to have 10 messages")
+        have(10)
+
+        # Slots free up: every client pauses; a message ends the held polls
+        # and their slots are given back.
+        for c in clients:
+            c.running.clear()
+        env.redis.publish(["slots"], {"n": 10})
+        jt.wait_for(lambda: not any(c.polling for c in clients), 20, "every client to pause")
+        jt.wait_for(lambda: not hold_tokens(env), 10, "every hold slot given back")
+        was_held = sessions_held(env, clients)
+        jt.check(was_held, "no client's last request was held")
+        # The clients that were polling come back first: they take the slots ...
+        polling = [c for c in clients if c not in was_held]
+        for c in polling:
+            c.running.set()
+        now_held = jt.wait_for(lambda: (lambda h: h if len(h) == FCGID_MAX_HELD else None)(
+            sessions_held(env, polling)), 15, "clients that were polling to hold every slot")
+        jt.check(all(c.retries for c in now_held), "the clients now held had been told to retry",
+                 [c.retries for c in now_held])
+        # ... and those that were held are told to retry when they come back.
+        retries = [c.retries for c in was_held]
+        for c in was_held:
+            c.running.set()
+        jt.wait_for(lambda: all(c.retries > r or c.error for c, r in zip(was_held, retries)), 15,
+                    "the clients that were held to be told to retry")
+        env.redis.publish(["slots"], {"n": 11})
+        have(12)
     finally:
         stop.set()
-        watching.set()
         for c in clients:
+            c.running.set()
             c.join(40)
-        watcher.join(5)
+        watcher.finish()
     connects = sorted(c.connect_s or 0 for c in clients)
     probes.sort()
     quick = sorted(t for c in clients for t in c.quick) or [0]
+    held = [len(watcher.tokens.get(c.sid, ())) for c in clients]
     jt.diag("first connects (cold mod_fcgid): median %.2f s, slowest %.2f s; connects while "
             "holding: median %.2f s, slowest %.2f s; answers with retry: %d (median %.2f s, "
             "90th %.2f s, slowest %.2f s); held polls %d; most held at once %d"
             % (connects[len(connects) // 2], connects[-1], probes[len(probes) // 2], probes[-1],
-               len(quick), quick[len(quick) // 2],
-               quick[len(quick) * 9 // 10], quick[-1], sum(c.waited for c in clients), most_held[0]))
+               len(quick), quick[len(quick) // 2], quick[len(quick) * 9 // 10], quick[-1],
+               sum(held), watcher.most_held))
+    jt.diag("(retries, held polls) of each client: %s"
+            % " ".join("(%d, %d)" % (c.retries, h) for c, h in zip(clients, held)))
     for i, c in enumerate(clients):
         jt.check(c.error is None, "client %d failed: %s" % (i, c.error))
         jt.equal(c.bad, [], "client %d: answers other than 200" % i)
-        jt.equal([m["data"]["n"] for m in c.raw], list(range(10)),
+        jt.equal([m["data"]["n"] for m in c.raw], list(range(12)),
                  "client %d: deliveries (each exactly once, in order)" % i)
     # mod_fcgid hands a request that finds every process busy a process in
-    # steps of one second: at most two such steps, and mostly none.
-    jt.check(probes[len(probes) // 2] < 0.5 and probes[-1] < 2.5,
+    # steps of one second (the third process serves the clients' polls
+    # meanwhile): mostly none or one such step, and never many. A connect
+    # behind a held poll would wait for the poll's timeout (10 s): the next
+    # message is sent only after the connect is answered.
+    jt.check(probes[len(probes) // 2] < 1.5 and probes[-1] < 5.0,
              "connects while clients held took %s s" % ", ".join("%.2f" % p for p in probes))
-    jt.check(0 < most_held[0] <= FCGID_MAX_HELD, "most requests held at once: %d" % most_held[0])
-    jt.check(sum(c.retries for c in clients) > 0, "no answer carried retry")
-    both = [c for c in clients if c.retries and c.waited]
-    jt.diag("%d of %d clients were both held and told to retry" % (len(both), len(clients)))
-    jt.check(len(both) >= 4, "only %d clients were both held and told to retry" % len(both),
-             [(c.retries, c.waited) for c in clients])
+    jt.check(0 < watcher.most_held <= FCGID_MAX_HELD, "most requests held at once: %d" % watcher.most_held)
 
 
 @test
@@ -633,14 +717,13 @@ def t_vanished_sse(lab):
 
 @test
 def t_cgi_held_poll(lab):
-    """plain CGI: a long-poll is held (a hold slot taken) and a publish answers it within a second; the slot is given back"""
-    env = lab.env("cgi", web=None, poll_timeout=5, session_ttl=30)
+    """plain CGI: a long-poll is held (a hold slot taken) and a publish answers it at once, long before its timeout; the slot is given back"""
+    env = lab.env("cgi", web=None, poll_timeout=10, session_ttl=30)
     sid = cgi(env, "GET", "/connect", "channel=cgi-held").json()["session_id"]
     result = {}
 
     def poll():
-        result["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=5" % sid)
-        result["at"] = time.monotonic()
+        result["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=10" % sid)
 
     t = threading.Thread(target=poll, daemon=True)
     t.start()
@@ -649,15 +732,19 @@ def t_cgi_held_poll(lab):
     jt.equal(env.redis.command("ZCARD", holds), 1, "hold slots taken")
     published = time.monotonic()
     env.redis.publish(["cgi-held"], "to-cgi")
-    t.join(10)
+    # The held request gives its slot back once it has answered (the
+    # process then still has to exit, which a busy machine or the
+    # sanitizers can make slow): that is when it answered. Unwoken, it
+    # would answer at its timeout, 10 s after it began.
+    jt.wait_for(lambda: env.redis.command("ZCARD", holds) == 0, 10, "the hold slot given back")
+    took = time.monotonic() - published
+    t.join(20)
     jt.check("r" in result, "the CGI poll did not finish")
-    took = result["at"] - published
     body = result["r"].json()
     jt.equal([(m["channel"], m["data"]) for m in body["messages"]], [("cgi-held", "to-cgi")],
              "deliveries (%r)" % body)
     jt.check("retry" not in body, "the poll was not held", body)
-    jt.check(took < 1.0, "answered %.2f s after the publish" % took)
-    jt.equal(env.redis.command("ZCARD", holds), 0, "hold slots taken after the answer")
+    jt.check(took < 3.0, "answered %.2f s after the publish" % took)
 
 
 # ---------------------------------------------------------------- 6. idle cost
