@@ -146,19 +146,6 @@ def fcgid_stack(lab):
 
 # ---------------------------------------------------------------- helpers
 
-def holder(env, sid):
-    """The token of the last request of sid that was held, or None (Redis
-    keeps "<token> <deadline>" until a newer request replaces it)."""
-    v = env.redis.command("HGET", env.prefix + "session:" + sid, "holder")
-    return v.split(" ")[0] if v else None
-
-
-def wait_held(env, sid, before=None, timeout=10):
-    """Until a request of sid other than `before` holds it; its token."""
-    return jt.wait_for(lambda: (lambda t: t if t and t != before else None)(holder(env, sid)),
-                       timeout, "a request holding session %s" % sid)
-
-
 def held_flags(env, sids):
     """For each of sids, whether its last request was held (one pipelined
     round trip): poll.lua sets the session's holder field when it holds a
@@ -220,7 +207,7 @@ def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
     holds = lambda: env.redis.command("ZCARD", env.prefix + "holds")  # noqa: E731
     sid = web_old.http.connect([channel])
     old = open_poll(web_old, sid, timeout=timeout)
-    token = wait_held(env, sid)
+    token = env.wait_held(sid)
     if slots:
         jt.equal(holds(), 1, "hold slots taken by the first poll")
     started = time.monotonic()
@@ -229,7 +216,7 @@ def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
     took = time.monotonic() - started
     jt.equal((r.status, r.json()), (200, SUPERSEDED), "answer of the older poll")
     jt.check(took < 2.0, "the older poll ended %.2f s after the newer one was sent" % took)
-    wait_held(env, sid, before=token)
+    env.wait_held(sid, before=token)
     if slots:
         jt.equal(holds(), 1, "hold slots taken once the newer poll holds")
     env.redis.publish([channel], {"after": channel})
@@ -280,11 +267,11 @@ def t_supersede_sse_same_process(lab):
     sid = env.http.connect(["sup-sse"])
     old = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
     jt.equal(old.status, 200, "status of the first stream")
-    token = wait_held(env, sid)
+    token = env.wait_held(sid)
     started = time.monotonic()
     new = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
     check_superseded_sse(old, started)
-    wait_held(env, sid, before=token)
+    env.wait_held(sid, before=token)
     env.redis.publish(["sup-sse"], "after-sse")
     got = new.wait(lambda b: [r for r in parse_sse(b) if "id" in r], 1, 5, "the delivery")
     jt.equal([(m["channel"], m["data"]) for m in got], [("sup-sse", "after-sse")], "deliveries")
@@ -303,11 +290,11 @@ def t_supersede_sse_by_poll_other_process(lab):
     env = supersede_stack(lab)
     sid = env.http.connect(["sup-sse2"])
     old = Stream(env.web, "sse", {"session_id": sid, "ack": 0})
-    token = wait_held(env, sid)
+    token = env.wait_held(sid)
     started = time.monotonic()
     new = open_poll(env.web_b, sid)
     check_superseded_sse(old, started)
-    wait_held(env, sid, before=token)
+    env.wait_held(sid, before=token)
     env.redis.publish(["sup-sse2"], "after-sse2")
     r = answer(new, 5, "the newer poll's answer")
     msgs = r.json()["messages"]
@@ -526,7 +513,7 @@ def t_fcgid_connect_burst(lab):
     took = [None] * 20
     try:
         for sid in holding:
-            wait_held(env, sid)
+            env.wait_held(sid)
         start = threading.Barrier(len(took))
 
         def connect(i):
@@ -652,7 +639,7 @@ def vanish(env, endpoint, channel):
         s = pending(env.web, endpoint, params)
         if endpoint == "sse":
             s.read_headers(5)
-        wait_held(env, sid)
+        env.wait_held(sid)
         holding = sockets_of(pid)
         s.close()
         closed = time.monotonic()
@@ -694,7 +681,7 @@ def t_status_counts_held(lab):
 
     wait_counted(0, "before")
     s = open_poll(env.web, sid, timeout=4)
-    wait_held(env, sid)
+    env.wait_held(sid)
     wait_counted(1, "while a poll is held")
     env.redis.publish(["counted"], "end")
     answer(s, 5, "the held poll's answer")
@@ -727,7 +714,7 @@ def t_cgi_held_poll(lab):
 
     t = threading.Thread(target=poll, daemon=True)
     t.start()
-    wait_held(env, sid)
+    env.wait_held(sid)
     holds = env.prefix + "holds"
     jt.equal(env.redis.command("ZCARD", holds), 1, "hold slots taken")
     published = time.monotonic()

@@ -937,6 +937,26 @@ class Env:
         wait_for(lambda: self.redis.command("LLEN", key) >= count, timeout,
                  "%d deliveries queued for %s" % (count, sid))
 
+    def holder(self, sid):
+        """The token ("<instance>.<n>") of the last request of sid that was
+        held, or None. poll.lua sets the session's holder field to "<token>
+        <until ms>" when it holds a request (long-poll, stream, socket.io GET;
+        docs/PROTOCOL.md, 4) and Redis keeps it until a newer request of the
+        session replaces it."""
+        v = self.redis.command("HGET", self.prefix + "session:" + sid, "holder")
+        return v.split(" ")[0] if v else None
+
+    def wait_held(self, sid, before=None, timeout=10):
+        """Until a request of sid other than `before` (a token holder() or
+        wait_held() gave) holds it; returns its token. What a test waits for
+        before publishing to, or stopping something under, a held request:
+        a fixed sleep is missed on a loaded machine."""
+        def held():
+            token = self.holder(sid)
+            return token if token and token != before else None
+        return wait_for(held, timeout, "a request holding session %s (its holder field%s)" % (
+            sid, ", other than %s" % before if before else ""))
+
     def leader(self):
         return self.redis.command("GET", self.prefix + "poller:lease")
 
