@@ -99,7 +99,8 @@ def t_cgi_roundtrip(env):
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.8)
+    env.wait_held(sid)
+    jt.check("r" not in result, "CGI poll answered before anything was published", result)
     published = time.monotonic()
     env.redis.publish(["cgi2"], {"via": "cgi"})
     t.join(15)

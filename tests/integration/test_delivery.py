@@ -49,7 +49,7 @@ def t_latency(env):
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.7)  # the request is now blocked in the worker
+    env.wait_held(c.sid)
     jt.check("at" not in result, "poll answered before anything was published", result)
     published = time.monotonic()
     env.redis.publish(["lat"], "now")

@@ -80,7 +80,7 @@ def t_two_pollers(env):
     killed_at = time.monotonic()
     for i in range(n, n + 10):   # published during the lease gap
         env.redis.publish(["two"], i)
-        time.sleep(0.05)
+        time.sleep(0.05)   # pacing: spread the publishes over the lease gap
     got = c.collect(10, within=2 * LEASE_MS / 1000 + 5, settle=1.0)
     exactly_once(got, list(range(n, n + 10)), "published while the active poller was dead")
     jt.diag("takeover delivered within %.1f s" % (time.monotonic() - killed_at))
@@ -159,7 +159,7 @@ def t_redis_restart(env):
 
     t = threading.Thread(target=blocked_poll)
     t.start()
-    time.sleep(0.5)  # now blocked in the worker
+    env.wait_held(other.sid)
     env.redis.stop()
     t.join(10)
     jt.check("r" in waiting, "a poll waiting while Redis went away never answered")
@@ -169,6 +169,8 @@ def t_redis_restart(env):
     jt.check(r.headers.get("retry-after", "").isdigit(), "503 carries Retry-After", r)
     r = env.http.post("connect", {"channel": "rr"})
     jt.check_error(r, 503, "unavailable")
+    # Pacing, not a condition: Redis stays down a while, so that the pollers
+    # and the worker go through their reconnect attempts against nothing.
     time.sleep(1.0)
     env.redis.start()
     live = [p for p in env.pollers if p.alive()]

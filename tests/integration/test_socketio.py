@@ -147,7 +147,7 @@ def t_xhr_events_and_delivery(env):
         result = {}
         t = threading.Thread(target=lambda: result.update(r=s.get(sid)))
         t.start()
-        time.sleep(0.3)
+        env.wait_held(sid)
         publish(env, "channel1", "hello from python")
         t.join(10)
         r = result["r"]
@@ -258,7 +258,7 @@ def t_resume_refused_while_polled(env):
     import threading
     t = threading.Thread(target=lambda: s.get(sid))
     t.start()
-    time.sleep(0.3)
+    env.wait_held(sid)
     other, _ = s.handshake(cookie=cookie)
     t.join(10)
     jt.check(other != sid, "a page polling its session keeps it to itself")
