@@ -52,6 +52,8 @@ typedef struct jugHeld {
     int channel_count;
     struct jugHeld *sid_next;     /* the loop's sid table chain */
     struct jugHeld *all_prev, *all_next;
+    int heap_index;               /* 1 + its place in the loop's timer heap; 0: not in it */
+    long long due_ms;             /* when its next timer is due (the heap's key) */
 } jugHeld;
 
 /* How a held request ends (the stream transports frame the last three). */
