@@ -1209,6 +1209,9 @@ static int cmdHold(options *o)
         printf("kib_per_held_request_with_session: %.2f\n", (double)(rss1 - rss_start) / held);
     printf("idle_server_cpu_pct_of_core: %.2f\n", (i1.server - i0.server) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (i0.redis >= 0) printf("idle_redis_cpu_pct_of_core: %.2f\n", (i1.redis - i0.redis) / 1e4 / ((i1.t - i0.t) / 1e6));
+    for (int i = 0; i < o->npids; i++)
+        printf("idle_cpu_of_pid: pid=%d pct_of_core=%.2f\n", o->pids[i],
+               (i1.per[i] - i0.per[i]) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (rc) printf("redis_used_memory_kib: %lld\nredis_connected_clients: %lld\n", redis_mem1 / 1024,
                    redisInfoField(rc, "clients", "connected_clients"));
     /* Release: one message answers every held poll. */
