@@ -342,10 +342,12 @@ static void buryDead(void) {
     }
 }
 
-/* After a write or an end: once ended, it leaves the tables and is freed
+/* After a write or an end: what was written goes out (an answer and its
+ * end records in one write); once ended, it leaves the tables and is freed
  * when its answer has gone out; meanwhile epoll waits for the socket. */
 static void settle(jugHeld *h) {
     if (h->dead) return;
+    if (!h->ended && jugDetachedPending(h->conn) > 0 && jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
     if (h->ctx.res->gone && !h->ended) {
         jugLog(JUG_LOG_DEBUG, "%s %s: the browser left", h->req.endpoint_name, h->sid);
         jugHeldEnd(h, JUG_END_TIMEOUT);
