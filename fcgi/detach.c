@@ -147,6 +147,10 @@ int jugDetachedFd(const jugDetached *d) {
     return d->fd;
 }
 
+int jugDetachedRaw(const jugDetached *d) {
+    return d->raw;
+}
+
 size_t jugDetachedPending(const jugDetached *d) {
     return d->queued.len - d->sent;
 }

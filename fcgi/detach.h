@@ -31,6 +31,10 @@ FCGX_Stream *jugDetachedStream(jugDetached *d);
  * connection or aborted the request, writable when queued output can go. */
 int jugDetachedFd(const jugDetached *d);
 
+/* 1 in CGI mode: the descriptor is stdout, which jugDetachedFree leaves
+ * open; 0 for a FastCGI connection (its only descriptor: it is closed). */
+int jugDetachedRaw(const jugDetached *d);
+
 /* Bytes written but not yet taken by the socket. */
 size_t jugDetachedPending(const jugDetached *d);
 

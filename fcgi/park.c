@@ -321,7 +321,9 @@ static void freeHeld(jugHeld *h) {
     else allHead = h->all_next;
     if (h->all_next) h->all_next->all_prev = h->all_prev;
     unschedule(h);
-    epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+    /* A FastCGI connection leaves the epoll set by itself when buryDead
+     * closes it, before the loop waits again; stdout (CGI) stays open. */
+    if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
     h->dead = 1;
     h->turn_next = graveyard;
     graveyard = h;
