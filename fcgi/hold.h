@@ -43,10 +43,10 @@ typedef struct jugHeld {
     int touch_probed;             /* a keepalive went out to see the browser is there */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
-    int indexed;                  /* in the sid and channel tables */
-    int watching_out;             /* epoll also waits for the socket to take output */
-    int dirty;                    /* on the list of requests a notification wrote to */
-    int dead;                     /* freed at the end of this loop turn */
+    unsigned indexed : 1;         /* in the sid and channel tables */
+    unsigned watching_out : 1;    /* epoll also waits for the socket to take output */
+    unsigned dirty : 1;           /* on the list of requests a notification wrote to */
+    unsigned dead : 1;            /* freed at the end of this loop turn */
     struct jugHeld *turn_next;    /* dirty list, then graveyard */
     jugHeldChannel *channels;
     int channel_count;

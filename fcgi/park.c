@@ -275,7 +275,10 @@ static void schedule(jugHeld *h) {
         return;
     }
     if (heapCount == heapCap) {
-        int cap = heapCap ? heapCap * 2 : 256;
+        /* Room for as many as the process may hold, at once: untouched, the
+         * room costs no memory, and no copy is left behind by growing. */
+        int limit = jugHostProcessHoldLimit();
+        int cap = heapCap ? heapCap * 2 : limit > 256 ? limit : 256;
         jugHeld **grown = realloc(heap, (size_t)cap * sizeof(*heap));
         if (!grown) {
             if (!fullWalk)
