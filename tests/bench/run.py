@@ -21,7 +21,8 @@
 #       subscriber alternating servers request by request (juggernaut only)
 #   W4  SSE and multipart, 1,000 subscribers at 200 msg/s
 #   W3  idle long-polls held: memory per held poll over every process on the
-#       path, idle CPU, time for one message to reach all of them
+#       path, idle CPU, time for one message to reach all of them and the
+#       CPU of each process meanwhile (the load generator's too)
 #   fanout (juggernaut only, not with --peers): poller pushes per second
 #
 # Usage: run.py [--peers] [--only w1,w2,w2x,w4,w3,fanout] [--hold N] [--quick]
@@ -206,6 +207,10 @@ def summarize_hold(t, ours, nchan):
           num(n, "idle_server_cpu_pct_of_core"), "lower", " % of a core")
     t.add("W3 one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
     t.add("W3 polls answered by that message", num(o, "released"), num(n, "released"))
+    t.add("W3 CPU of all server processes during that release", num(o, "release_server_cpu_s"),
+          num(n, "release_server_cpu_s"), "lower", " s")
+    t.add("W3 the load generator's own CPU meanwhile", num(o, "release_loadgen_cpu_s"),
+          num(n, "release_loadgen_cpu_s"), "lower", " s")
 
 
 # ---------------------------------------------------------------- main
