@@ -744,6 +744,7 @@ static void fire(jugHeld *h, long long now, const char **touch, int *n) {
     static char sids[TOUCH_BATCH][JUG_SID_LEN + 1];   /* the loop thread's own */
     if (h->ended) {
         if (now >= h->deadline_ms) freeHeld(h);   /* its answer never went out */
+        else schedule(h);                         /* not due yet after all */
         return;
     }
     if (jugHeldTick(h, now) && *n < TOUCH_BATCH) {
