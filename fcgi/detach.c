@@ -1,8 +1,11 @@
 /* detach.c -- a request's connection taken over from libfcgi (see detach.h).
  *
  * The stream's buffer is allocated when something is written and given back
- * once everything written has gone out, so a held request that is quiet
- * costs no buffer. Output the socket cannot take yet waits in "queued". */
+ * when the response ends, so a held request that is quiet costs no buffer.
+ * A flush only frames what was written into "queued"; jugDetachedSend (the
+ * owner calls it once it has written everything it has to write now) sends
+ * it, so that an answer, its end records and whatever else went out at once
+ * cost one write. Output the socket cannot take yet stays queued. */
 #include "autoconfig.h"
 #include "detach.h"
 
@@ -87,19 +90,19 @@ int jugDetachedSend(jugDetached *d) {
         d->sent += (size_t)n;
     }
     /* All sent: keep the queue's memory for the next message, unless a big
-     * burst grew it. */
-    if (d->queued.cap > QUEUE_KEEP) jugBufFree(&d->queued);
+     * burst grew it or the response has ended. */
+    if (d->queued.cap > QUEUE_KEEP || d->stream.isClosed) jugBufFree(&d->queued);
     d->queued.len = 0;
     d->sent = 0;
     return 0;
 }
 
 /* FCGX_PutStr wants room, or FCGX_FFlush wants it all out: frame what the
- * buffer holds, queue it, send. The buffer is allocated at the first write
- * and kept until the response ends: a stream writes again and again, and
- * giving it back after each flush made the allocator trim and refault the
- * heap on every message (a long-poll that waits has written nothing, and
- * has none). */
+ * buffer holds and queue it (jugDetachedSend sends it). The buffer is
+ * allocated at the first write and kept until the response ends: a stream
+ * writes again and again, and giving it back after each flush made the
+ * allocator trim and refault the heap on every message (a long-poll that
+ * waits has written nothing, and has none). */
 static void emptyBuffer(FCGX_Stream *s, int doClose) {
     jugDetached *d = s->data;
     (void)doClose;
@@ -111,7 +114,6 @@ static void emptyBuffer(FCGX_Stream *s, int doClose) {
     }
     s->wrNext = d->buf;
     s->stop = d->buf + STREAM_BUFSIZE;
-    jugDetachedSend(d);
 }
 
 jugDetached *jugDetach(FCGX_Request *fcgx) {
@@ -143,6 +145,10 @@ FCGX_Stream *jugDetachedStream(jugDetached *d) {
 
 int jugDetachedFd(const jugDetached *d) {
     return d->fd;
+}
+
+int jugDetachedRaw(const jugDetached *d) {
+    return d->raw;
 }
 
 size_t jugDetachedPending(const jugDetached *d) {
@@ -196,8 +202,7 @@ void jugDetachedFree(jugDetached *d) {
         unsigned char b[512];
         while (recv(d->fd, b, sizeof(b), MSG_DONTWAIT) > 0) {
         }
-        shutdown(d->fd, SHUT_WR);
-        close(d->fd);
+        close(d->fd);   /* the only descriptor of the connection: the FIN goes now */
     }
     free(d->buf);
     jugBufFree(&d->queued);

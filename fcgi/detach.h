@@ -4,8 +4,9 @@
  * to wait (a long-poll, a stream) is detached instead: its connection to the
  * web server becomes a jugDetached, with an FCGX_Stream for writing that
  * frames what is written as FastCGI STDOUT records (or passes it through
- * unchanged in CGI mode) and sends it without ever blocking, keeping what
- * the socket does not take yet. The accepting thread goes back to accept;
+ * unchanged in CGI mode) into a queue that jugDetachedSend sends without
+ * ever blocking, keeping what the socket does not take yet (a flush of the
+ * stream only queues: the owner sends once it has written what it had to). The accepting thread goes back to accept;
  * the event loop (park.c) owns the request from then on. An idle detached
  * request holds no output buffer: a few hundred bytes in all. */
 #ifndef JUG_DETACH_H
@@ -30,19 +31,24 @@ FCGX_Stream *jugDetachedStream(jugDetached *d);
  * connection or aborted the request, writable when queued output can go. */
 int jugDetachedFd(const jugDetached *d);
 
+/* 1 in CGI mode: the descriptor is stdout, which jugDetachedFree leaves
+ * open; 0 for a FastCGI connection (its only descriptor: it is closed). */
+int jugDetachedRaw(const jugDetached *d);
+
 /* Bytes written but not yet taken by the socket. */
 size_t jugDetachedPending(const jugDetached *d);
 
-/* Send queued output now that the socket takes more: 0, or -1 when the
- * connection failed. */
+/* Send queued output (after writing, or when the socket takes more): 0, or
+ * -1 when the connection failed. */
 int jugDetachedSend(jugDetached *d);
 
 /* The descriptor was readable: 1 if the web server closed the connection or
  * aborted the request (the browser left), 0 if not. */
 int jugDetachedGone(jugDetached *d);
 
-/* End the response (FastCGI: empty STDOUT and END_REQUEST records). Output
- * may still be queued afterwards: keep sending until nothing is pending. */
+/* End the response (FastCGI: empty STDOUT and END_REQUEST records) and send
+ * what is queued. Output may still be queued afterwards: keep sending until
+ * nothing is pending. */
 void jugDetachedEnd(jugDetached *d);
 
 /* Wait up to timeout_ms for queued output to go (for a thread that cannot

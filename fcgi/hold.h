@@ -48,16 +48,18 @@ typedef struct jugHeld {
     int touch_probed;             /* a keepalive went out to see the browser is there */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
-    int indexed;                  /* in the sid and channel tables */
-    int closing;                  /* ended: out of the tables, its answer going out */
-    int watching_out;             /* epoll also waits for the socket to take output */
-    int dirty;                    /* on the list of requests a notification wrote to */
-    int dead;                     /* freed at the end of this loop turn */
+    unsigned indexed : 1;         /* in the sid and channel tables */
+    unsigned closing : 1;         /* ended: out of the tables, its answer going out */
+    unsigned watching_out : 1;    /* epoll also waits for the socket to take output */
+    unsigned dirty : 1;           /* on the list of requests a notification wrote to */
+    unsigned dead : 1;            /* freed at the end of this loop turn */
     struct jugHeld *turn_next;    /* dirty list, then graveyard */
     jugHeldChannel *channels;
     int channel_count;
     struct jugHeld *sid_next;     /* the loop's sid table chain */
     struct jugHeld *all_prev, *all_next;
+    int heap_index;               /* 1 + its place in the loop's timer heap; 0: not in it */
+    long long due_ms;             /* when its next timer is due (the heap's key) */
 } jugHeld;
 
 /* How a held request ends (the stream transports frame the last three). */

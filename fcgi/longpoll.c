@@ -20,7 +20,7 @@
 #include "log.h"
 
 typedef struct pollState {
-    jugBuf *body;    /* the deliveries so far, comma-separated; heap, lazily made */
+    jugBuf body;     /* the deliveries so far, comma-separated */
 } pollState;
 
 /* The timeout parameter in seconds, clamped to poll_timeout. 0 = answer now. */
@@ -42,10 +42,9 @@ static int pollMessage(jugContext *ctx, const char *delivery, size_t len, long l
     pollState *ps = state;
     (void)ctx;
     (void)id;
-    if (!ps->body && !(ps->body = calloc(1, sizeof(jugBuf)))) return -1;
-    if (ps->body->len) jugBufAppend(ps->body, ",", 1);
-    jugBufAppend(ps->body, delivery, len);
-    return ps->body->oom ? -1 : 0;
+    if (ps->body.len) jugBufAppend(&ps->body, ",", 1);
+    jugBufAppend(&ps->body, delivery, len);
+    return ps->body.oom ? -1 : 0;
 }
 
 static int pollEnd(jugContext *ctx, const char *reason, void *state) {
@@ -57,34 +56,23 @@ static int pollEnd(jugContext *ctx, const char *reason, void *state) {
     } else if (!strcmp(reason, JUG_END_UNAVAILABLE)) {
         rc = jugResponseError(ctx->res, 503, "unavailable", "Redis is unavailable; retry shortly");
     } else {
-        jugBuf b = {0};
-        char num[64];
-        jugBufAppendStr(&b, "{\"messages\":[");
-        if (ps->body) jugBufAppend(&b, ps->body->s, ps->body->len);
-        jugBufAppendStr(&b, "]");
-        if (h && h->retry_ms > 0) {
-            snprintf(num, sizeof(num), ",\"retry\":%d", h->retry_ms);
-            jugBufAppendStr(&b, num);
-        }
-        if (h && h->lost > 0) {
-            snprintf(num, sizeof(num), ",\"missed\":%lld", h->lost);
-            jugBufAppendStr(&b, num);
-        }
-        if (!strcmp(reason, JUG_END_SUPERSEDED)) jugBufAppendStr(&b, ",\"superseded\":true");
-        jugBufAppendStr(&b, "}");
-        if (b.oom || (ps->body && ps->body->oom)) {
+        /* The deliveries are written as they are, between a head and a tail. */
+        char tail[128];
+        int n = snprintf(tail, sizeof(tail), "]");
+        if (h && h->retry_ms > 0) n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"retry\":%d", h->retry_ms);
+        if (h && h->lost > 0) n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"missed\":%lld", h->lost);
+        if (!strcmp(reason, JUG_END_SUPERSEDED))
+            n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"superseded\":true");
+        snprintf(tail + n, sizeof(tail) - (size_t)n, "}");
+        if (ps->body.oom) {
             jugLog(JUG_LOG_ERROR, "poll: out of memory");
             rc = jugResponseError(ctx->res, 500, "internal", "out of memory");
         } else {
-            rc = jugResponseJson(ctx->res, 200, b.s);
+            const char *parts[] = {"{\"messages\":[", ps->body.s ? ps->body.s : "", tail};
+            rc = jugResponseJsonParts(ctx->res, 200, parts, 3);
         }
-        jugBufFree(&b);
     }
-    if (ps->body) {
-        jugBufFree(ps->body);
-        free(ps->body);
-        ps->body = NULL;
-    }
+    jugBufFree(&ps->body);
     return rc;
 }
 
@@ -116,6 +104,6 @@ void jugHandlePoll(jugContext *ctx) {
         jugResponseError(ctx->res, rc, jugErrorCode(rc), err);
         return;
     }
-    pollState ps = {NULL};
+    pollState ps = {{0}};
     jugHoldStart(ctx, sid, ack, timeout_s * 1000, &pollOps, &ps);
 }

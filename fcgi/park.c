@@ -1,8 +1,11 @@
 /* park.c -- the event loop that holds the waiting requests (see park.h).
  *
  * State, all owned by the loop thread except the hand-over list:
- * - every held request in one list (for the timers), a table by session id,
- *   and per channel a list of the held requests subscribed to it;
+ * - every held request in one list, a table by session id, per channel a
+ *   list of the held requests subscribed to it, and a min-heap by the time
+ *   its next timer is due (deadline, stream keepalive, session touch, or
+ *   the end of an ended one's closing time): the loop sleeps until the
+ *   soonest, and with nothing due it does not wake at all;
  * - the pub/sub connection and a plain connection for the loop's own Redis
  *   calls: the first read of every request handed over (many requests in
  *   one pipelined round trip), touching streams' sessions, looking a
@@ -15,6 +18,7 @@
 #include "park.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,7 +37,7 @@
 #include "stats.h"
 #include "store.h"
 
-#define TICK_MS 250
+#define TICK_MS 250                /* the full walk's period, only when the heap could not grow */
 #define RESUBSCRIBE_MS 1000
 #define READ_BATCH 256             /* requests read from Redis in one round trip */
 #define CLOSING_MAX_MS 10000
@@ -68,6 +72,11 @@ static redisContext *sub;
 static jugStore loopStore;
 static long long nextSubscribeMs;
 static char notifyChannel[JUG_KEY_MAX], instanceChannel[JUG_KEY_MAX];
+
+static jugHeld **heap;             /* timer heap: heap[0] is due soonest */
+static int heapCount, heapCap;
+static int fullWalk;               /* out of memory for the heap: walk every request each TICK_MS */
+static long long nextWalkMs;
 
 /* Tags that tell epoll events apart: a held request's pointer, or these. */
 static char tagWake, tagSub;
@@ -174,9 +183,94 @@ static void unindexSid(jugHeld *h) {
     }
 }
 
+/* ---- the timer heap ---- */
+
+/* When h next needs the loop: its deadline (for an ended one, the end of
+ * its closing time), and for a stream its keepalive and session touch. */
+static long long dueOf(const jugHeld *h) {
+    long long due = h->deadline_ms;
+    if (!h->ended && !h->ops->one_batch) {
+        if (h->next_keepalive_ms < due) due = h->next_keepalive_ms;
+        if (h->next_touch_ms < due) due = h->next_touch_ms;
+    }
+    return due;
+}
+
+static void heapPut(int i, jugHeld *h) {
+    heap[i] = h;
+    h->heap_index = i + 1;
+}
+
+static void heapUp(int i) {
+    jugHeld *h = heap[i];
+    while (i > 0 && heap[(i - 1) / 2]->due_ms > h->due_ms) {
+        heapPut(i, heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heapPut(i, h);
+}
+
+static void heapDown(int i) {
+    jugHeld *h = heap[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= heapCount) break;
+        if (c + 1 < heapCount && heap[c + 1]->due_ms < heap[c]->due_ms) c++;
+        if (heap[c]->due_ms >= h->due_ms) break;
+        heapPut(i, heap[c]);
+        i = c;
+    }
+    heapPut(i, h);
+}
+
+static void unschedule(jugHeld *h) {
+    if (!h->heap_index) return;
+    int i = h->heap_index - 1;
+    h->heap_index = 0;
+    jugHeld *last = heap[--heapCount];
+    if (i == heapCount) return;
+    heapPut(i, last);
+    heapUp(i);
+    heapDown(last->heap_index - 1);
+}
+
+/* (Re)place h in the heap after its timers or its state changed. */
+static void schedule(jugHeld *h) {
+    long long due = dueOf(h);
+    if (h->heap_index) {
+        if (due == h->due_ms) return;
+        h->due_ms = due;
+        heapUp(h->heap_index - 1);
+        heapDown(h->heap_index - 1);
+        return;
+    }
+    if (heapCount == heapCap) {
+        /* Room for as many as the process may hold, at once: untouched, the
+         * room costs no memory, and no copy is left behind by growing. */
+        int limit = jugHostProcessHoldLimit();
+        int cap = heapCap ? heapCap * 2 : limit > 256 ? limit : 256;
+        jugHeld **grown = realloc(heap, (size_t)cap * sizeof(*heap));
+        if (!grown) {
+            if (!fullWalk)
+                jugLog(JUG_LOG_ERROR, "park: out of memory for the timers; checking every request each %d ms",
+                       TICK_MS);
+            fullWalk = 1;
+            return;
+        }
+        heap = grown;
+        heapCap = cap;
+    }
+    h->due_ms = due;
+    heapPut(heapCount++, h);
+    heapUp(heapCount - 1);
+}
+
 /* ---- one held request's life in the loop ---- */
 
+/* Watch h's socket (add: it is new to the loop, and its timers start too),
+ * for output as well while some waits to go. */
 static void watch(jugHeld *h, int add) {
+    if (add) schedule(h);
     int want_out = jugDetachedPending(h->conn) > 0;
     if (!add && want_out == h->watching_out) return;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0), .data.ptr = h};
@@ -199,7 +293,10 @@ static void freeHeld(jugHeld *h) {
     if (h->all_prev) h->all_prev->all_next = h->all_next;
     else allHead = h->all_next;
     if (h->all_next) h->all_next->all_prev = h->all_prev;
-    epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+    unschedule(h);
+    /* A FastCGI connection leaves the epoll set by itself when buryDead
+     * closes it, before the loop waits again; stdout (CGI) stays open. */
+    if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
     h->dead = 1;
     h->turn_next = graveyard;
     graveyard = h;
@@ -213,10 +310,12 @@ static void buryDead(void) {
     }
 }
 
-/* After a write or an end: once ended, it leaves the tables and is freed
+/* After a write or an end: what was written goes out (an answer and its
+ * end records in one write); once ended, it leaves the tables and is freed
  * when its answer has gone out; meanwhile epoll waits for the socket. */
 static void settle(jugHeld *h) {
     if (h->dead) return;
+    if (!h->ended && jugDetachedPending(h->conn) > 0 && jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
     if (h->ctx.res->gone && !h->ended) {
         jugLog(JUG_LOG_DEBUG, "%s %s: the browser left", h->req.endpoint_name, h->sid);
         jugHeldEnd(h, JUG_END_TIMEOUT);
@@ -240,6 +339,7 @@ static void settle(jugHeld *h) {
         }
     }
     watch(h, 0);
+    schedule(h);
 }
 
 static void endHeld(jugHeld *h, const char *reason) {
@@ -578,28 +678,51 @@ static void touchSessions(const char **sids, int n) {
     free(dead);
 }
 
-static void tick(void) {
+/* One request whose timer is due. */
+static void fire(jugHeld *h, long long now, const char **touch, int *n) {
+    static char sids[TOUCH_BATCH][JUG_SID_LEN + 1];   /* the loop thread's own */
+    if (h->ended) {
+        if (now >= h->deadline_ms) freeHeld(h);   /* its answer never went out */
+        else schedule(h);                         /* not due yet after all */
+        return;
+    }
+    if (jugHeldTick(h, now) && *n < TOUCH_BATCH) {
+        memcpy(sids[*n], h->sid, sizeof(sids[*n]));
+        touch[*n] = sids[*n];
+        (*n)++;
+    }
+    settle(h);
+}
+
+/* Whatever is due now: the requests' timers, resubscribing. */
+static void timers(void) {
     long long now = jugNowMs();
     const char *touch[TOUCH_BATCH];
-    static char sids[TOUCH_BATCH][JUG_SID_LEN + 1];   /* the loop thread's own */
     int n = 0;
-    for (jugHeld *h = allHead, *next; h; h = next) {
-        next = h->all_next;
-        if (h->ended) {
-            if (now >= h->deadline_ms) freeHeld(h);   /* its answer never went out */
-            continue;
+    if (fullWalk && now >= nextWalkMs) {
+        for (jugHeld *h = allHead, *next; h; h = next) {
+            next = h->all_next;
+            if (dueOf(h) <= now) fire(h, now, touch, &n);
         }
-        int wants_touch = jugHeldTick(h, now);
-        if (wants_touch && n < TOUCH_BATCH) {
-            memcpy(sids[n], h->sid, sizeof(sids[n]));
-            touch[n] = sids[n];
-            n++;
-        }
-        settle(h);
+        nextWalkMs = now + TICK_MS;
     }
+    /* Each firing moves its request's due time on (or frees it): bounded. */
+    for (int left = heapCount; left > 0 && heapCount > 0 && heap[0]->due_ms <= now; left--)
+        fire(heap[0], now, touch, &n);
     touchSessions(touch, n);
     buryDead();
     if (!sub && !atomic_load(&stopping) && now >= nextSubscribeMs) subscribe();
+}
+
+/* Milliseconds until timers() has something to do; -1: nothing at all. */
+static int untilDue(void) {
+    long long due = LLONG_MAX;
+    if (heapCount > 0) due = heap[0]->due_ms;
+    if (fullWalk && nextWalkMs < due) due = nextWalkMs;
+    if (!sub && nextSubscribeMs < due) due = nextSubscribeMs;
+    if (due == LLONG_MAX) return -1;
+    long long wait = due - jugNowMs();
+    return wait <= 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
 /* ---- the loop ---- */
@@ -642,15 +765,9 @@ static void loopOnce(int timeout_ms) {
 
 static void *loopMain(void *arg) {
     (void)arg;
-    long long next_tick = jugNowMs() + TICK_MS;
     while (!atomic_load(&stopping)) {
-        long long now = jugNowMs();
-        int wait = next_tick > now ? (int)(next_tick - now) : 0;
-        loopOnce(wait);
-        if (jugNowMs() >= next_tick) {
-            tick();
-            next_tick = jugNowMs() + TICK_MS;
-        }
+        loopOnce(untilDue());
+        timers();
     }
     takeHandovers();
     endAll(JUG_END_TIMEOUT, JUG_END_RECONNECT);
@@ -706,15 +823,10 @@ int jugParkInitInline(const jugConfig *config, int listen) {
 }
 
 void jugParkRunInline(void) {
-    long long next_tick = jugNowMs() + TICK_MS;
     takeHandovers();
     while (allHead) {
-        long long now = jugNowMs();
-        loopOnce(next_tick > now ? (int)(next_tick - now) : 0);
-        if (jugNowMs() >= next_tick) {
-            tick();
-            next_tick = jugNowMs() + TICK_MS;
-        }
+        loopOnce(untilDue());
+        timers();
     }
 }
 

@@ -277,6 +277,15 @@ int jugResponseJson(jugResponse *res, int status, const char *json) {
     return respondJson(res, status, json, NULL);
 }
 
+int jugResponseJsonParts(jugResponse *res, int status, const char *const *parts, int nparts) {
+    if (!res->headers_sent && !res->callback) return writeWhole(res, status, CT_JSON, NULL, parts, nparts);
+    jugBuf b = {0};
+    for (int i = 0; i < nparts; i++) jugBufAppendStr(&b, parts[i]);
+    int rc = b.oom ? -1 : respondJson(res, status, b.s, NULL);
+    jugBufFree(&b);
+    return rc;
+}
+
 int jugResponseError(jugResponse *res, int status, const char *code, const char *message) {
     if (res->headers_sent) return -1;
     char *quoted = jugJsonQuote(message ? message : "");

@@ -30,6 +30,10 @@ int jugResponseHeaders(jugResponse *res, int status, const char *content_type, c
  * After jugResponseStartJson() only the body is written (status is ignored). */
 int jugResponseJson(jugResponse *res, int status, const char *json);
 
+/* The same for a JSON text given in pieces, written one after the other
+ * (no copy of the whole unless it is JSONP or the head went out already). */
+int jugResponseJsonParts(jugResponse *res, int status, const char *const *parts, int nparts);
+
 /* Send and flush the head of a 200 JSON (or JSONP) response now, before the
  * body is known. A long-poll does this before it blocks: web servers such as
  * lighttpd watch the browser's connection only once a response has begun,

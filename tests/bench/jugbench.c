@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -230,6 +231,14 @@ static long long redisCpuUs(redisContext *rc)
     }
     if (r) freeReplyObject(r);
     return total < 0 ? -1 : (long long)(total * 1e6);
+}
+
+/* This process's own CPU (user + system) in us: the load generator's share. */
+static long long selfCpuUs(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0) return 0;
+    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 typedef struct cpuMark {
@@ -1209,18 +1218,35 @@ static int cmdHold(options *o)
         printf("kib_per_held_request_with_session: %.2f\n", (double)(rss1 - rss_start) / held);
     printf("idle_server_cpu_pct_of_core: %.2f\n", (i1.server - i0.server) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (i0.redis >= 0) printf("idle_redis_cpu_pct_of_core: %.2f\n", (i1.redis - i0.redis) / 1e4 / ((i1.t - i0.t) / 1e6));
+    for (int i = 0; i < o->npids; i++)
+        printf("idle_cpu_of_pid: pid=%d pct_of_core=%.2f\n", o->pids[i],
+               (i1.per[i] - i0.per[i]) / 1e4 / ((i1.t - i0.t) / 1e6));
     if (rc) printf("redis_used_memory_kib: %lld\nredis_connected_clients: %lld\n", redis_mem1 / 1024,
                    redisInfoField(rc, "clients", "connected_clients"));
     /* Release: one message answers every held poll. */
     inflight = countInFlight(&b);
     long long tr = benchNowUs();
     long long answered0 = b.answered;
+    cpuMark r0 = cpuNow(o, rc);
+    long long self0 = selfCpuUs();
     int published = publish(rc, o, b.channel, 0) == 0;
     printf("release_published: %s\n", published ? "yes" : "no (the publish failed)");
     long long deadline = tr + 30000000;
-    while (b.answered - answered0 < inflight && benchNowUs() < deadline) benchLoopRun(&b.loop, 20);
+    long long first_us = 0;   /* the first answer: what came before it was Redis and the notification */
+    while (b.answered - answered0 < inflight && benchNowUs() < deadline) {
+        benchLoopRun(&b.loop, 20);
+        if (!first_us && b.answered > answered0) first_us = benchNowUs();
+    }
     printf("released: %lld\nrelease_of: %d\nrelease_s: %.3f\nreleased_with_message: %lld\n",
            b.answered - answered0, inflight, (benchNowUs() - tr) / 1e6, b.deliveries);
+    if (first_us) printf("release_first_answer_s: %.3f\n", (first_us - tr) / 1e6);
+    /* Where the release went: each server process's CPU meanwhile. */
+    cpuMark r1 = cpuNow(o, rc);
+    printf("release_server_cpu_s: %.3f\nrelease_loadgen_cpu_s: %.3f\n", (r1.server - r0.server) / 1e6,
+           (selfCpuUs() - self0) / 1e6);
+    if (r0.redis >= 0) printf("release_redis_cpu_s: %.3f\n", (r1.redis - r0.redis) / 1e6);
+    for (int i = 0; i < o->npids; i++)
+        printf("release_cpu_of_pid: pid=%d cpu_s=%.3f\n", o->pids[i], (r1.per[i] - r0.per[i]) / 1e6);
     printf("answered_without_message: %lld\nerrors: %lld\nhttp_5xx: %lld\nhttp_failures: %lld\n", b.bad_seq,
            b.errors, b.http_5xx, b.loop.failures);
     benchFree(&b, rc);

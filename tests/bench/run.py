@@ -21,7 +21,8 @@
 #       subscriber alternating servers request by request (juggernaut only)
 #   W4  SSE and multipart, 1,000 subscribers at 200 msg/s
 #   W3  idle long-polls held: memory per held poll over every process on the
-#       path, idle CPU, time for one message to reach all of them
+#       path, idle CPU, time for one message to reach all of them and the
+#       CPU of each process meanwhile (the load generator's too)
 #   fanout (juggernaut only, not with --peers): poller pushes per second
 #
 # Usage: run.py [--peers] [--only w1,w2,w2x,w4,w3,fanout] [--hold N] [--quick]
@@ -42,6 +43,9 @@ import jugtest  # noqa: E402  (after the path is set)
 import stacks  # noqa: E402
 
 BENCH_BIN = os.path.join(jugtest.BUILDDIR, "tests", "bench", "jugbench")
+# W3's longest wait, on both sides and in each poll's timeout=: however long
+# a loaded machine takes to make 20,000 polls, none ends before the release.
+HOLD_POLL_S = 300
 
 
 def say(text=""):
@@ -111,7 +115,8 @@ def run_w3(st, n):
     for i in range(1, len(getattr(st, "webs", []))):
         spread += ["--spread-url", st.url(i)]
     return bench(["hold"] + st.jugbench_args() + spread + st.held_args() +
-                 ["--connections", n, "--timeout", 120, "--pids", ",".join(map(str, st.pids()))], 600)
+                 ["--connections", n, "--poll-timeout", HOLD_POLL_S, "--timeout", 120,
+                  "--pids", ",".join(map(str, st.pids()))], 600)
 
 
 def run_fanout(st):
@@ -206,6 +211,10 @@ def summarize_hold(t, ours, nchan):
           num(n, "idle_server_cpu_pct_of_core"), "lower", " % of a core")
     t.add("W3 one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
     t.add("W3 polls answered by that message", num(o, "released"), num(n, "released"))
+    t.add("W3 CPU of all server processes during that release", num(o, "release_server_cpu_s"),
+          num(n, "release_server_cpu_s"), "lower", " s")
+    t.add("W3 the load generator's own CPU meanwhile", num(o, "release_loadgen_cpu_s"),
+          num(n, "release_loadgen_cpu_s"), "lower", " s")
 
 
 # ---------------------------------------------------------------- main
@@ -311,14 +320,14 @@ def main():
             if opts.quick:
                 n = min(n, 500)
             ours = up(stacks.JugStack(workdir + "/hold", servers=max(1, math.ceil(n / 6500)),
-                                      max_fds=hard, poll_timeout=300, session_ttl=900,
+                                      max_fds=hard, poll_timeout=HOLD_POLL_S, session_ttl=900,
                                       backlog=opts.backlog))
             say()
             o = run_w3(ours, n)
             down(ours)
             n_res = None
             if opts.peers:
-                peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard, sub_timeout=300))
+                peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard, sub_timeout=HOLD_POLL_S))
                 say()
                 n_res = run_w3(peer, n)
                 down(peer)
