@@ -294,6 +294,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
             /* Answered empty after its retry interval, held by no slot and
              * listening to nothing (socket.io pages poll again at once). */
             h->deadline_ms = now + h->retry_ms;
+            h->delaying = 1;
             return 1;
         }
         jugHeldEnd(h, r->d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
