@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "host.h"
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
@@ -300,16 +301,17 @@ jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollA
     memset(out, 0, sizeof(*out));
     scriptNumbers n;
     fillNumbers(&n, cfg);
-    char sack[24], safter[24], sbatch[24], shold[24], shold_ms[24], smax[24];
+    char sack[24], safter[24], sbatch[24], shold[24], shold_ms[24], smax[24], sreserve[24];
     fmtLL(sack, sizeof(sack), a->ack);
     fmtLL(safter, sizeof(safter), a->after);
     fmtLL(sbatch, sizeof(sbatch), a->max > 0 ? a->max : 1);
     fmtLL(shold, sizeof(shold), a->hold);
     fmtLL(shold_ms, sizeof(shold_ms), a->hold_ms);
     fmtLL(smax, sizeof(smax), a->max_held);
+    fmtLL(sreserve, sizeof(sreserve), a->max_held > 0 ? jugHostHoldReserve() : 0);
     const char *argv[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, sack, safter, sbatch,
-                          a->token ? a->token : "", shold, shold_ms, smax};
-    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 12, argv);
+                          a->token ? a->token : "", shold, shold_ms, smax, sreserve};
+    redisReply *r = runScript(store, JUG_SCRIPT_POLL, 13, argv);
     jugStoreStatus st = replyStatus(store, r);
     if (st == JUG_STORE_OK && (r->type != REDIS_REPLY_ARRAY || r->elements < 3)) {
         setError(store, "%s", "poll script answered something unexpected");
@@ -364,6 +366,19 @@ jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char
             if (r->element[i]->type == REDIS_REPLY_STRING && ((*dead)[*ndead] = strdup(r->element[i]->str)))
                 (*ndead)++;
     }
+    if (r) freeReplyObject(r);
+    return st;
+}
+
+jugStoreStatus jugStoreProcAlive(jugStore *store, const char *instance, long long ttl_ms,
+                                 long long spawning_ms, long long *live) {
+    char sttl[24], sspawning[24];
+    fmtLL(sttl, sizeof(sttl), ttl_ms);
+    fmtLL(sspawning, sizeof(sspawning), spawning_ms);
+    const char *argv[] = {store->cfg->key_prefix, instance, sttl, sspawning};
+    redisReply *r = runScript(store, JUG_SCRIPT_PROCALIVE, 4, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (st == JUG_STORE_OK) *live = replyInteger(r);
     if (r) freeReplyObject(r);
     return st;
 }
