@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 import jugtest as jt  # noqa: E402
 from test_cgi import cgi  # noqa: E402  (runs the worker once as plain CGI)
 from webcases import Stream, parse_sse  # noqa: E402
-from webservers import Apache, replace_line  # noqa: E402
+from webservers import Apache, replace_line, start_fcgid_processes  # noqa: E402
 
 suite = jt.Suite("test_holding", time_limit=300)
 test = suite.test
@@ -503,19 +503,11 @@ def t_fcgid_hold_reserve(lab):
     jt.equal(live(), 1, "worker processes counted alive after one request at a time")
     quick_poll(sid)
 
-    # Concurrent connects until mod_fcgid runs its 3 processes, then until
-    # the host no longer counts as starting processes.
-    deadline = time.monotonic() + 60
-    while live() < FCGID_CAP and time.monotonic() < deadline:
-        burst = [threading.Thread(target=web.http.post, args=("connect", []), kwargs={"timeout": 30},
-                                  daemon=True) for _ in range(8)]
-        for t in burst:
-            t.start()
-        for t in burst:
-            t.join(40)
-    jt.equal(live(), FCGID_CAP, "worker processes counted alive after bursts of connects")
-    jt.wait_for(lambda: not env.redis.command("EXISTS", spawning), 10,
-                "the host to have started its processes")
+    # Concurrent connects until mod_fcgid runs its 3 processes and the host
+    # no longer counts as starting processes.
+    jt.equal(start_fcgid_processes(web.http, env.redis, env.prefix, FCGID_CAP), FCGID_CAP,
+             "worker processes counted alive after bursts of connects")
+    jt.check(not env.redis.command("EXISTS", spawning), "the host still counts as starting processes")
 
     sids = [web.http.connect(["reserve"]) for _ in range(3)]
     polls = [open_poll(web, s, timeout=FCGID_POLL_TIMEOUT) for s in sids[:2]]
