@@ -36,7 +36,7 @@ static void *aliveMain(void *arg) {
     while (!stopping) {
         pthread_mutex_unlock(&lock);
         jugStoreStatus st = jugStoreProcAlive(&store, self, TTL_MS, SPAWNING_MS, &live);
-        /* Said once per episode: the store logs Redis's own troubles. */
+        /* Logged once per episode of failures, not every refresh. */
         if (st != JUG_STORE_OK && !failing)
             jugLog(JUG_LOG_WARNING, "counting this process alive: %s", store.err);
         failing = st != JUG_STORE_OK;
