@@ -18,8 +18,11 @@
 
 /* Under mod_fcgid a request that finds every process of the class busy
  * sleeps a whole second before it looks again, and only then asks for a
- * new process: holds leave this many of the live processes free (one more
- * while the host is starting processes, poll.lua). */
+ * new process: where only polling is offered (a stock host: output
+ * buffered), holds leave this many of the live processes free (one more
+ * while the host is starting processes, poll.lua). Where the server was
+ * set up for streams (FcgidOutputBufferSize 0), holding is what it is for:
+ * max_held alone limits it. */
 #define FCGID_HOLD_RESERVE 1
 
 static jugHostKind kind;
@@ -85,7 +88,8 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (long long)rl.rlim_cur - 64 < processLimit)
         processLimit = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;
-    holdReserve = kind == JUG_HOST_FCGID && sharedLimit > 0 ? FCGID_HOLD_RESERVE : 0;
+    int streams = jugHostOffers("sse") || jugHostOffers("multipart") || jugHostOffers("htmlfile");
+    holdReserve = kind == JUG_HOST_FCGID && sharedLimit > 0 && !streams ? FCGID_HOLD_RESERVE : 0;
     jugHoldSetLimit(sharedLimit);
 }
 

@@ -33,7 +33,7 @@ int jugHostOffers(const char *transport);
 int jugHostSharedHoldLimit(void);
 int jugHostProcessHoldLimit(void);
 
-/* Where a held request pins a process (mod_fcgid), how many of the worker
+/* Under mod_fcgid offering no stream (a stock host), how many of the worker
  * processes counted alive (procalive.h) a hold must leave unheld for short
  * requests; 0 elsewhere (nothing counted). */
 int jugHostHoldReserve(void);

@@ -15,8 +15,8 @@
 /* Refreshed this often; an entry not refreshed counts this much longer. */
 #define REFRESH_MS 2000
 #define TTL_MS 7000
-/* After a process is first counted, the host counts as starting processes
- * this long (mod_fcgid starts the next ones a second or more apart). */
+/* After a process is first counted beside others, the host counts as
+ * starting processes this long (mod_fcgid starts them a second or more apart). */
 #define SPAWNING_MS 3000
 
 static pthread_t thread;

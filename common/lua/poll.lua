@@ -13,11 +13,11 @@
 -- this Redis in the zset <prefix>holds (only where holding pins a process).
 -- With a reserve, a slot is also free only while at least reserve of the
 -- worker processes counted alive in <prefix>procs (procalive.lua) stay
--- unheld, one more while the host is still starting processes (one was
--- first counted moments ago): short requests (connect, a poll told to
--- retry) never find every process pinned, which under mod_fcgid costs them
--- a second or more, and a host that is starting up keeps its processes for
--- the crowd that is connecting.
+-- unheld, one more while the host is still starting processes (it started
+-- one moments ago because all were busy): short requests (connect, a poll
+-- told to retry) rarely find every process pinned, which under mod_fcgid
+-- costs them a second or more, and a host that is starting up keeps its
+-- processes for the crowd that is connecting (a lone process never holds).
 --
 -- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
 -- trimmed from the queue since the last poll; held = 0 not held, 1 held,

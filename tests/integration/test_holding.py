@@ -477,7 +477,7 @@ def t_fcgid_connect_burst(lab):
 
 @test
 def t_fcgid_hold_reserve(lab):
-    """Apache + mod_fcgid, 3 processes, max_held auto: each worker process is counted alive in <prefix>procs; a poll is held only while a live process stays unheld (the only process never), so with 3 live processes the third poll is answered at once with retry and a connect meanwhile finds a process; an answered hold lets the next poll hold; stopped processes leave the count"""
+    """Apache + mod_fcgid at its output defaults, 3 processes, max_held auto: each worker process is counted alive in <prefix>procs; a poll is held only while a live process stays unheld (a lone process never), so with 3 live processes the third poll is answered at once with retry and a connect meanwhile finds a process; an answered hold lets the next poll hold; stopped processes leave the count"""
     env = lab.env("fcgid-reserve", redis_tcp=True, web=None, poll_timeout=FCGID_POLL_TIMEOUT,
                   session_ttl=60)
     os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
@@ -533,6 +533,7 @@ def t_fcgid_hold_reserve(lab):
     # The third session goes back to holding.
     msgs = poll_now(web, sids[2], 0)["messages"]
     jt.equal([m["data"] for m in msgs], ["free"], "the third session's delivery")
+    jt.equal(live(), FCGID_CAP, "worker processes counted alive")
     last = open_poll(web, sids[2], ack=msgs[0]["id"], timeout=FCGID_POLL_TIMEOUT)
     try:
         wait_held(env, sids[2])

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import jugtest  # noqa: E402
 from jugtest import Env, Skip, Suite, check, diag, equal  # noqa: E402
-from webservers import SharedHostApache, start_fcgid_processes  # noqa: E402
+from webservers import SharedHostApache  # noqa: E402
 
 # A whole configure + make install under a loaded CI machine: minutes.
 suite = Suite("sharedhost", time_limit=900)
@@ -233,10 +233,6 @@ def test_check_url_buffered(env):
         with open(conf, "a") as f:
             f.write("transports sse longpoll jsonp\n")
         start_apache(env, "FileInfo Options")
-        # A host serving pages runs a few processes; the worker holds a
-        # request only while one stays free (a lone process is never held).
-        live = start_fcgid_processes(env.web.http, env.redis, env.prefix, 3)
-        check(live >= 3, "worker processes counted alive after bursts of connects: %d" % live)
         rc, out = run_check(env, env.web.http.base_url)
         equal(rc, 1, "exit status with streams offered")
         check("transports offered: sse " in out, "the worker did not offer sse", out)
