@@ -63,6 +63,14 @@ int jugKeyAlive(char *out, size_t outlen, const char *prefix) {
 int jugKeyHolds(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%sholds", prefix), outlen);
 }
+
+int jugKeyProcs(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sprocs", prefix), outlen);
+}
+
+int jugKeyProcsSpawning(char *out, size_t outlen, const char *prefix) {
+    return fit(snprintf(out, outlen, "%sprocs:spawning", prefix), outlen);
+}
 int jugNotifyChannel(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%snotify", prefix), outlen);
 }

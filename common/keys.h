@@ -33,6 +33,10 @@ int jugKeyStats(char *out, size_t outlen, const char *prefix);
 /* Count of the lease holder's renewals (lease.lua): going back means Redis lost writes. */
 int jugKeyAlive(char *out, size_t outlen, const char *prefix);
 int jugKeyHolds(char *out, size_t outlen, const char *prefix);
+/* Worker processes counted alive (mod_fcgid), instance -> until (Redis ms). */
+int jugKeyProcs(char *out, size_t outlen, const char *prefix);
+/* Set for a few seconds when a worker process is first counted there. */
+int jugKeyProcsSpawning(char *out, size_t outlen, const char *prefix);
 
 /* Pub/sub channels: "<prefix>notify" (every fanned-out message) and
  * "<prefix>notify:<instance>" (about the requests one worker process holds). */

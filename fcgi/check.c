@@ -235,8 +235,9 @@ static void probeHold(checkRun *r, const char *base, const session *s) {
              "configuration, or ask the host for a longer FcgidIOTimeout / proxy timeout",
              cut_at > 10 ? cut_at - 5 : 5, cut_at > 10 ? cut_at - 8 : 3);
     if (root && cJSON_IsNumber(retry)) {
-        ok(r, "long-poll", "not held: no hold slot was free (the host is at max_held), clients poll "
-           "every %d ms until one is", retry->valueint);
+        ok(r, "long-poll", "not held: no hold slot was free (the host is at max_held, or under "
+           "mod_fcgid runs too few worker processes now to leave one free), clients poll every %d ms "
+           "until one is", retry->valueint);
     } else if (root && took >= want - HOLD_SLACK_MS) {
         ok(r, "long-poll", "held %.1f s (poll_timeout %d s) and answered: the host allows requests "
            "that long", (double)took / 1000, s->poll_timeout);

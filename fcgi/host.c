@@ -16,10 +16,19 @@
 #define FCGID_HELD_DEFAULT 4
 #define CGI_HELD_DEFAULT 4
 
+/* Under mod_fcgid a request that finds every process of the class busy
+ * sleeps a whole second before it looks again, and only then asks for a
+ * new process: where only polling is offered (a stock host: output
+ * buffered), holds leave this many of the live processes free (one more
+ * while the host is starting processes, poll.lua). Where the server was
+ * set up for streams (FcgidOutputBufferSize 0), holding is what it is for:
+ * max_held alone limits it. */
+#define FCGID_HOLD_RESERVE 1
+
 static jugHostKind kind;
 static char transportsJson[128];
 static const char *offered[JUG_TRANSPORT_COUNT + 1];
-static int sharedLimit, processLimit;
+static int sharedLimit, processLimit, holdReserve;
 
 static const char *const allTransports[] = {"sse", "multipart", "htmlfile", "longpoll", "jsonp", NULL};
 static const char *const pollTransports[] = {"longpoll", "jsonp", NULL};
@@ -79,6 +88,8 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (long long)rl.rlim_cur - 64 < processLimit)
         processLimit = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;
+    int streams = jugHostOffers("sse") || jugHostOffers("multipart") || jugHostOffers("htmlfile");
+    holdReserve = kind == JUG_HOST_FCGID && sharedLimit > 0 && !streams ? FCGID_HOLD_RESERVE : 0;
     jugHoldSetLimit(sharedLimit);
 }
 
@@ -107,4 +118,8 @@ int jugHostSharedHoldLimit(void) {
 
 int jugHostProcessHoldLimit(void) {
     return processLimit;
+}
+
+int jugHostHoldReserve(void) {
+    return holdReserve;
 }

@@ -33,4 +33,9 @@ int jugHostOffers(const char *transport);
 int jugHostSharedHoldLimit(void);
 int jugHostProcessHoldLimit(void);
 
+/* Under mod_fcgid offering no stream (a stock host), how many of the worker
+ * processes counted alive (procalive.h) a hold must leave unheld for short
+ * requests; 0 elsewhere (nothing counted). */
+int jugHostHoldReserve(void);
+
 #endif

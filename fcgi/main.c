@@ -32,6 +32,7 @@
 #include "host.h"
 #include "log.h"
 #include "park.h"
+#include "procalive.h"
 #include "redis.h"
 #include "stats.h"
 #include "socketio.h"
@@ -209,6 +210,7 @@ static int serveFastCgi(void) {
     maxThreads = jugHostKindNow() == JUG_HOST_FCGID ? 1 : config.threads;
     if (jugParkStart(&config) < 0) return 1;
     if (jugEmbeddedPollerWanted(&config)) jugEmbeddedPollerStart(&config);
+    jugProcAliveStart(&config, jugParkInstance());
     if (startWorker() < 0) return 1;
     jugLog(JUG_LOG_INFO, "serving FastCGI (%s host: up to %d handler threads, transports %s)",
            jugHostKindName(jugHostKindNow()), maxThreads, jugHostTransportsJson(&config));
@@ -223,6 +225,7 @@ static int serveFastCgi(void) {
     jugLog(JUG_LOG_INFO, "signal %d: stopping", sig);
     atomic_store(&stopping, 1);
     jugEmbeddedPollerStop();
+    jugProcAliveStop();
     jugParkStop();
     FCGX_ShutdownPending();
     /* Wakes the thread blocked in accept(); the others see "stopping". */

@@ -469,7 +469,7 @@ static void instanceNotice(const char *text, jugHeld *only) {
 static void resync(jugHeld *h) {
     long long now = jugNowMs();
     jugPollArgs args = {h->ack, h->last, 500, h->token, h->ops->one_batch ? 1 : 2,
-                        h->deadline_ms - now + 5000, 0};
+                        h->deadline_ms - now + 5000, 0, 0};
     jugPollResult r;
     jugStoreStatus st = jugStorePollHold(&loopStore, h->sid, &args, &r);
     if (st != JUG_STORE_OK) {

@@ -297,8 +297,8 @@ void jugPollResultFree(jugPollResult *r) {
 /* poll.lua's ARGV for one request (docs at the top of the script). */
 typedef struct pollArgv {
     scriptNumbers n;
-    char ack[24], after[24], batch[24], hold[24], hold_ms[24], max_held[24];
-    const char *v[12];
+    char ack[24], after[24], batch[24], hold[24], hold_ms[24], max_held[24], reserve[24];
+    const char *v[13];
 } pollArgv;
 
 static void pollArgvFill(pollArgv *p, const jugConfig *cfg, const char *sid, const jugPollArgs *a) {
@@ -309,8 +309,9 @@ static void pollArgvFill(pollArgv *p, const jugConfig *cfg, const char *sid, con
     fmtLL(p->hold, sizeof(p->hold), a->hold);
     fmtLL(p->hold_ms, sizeof(p->hold_ms), a->hold_ms);
     fmtLL(p->max_held, sizeof(p->max_held), a->max_held);
-    const char *v[12] = {cfg->key_prefix, cfg->channel, sid, p->n.ttl_ms, p->n.backstop, p->ack, p->after,
-                         p->batch, a->token ? a->token : "", p->hold, p->hold_ms, p->max_held};
+    fmtLL(p->reserve, sizeof(p->reserve), a->max_held > 0 ? a->reserve : 0);
+    const char *v[13] = {cfg->key_prefix, cfg->channel, sid, p->n.ttl_ms, p->n.backstop, p->ack, p->after,
+                         p->batch, a->token ? a->token : "", p->hold, p->hold_ms, p->max_held, p->reserve};
     memcpy(p->v, v, sizeof(v));
 }
 
@@ -339,7 +340,7 @@ jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollA
                                 jugPollResult *out) {
     pollArgv p;
     pollArgvFill(&p, store->cfg, sid, a);
-    return pollResult(store, runScript(store, JUG_SCRIPT_POLL, 12, p.v), out);
+    return pollResult(store, runScript(store, JUG_SCRIPT_POLL, 13, p.v), out);
 }
 
 /* Pipelining: append one poll to the connection's output. 0, or -1 with
@@ -349,7 +350,7 @@ static int pollSend(jugStore *store, const char *sid, const jugPollArgs *a) {
     if (ensureConnected(store) < 0) return -1;
     pollArgv p;
     pollArgvFill(&p, store->cfg, sid, a);
-    if (jugRedisScriptAppend(store->redis, JUG_SCRIPT_POLL, 0, 12, p.v, NULL) == 0) return 0;
+    if (jugRedisScriptAppend(store->redis, JUG_SCRIPT_POLL, 0, 13, p.v, NULL) == 0) return 0;
     setError(store, "%s", "out of memory");
     dropConnection(store);
     return -1;
@@ -403,7 +404,7 @@ void jugStorePollBatch(jugStore *store, int n, const char *const *sids, const ju
 
 jugStoreStatus jugStorePoll(jugStore *store, const char *sid, long long ack, long long after, int max,
                             jugDeliveries *out) {
-    jugPollArgs a = {ack, after, max, NULL, 0, 0, 0};
+    jugPollArgs a = {ack, after, max, NULL, 0, 0, 0, 0};
     jugPollResult r;
     jugStoreStatus st = jugStorePollHold(store, sid, &a, &r);
     *out = r.d;
@@ -437,6 +438,19 @@ jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char
             if (r->element[i]->type == REDIS_REPLY_STRING && ((*dead)[*ndead] = strdup(r->element[i]->str)))
                 (*ndead)++;
     }
+    if (r) freeReplyObject(r);
+    return st;
+}
+
+jugStoreStatus jugStoreProcAlive(jugStore *store, const char *instance, long long ttl_ms,
+                                 long long spawning_ms, long long *live) {
+    char sttl[24], sspawning[24];
+    fmtLL(sttl, sizeof(sttl), ttl_ms);
+    fmtLL(sspawning, sizeof(sspawning), spawning_ms);
+    const char *argv[] = {store->cfg->key_prefix, instance, sttl, sspawning};
+    redisReply *r = runScript(store, JUG_SCRIPT_PROCALIVE, 4, argv);
+    jugStoreStatus st = replyStatus(store, r);
+    if (st == JUG_STORE_OK) *live = replyInteger(r);
     if (r) freeReplyObject(r);
     return st;
 }

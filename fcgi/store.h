@@ -64,6 +64,8 @@ typedef struct jugPollArgs {
     int hold;                /* 0 never, 1 when nothing is pending, 2 always (stream) */
     long long hold_ms;       /* how long the hold may last at most */
     int max_held;            /* host-wide slots (0: not counted) */
+    int reserve;             /* with max_held: live worker processes a hold must leave
+                              * unheld (poll.lua; host.h's jugHostHoldReserve) */
 } jugPollArgs;
 
 typedef struct jugPollResult {
@@ -92,6 +94,12 @@ void jugStorePollBatch(jugStore *store, int n, const char *const *sids, const ju
 /* Mark the sessions of held streams alive; *dead (malloc'd, count in
  * *ndead) gets the sids that are not. */
 jugStoreStatus jugStoreTouch(jugStore *store, const char **sids, int count, char ***dead, int *ndead);
+
+/* Count this worker process (instance) alive in Redis for ttl_ms more, or
+ * gone (ttl_ms 0); a process new there marks the host as starting processes
+ * for spawning_ms. *live gets how many are alive now. */
+jugStoreStatus jugStoreProcAlive(jugStore *store, const char *instance, long long ttl_ms,
+                                 long long spawning_ms, long long *live);
 
 /* Give back a host-wide hold slot. */
 jugStoreStatus jugStoreReleaseSlot(jugStore *store, const char *token);

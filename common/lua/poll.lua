@@ -1,7 +1,8 @@
 -- poll.lua -- acknowledge, return what the client still needs, maybe hold.
 -- ARGV: prefix, event channel, sid, ttl ms, backstop s, ack, after, max batch,
 --       token ("" for a plain poll), hold ("0" never, "1" when nothing is
---       pending, "2" always: a stream), hold ms, max held (0: not counted)
+--       pending, "2" always: a stream), hold ms, max held (0: not counted),
+--       reserve (0: none; else live processes a hold leaves free, below)
 --
 -- Deliveries with id <= ack leave the session's queue; the reply's items are
 -- up to max batch deliveries with id > after, oldest first. Long-poll passes
@@ -10,6 +11,13 @@
 -- held request (its worker process is told). If it may be held, it is, when
 -- a hold slot is free: max held counts every held request of all workers on
 -- this Redis in the zset <prefix>holds (only where holding pins a process).
+-- With a reserve, a slot is also free only while at least reserve of the
+-- worker processes counted alive in <prefix>procs (procalive.lua) stay
+-- unheld, one more while the host is still starting processes (it started
+-- one moments ago because all were busy): short requests (connect, a poll
+-- told to retry) rarely find every process pinned, which under mod_fcgid
+-- costs them a second or more, and a host that is starting up keeps its
+-- processes for the crowd that is connecting (a lone process never holds).
 --
 -- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
 -- trimmed from the queue since the last poll; held = 0 not held, 1 held,
@@ -20,6 +28,7 @@ local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local token, hold = ARGV[9], ARGV[10]
 local hold_ms, max_held = tonumber(ARGV[11]), tonumber(ARGV[12])
+local reserve = tonumber(ARGV[13]) or 0
 local now = jug_now_ms()
 local skey = prefix .. 'session:' .. sid
 local queue = skey .. ':queue'
@@ -68,7 +77,13 @@ if max_held > 0 then
   local holds = prefix .. 'holds'
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
-  if redis.call('ZCARD', holds) >= max_held then
+  local limit = max_held
+  if reserve > 0 then
+    local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
+    if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then reserve = reserve + 1 end
+    if live - reserve < limit then limit = live - reserve end
+  end
+  if redis.call('ZCARD', holds) >= limit then
     if old then redis.call('HDEL', skey, 'holder') end
     return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
   end

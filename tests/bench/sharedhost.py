@@ -11,8 +11,11 @@
 #             (connect, poll with ack, wait "retry" ms when told, back off on
 #             503), one message a second for --seconds (60) under a cap of
 #             --cap (10) processes: share delivered, duplicated, latency
-#             p50/p99 (publish -> received), connect latency p99, HTTP 503
-#             count, peak worker processes.
+#             p50/p99 (publish -> received), connect latency p50/p99 (from
+#             when each browser opens: a cold host, no process yet), the
+#             connect latency of a page opening every 0.5 s meanwhile (a
+#             host that serves), HTTP 503 count, peak worker processes.
+#             --trace adds where connect time went (see trace_report).
 #   pages     --pages (40) page views of the automatic client opened over
 #             --open-over (20) s under a cap of --page-cap (20): each does
 #             what juggernaut.js does (connect; the server's "transports", or
@@ -57,6 +60,7 @@ DEFAULT_TRANSPORTS = ["sse", "multipart", "htmlfile", "longpoll", "jsonp"]
 STREAMS = ("sse", "multipart", "htmlfile")
 OPEN_TIMEOUT = 5.0          # the client's openTimeout default
 POLL_TIMEOUT = 25           # conf/juggernaut.conf's default poll_timeout
+PROBE_EVERY = 0.5           # long-poll phase: a page opening this often while it serves
 
 
 def say(text=""):
@@ -80,6 +84,7 @@ class Http:
         self.port = port
         self.prefix = prefix
         self.statuses = {}
+        self.trace = None          # --trace: (endpoint, start, end, status, retry ms) per request
 
     def _count(self, status):
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -120,9 +125,11 @@ class Http:
                 await reader.readline()
         return await reader.read()
 
-    async def request(self, method, endpoint, query=None, form=None, timeout=60):
-        """(status, parsed JSON or None); status 0 when nothing (valid) came back."""
+    async def request(self, method, endpoint, query=None, form=None, timeout=60, label=None):
+        """(status, parsed JSON or None); status 0 when nothing (valid) came back.
+        label: what --trace calls the request (default: the endpoint)."""
         writer = None
+        started = time.time()
         try:
             async def go():
                 nonlocal writer
@@ -144,6 +151,9 @@ class Http:
             obj = json.loads(body) if body else None
         except ValueError:
             obj = None
+        if self.trace is not None:
+            retry = obj.get("retry") if isinstance(obj, dict) else None
+            self.trace.append((label or endpoint, started, time.time(), status, retry))
         return status, obj
 
     async def stream(self, endpoint, query, open_timeout, on_text, stop):
@@ -319,11 +329,13 @@ class Browser:
 class ProcCounter(threading.Thread):
     """Samples how many worker processes run (every 100 ms); keeps the peak."""
 
-    def __init__(self, exe):
+    def __init__(self, exe, redis=None):
         super().__init__(daemon=True)
         self.exe = os.path.realpath(exe)
         self.peak = 0
         self.done = threading.Event()
+        self.redis = redis         # --trace: also sample the held slots
+        self.samples = []          # --trace: (time, processes, held slots)
 
     def count(self):
         n = 0
@@ -338,7 +350,14 @@ class ProcCounter(threading.Thread):
 
     def run(self):
         while not self.done.wait(0.1):
-            self.peak = max(self.peak, self.count())
+            n = self.count()
+            self.peak = max(self.peak, n)
+            if self.redis:
+                try:
+                    held = self.redis.command("ZCARD", PREFIX + "holds")
+                except (OSError, jugtest.RedisError):
+                    held = -1
+                self.samples.append((time.time(), n, held))
 
 
 class SharedHost:
@@ -376,7 +395,7 @@ class SharedHost:
         jugtest.wait_for(lambda: self.redis.command("GET", PREFIX + "poller:lease"), 10, "the poller's lease")
         return self
 
-    def start_apache(self, cap):
+    def start_apache(self, cap, trace=False):
         if self.web:
             self.web.stop()
         workdir = os.path.join(self.dir, "apache-cap%d" % cap)
@@ -385,7 +404,8 @@ class SharedHost:
             workdir, self.cgibin, unprivileged_account(), "FileInfo Options",
             host_config=["FcgidInitialEnv JUGGERNAUT_CONFIG %s" % self.config,
                          "FcgidMaxProcessesPerClass %d" % cap] +
-                        ["FcgidInitialEnv %s %s" % tuple(e.split("=", 1)) for e in self.fcgid_env],
+                        ["FcgidInitialEnv %s %s" % tuple(e.split("=", 1)) for e in self.fcgid_env] +
+                        (["LogLevel warn fcgid:info"] if trace else []),
             threads_per_child=256)
         self.web.start()
         return Http(self.web.port, "/cgi-bin/juggernaut.fcgi")
@@ -429,8 +449,11 @@ def finish(run, tasks):
 
 
 async def phase_longpoll(host, opts):
-    http = host.start_apache(opts.cap)
-    counter = ProcCounter(host.exe)
+    http = host.start_apache(opts.cap, opts.trace)
+    counter = ProcCounter(host.exe, host.redis if opts.trace else None)
+    if opts.trace:
+        http.trace = []
+    t0 = time.time()
     counter.start()
     run = Run()
     browsers = [Browser(http, run) for _ in range(opts.browsers)]
@@ -440,7 +463,10 @@ async def phase_longpoll(host, opts):
         await asyncio.sleep(2.0 / opts.browsers)      # all open within 2 s
     await until(lambda: all(b.sid for b in browsers), 30)
     connected = sum(1 for b in browsers if b.sid)
+    probes = []
+    prober = asyncio.ensure_future(connect_probes(http, run, probes))
     await publisher(host, run, opts.seconds)
+    prober.cancel()
     want = opts.seconds
     await until(lambda: all(len(b.seen) >= want for b in browsers), POLL_TIMEOUT + 5)
     await asyncio.wait_for(finish(run, tasks), 60)
@@ -457,13 +483,83 @@ async def phase_longpoll(host, opts):
         % (pct(run.latencies, 50) * 1000, pct(run.latencies, 99) * 1000, len(run.latencies)))
     say("connect_latency_ms: p50 %.0f p99 %.0f (never connected: %d)"
         % (pct(connects, 50) * 1000, pct(connects, 99) * 1000, opts.browsers - len(connects)))
+    say("connect_while_serving_ms: p50 %.0f p99 %.0f (%d more pages, one every %.1f s while the "
+        "browsers poll; each disconnects at once)"
+        % (pct(probes, 50) * 1000, pct(probes, 99) * 1000, len(probes), PROBE_EVERY))
     say("http_503: %d" % http.statuses.get(503, 0))
     say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
     say("peak_processes: %d" % counter.peak)
+    if opts.trace:
+        trace_report(http, counter, t0, host.web)
     say()
 
 
+def trace_report(http, counter, t0, web):
+    """--trace: where connect time goes. Connects by when they started (per
+    0.5 s): how many, their latency, the worker processes and held slots at
+    that moment; mod_fcgid's spawn decisions from Apache's error log."""
+    def at(t):
+        before = [s for s in counter.samples if s[0] <= t]
+        return before[-1][1:] if before else (0, 0)
+    connects = [r for r in http.trace if r[0] == "connect"]
+    say("trace: connect latency histogram (s): %s" % json.dumps(histogram([r[2] - r[1] for r in connects])))
+    say("trace: by start time (s since the first browser): n, latency p50/max, processes/held slots at start")
+    buckets = {}
+    for r in connects:
+        buckets.setdefault(int((r[1] - t0) * 2), []).append(r)
+    for k in sorted(buckets):
+        lat = [r[2] - r[1] for r in buckets[k]]
+        procs, held = at(buckets[k][0][1])
+        say("trace:   %5.1f  n %3d  p50 %.2f max %.2f  procs %d held %d"
+            % (k / 2.0, len(lat), pct(lat, 50), max(lat), procs, held))
+    polls = [r for r in http.trace if r[0] == "poll" and r[1] - t0 < 10]
+    say("trace: polls started in the first 10 s: %d (answered with retry: %d, short ones' latency histogram %s)"
+        % (len(polls), sum(1 for r in polls if r[4]),
+           json.dumps(histogram([r[2] - r[1] for r in polls if r[4]]))))
+    later = [r for r in http.trace if r[0] == "poll" and r[1] - t0 >= 10 and r[4]]
+    say("trace: retry-answered polls after 10 s: %d, latency histogram %s"
+        % (len(later), json.dumps(histogram([r[2] - r[1] for r in later]))))
+    say("trace: processes/held slots every second: %s" % " ".join(
+        "%d/%d" % at(t0 + i)[:2] for i in range(0, int(time.time() - t0))))
+    spawned, skipped = [], {}
+    try:
+        with open(web.logs[1], errors="replace") as f:
+            for line in f:
+                if "mod_fcgid: server" in line and "started" in line:
+                    spawned.append(line)
+                m = re.search(r"mod_fcgid: .*?(spawn score|too many|total process count)", line)
+                if m:
+                    skipped[m.group(1)] = skipped.get(m.group(1), 0) + 1
+    except OSError:
+        pass
+    say("trace: mod_fcgid spawned %d processes; spawn requests refused: %s" % (len(spawned), json.dumps(skipped)))
+
+
+def histogram(values, edges=(0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)):
+    out = {}
+    for v in values:
+        label = next(("<%g" % e for e in edges if v < e), ">=%g" % edges[-1])
+        out[label] = out.get(label, 0) + 1
+    return {k: out[k] for k in ["<%g" % e for e in edges] + [">=%g" % edges[-1]] if k in out}
+
+
+async def connect_probes(http, run, out):
+    """A page opening every PROBE_EVERY s while the run serves (on a channel
+    nobody publishes to), leaving at once: the connect latency of a host
+    that already serves, apart from the cold start of the 200."""
+    while not run.stop.is_set():
+        started = time.time()
+        status, obj = await http.request("POST", "connect", form="channel=probe", timeout=120,
+                                         label="probe")
+        if status == 200 and isinstance(obj, dict) and "session_id" in obj:
+            out.append(time.time() - started)
+            await http.request("POST", "disconnect", form="session_id=" + obj["session_id"], timeout=60,
+                               label="probe")
+        await asyncio.sleep(max(0.0, PROBE_EVERY - (time.time() - started)))
+
+
 async def connect_then_poll(b):
+    b.loaded = time.time()        # this browser opens now (they open over 2 s)
     if await b.connect():
         await b.longpoll()
 
@@ -540,6 +636,9 @@ def main():
     ap.add_argument("--open-over", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="20 browsers, 8 pages, 10 s: a smoke run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--trace", action="store_true",
+                    help="long-poll phase: where connect time goes (connects per 0.5 s with the "
+                         "processes and held slots then, mod_fcgid's spawn decisions)")
     ap.add_argument("--fcgid-env", action="append", default=[], metavar="NAME=VALUE",
                     help="also pass this to the worker (FcgidInitialEnv, host config), "
                          "e.g. JUGGERNAUT_HOST=fcgid")

@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 import jugtest as jt  # noqa: E402
 from test_cgi import cgi  # noqa: E402  (runs the worker once as plain CGI)
 from webcases import Stream, parse_sse  # noqa: E402
-from webservers import Apache, replace_line  # noqa: E402
+from webservers import Apache, replace_line, start_fcgid_processes  # noqa: E402
 
 suite = jt.Suite("test_holding", time_limit=300)
 test = suite.test
@@ -544,6 +544,78 @@ def t_fcgid_connect_burst(lab):
     jt.diag("20 connects at once while %d polls hold: median %.2f s, slowest %.2f s (%s)"
             % (FCGID_MAX_HELD, times[10], times[-1], ", ".join("%.2f" % t for t in times)))
     jt.equal([s for _, s in took], [200] * len(took), "statuses")
+
+
+@test
+def t_fcgid_hold_reserve(lab):
+    """Apache + mod_fcgid at its output defaults, 3 processes, max_held auto: each worker process is counted alive in <prefix>procs; a poll is held only while a live process stays unheld (a lone process never), so with 3 live processes the third poll is answered at once with retry and a connect meanwhile finds a process; an answered hold lets the next poll hold; stopped processes leave the count"""
+    env = lab.env("fcgid-reserve", redis_tcp=True, web=None, poll_timeout=FCGID_POLL_TIMEOUT,
+                  session_ttl=60)
+    os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
+    os.chmod(env.config_path, 0o644)
+    web = lab.web(env, "apache-reserve", FcgidHost, cap=FCGID_CAP)
+    procs, spawning, holds = (env.prefix + k for k in ("procs", "procs:spawning", "holds"))
+    live = lambda: env.redis.command("ZCARD", procs)  # noqa: E731
+
+    def quick_poll(sid, ack=0):
+        """A poll that could be held, answered at once with retry: its body."""
+        started = time.monotonic()
+        r = web.http.get("poll", {"session_id": sid, "ack": ack, "timeout": 20}, timeout=40)
+        took = time.monotonic() - started
+        jt.equal(r.status, 200, "status of a poll that is not held: %r" % r)
+        body = r.json()
+        jt.check("retry" in body and body["messages"] == [] and took < 1.5,
+                 "a poll that must not be held: answered after %.2f s with %r" % (took, body))
+
+    # One process (requests one after another never make mod_fcgid start
+    # another): holding would pin it, so a poll is never held.
+    sid = web.http.connect(["reserve"])
+    jt.wait_for(lambda: live() >= 1, 10, "the worker process counted alive")
+    jt.equal(live(), 1, "worker processes counted alive after one request at a time")
+    quick_poll(sid)
+
+    # Concurrent connects until mod_fcgid runs its 3 processes and the host
+    # no longer counts as starting processes.
+    jt.equal(start_fcgid_processes(web.http, env.redis, env.prefix, FCGID_CAP), FCGID_CAP,
+             "worker processes counted alive after bursts of connects")
+    jt.check(not env.redis.command("EXISTS", spawning), "the host still counts as starting processes")
+
+    sids = [web.http.connect(["reserve"]) for _ in range(3)]
+    polls = [open_poll(web, s, timeout=FCGID_POLL_TIMEOUT) for s in sids[:2]]
+    try:
+        for s in sids[:2]:
+            env.wait_held(s)
+        # max_held (4) has room, but a third hold would leave no process.
+        quick_poll(sids[2])
+        jt.equal(env.redis.command("ZCARD", holds), 2, "hold slots taken")
+        started = time.monotonic()
+        r = web.http.post("connect", [], timeout=40)
+        took = time.monotonic() - started
+        jt.equal(r.status, 200, "a connect while two polls hold: %r" % r)
+        # Behind a held poll it would wait for its timeout (30 s); mod_fcgid
+        # may still step once (1 s) if the process was not returned yet.
+        jt.check(took < 1.5, "a connect while two polls hold took %.2f s" % took)
+        jt.equal(live(), FCGID_CAP, "worker processes counted alive")
+    finally:
+        env.redis.publish(["reserve"], "free")
+        for p in polls:
+            answer(p, 10, "a held poll's answer")
+    jt.wait_for(lambda: env.redis.command("ZCARD", holds) == 0, 5, "the hold slots given back")
+    # The third session goes back to holding.
+    msgs = poll_now(web, sids[2], 0)["messages"]
+    jt.equal([m["data"] for m in msgs], ["free"], "the third session's delivery")
+    jt.equal(live(), FCGID_CAP, "worker processes counted alive")
+    last = open_poll(web, sids[2], ack=msgs[0]["id"], timeout=FCGID_POLL_TIMEOUT)
+    try:
+        env.wait_held(sids[2])
+    finally:
+        env.redis.publish(["reserve"], "end")
+        answer(last, 10, "the third session's held poll")
+
+    # Stopped processes take themselves out of the count (a process that
+    # dies unannounced would take its entry's 7 s to expire).
+    web.stop()
+    jt.wait_for(lambda: live() == 0, 5, "stopped worker processes leaving the count")
 
 
 @test

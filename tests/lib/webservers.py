@@ -21,6 +21,8 @@ import os
 import pwd
 import re
 import shutil
+import threading
+import time
 
 from jugtest import BUILDDIR, Process, Skip, WebServer, check
 
@@ -85,6 +87,25 @@ APACHE_MODULE_NAMES = [
     ("dir_module", "mod_dir.so"),
     ("fcgid_module", "mod_fcgid.so"),
 ]
+
+
+def start_fcgid_processes(http, redis, prefix, want, timeout=60):
+    """Bursts of concurrent connects through http until the worker counts
+    want processes alive (<prefix>procs) and the host no longer counts as
+    starting them (<prefix>procs:spawning): mod_fcgid starts a process only
+    for a request that found all of them busy. Returns how many are alive."""
+    deadline = time.monotonic() + timeout
+    live = lambda: redis.command("ZCARD", prefix + "procs")  # noqa: E731
+    while live() < want and time.monotonic() < deadline:
+        burst = [threading.Thread(target=http.post, args=("connect", []), kwargs={"timeout": 30},
+                                  daemon=True) for _ in range(8)]
+        for t in burst:
+            t.start()
+        for t in burst:
+            t.join(max(1.0, deadline - time.monotonic()))
+    while redis.command("EXISTS", prefix + "procs:spawning") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return live()
 
 
 def apache_main_config(dirpath, port, account, body, threads_per_child=64):

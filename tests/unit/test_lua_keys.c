@@ -57,6 +57,8 @@ static void learnSchema(void) {
     learn(jugKeyStats(k, sizeof(k), ""), k);
     learn(jugKeyAlive(k, sizeof(k), ""), k);
     learn(jugKeyHolds(k, sizeof(k), ""), k);
+    learn(jugKeyProcs(k, sizeof(k), ""), k);
+    learn(jugKeyProcsSpawning(k, sizeof(k), ""), k);
     learn(jugNotifyChannel(k, sizeof(k), ""), k);
     learn(jugNotifyInstanceChannel(k, sizeof(k), "", INSTANCE), k);
 }
