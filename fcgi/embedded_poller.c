@@ -10,6 +10,7 @@
 #include "host.h"
 #include "log.h"
 #include "loop.h"
+#include "thread.h"
 
 static jugPollerLoop loop;
 static pthread_t thread;
@@ -33,11 +34,7 @@ int jugEmbeddedPollerStart(const jugConfig *cfg) {
     jugPollerMakeId(base, sizeof(base), NULL);
     snprintf(id, sizeof(id), "%s:worker", base);
     jugPollerLoopInit(&loop, cfg, id);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    int rc = pthread_create(&thread, &attr, pollerMain, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = jugThreadStart(&thread, 512 * 1024, 0, pollerMain, NULL);
     if (rc) {
         jugLog(JUG_LOG_ERROR, "cannot start the embedded poller: %s", strerror(rc));
         return -1;

@@ -36,6 +36,7 @@
 #include "redis.h"
 #include "stats.h"
 #include "socketio.h"
+#include "thread.h"
 
 #define PROGRAM "juggernaut.fcgi"
 #define DEFAULT_CONFIG JUG_SYSCONFDIR "/juggernaut.conf"
@@ -161,16 +162,11 @@ done:
 }
 
 static int startWorker(void) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WORKER_STACK);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
     pthread_mutex_lock(&runningLock);
     running++;
     pthread_mutex_unlock(&runningLock);
-    int rc = pthread_create(&t, &attr, workerMain, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = jugThreadStart(&t, WORKER_STACK, 1, workerMain, NULL);
     if (rc) {
         pthread_mutex_lock(&runningLock);
         running--;

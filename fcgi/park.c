@@ -36,6 +36,7 @@
 #include "sid.h"
 #include "stats.h"
 #include "store.h"
+#include "thread.h"
 
 #define TICK_MS 250                /* the full walk's period, only when the heap could not grow */
 #define RESUBSCRIBE_MS 1000
@@ -799,11 +800,7 @@ int jugParkStart(const jugConfig *config) {
     }
     if (subscribe() < 0)
         jugLog(JUG_LOG_WARNING, "park: Redis not reachable yet; requests are not held until it is");
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    int rc = pthread_create(&loopThread, &attr, loopMain, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = jugThreadStart(&loopThread, 256 * 1024, 0, loopMain, NULL);
     if (rc) {
         jugLog(JUG_LOG_ERROR, "park: cannot start the event loop: %s", strerror(rc));
         return -1;

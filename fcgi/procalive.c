@@ -11,6 +11,7 @@
 #include "host.h"
 #include "log.h"
 #include "store.h"
+#include "thread.h"
 
 /* Refreshed this often; an entry not refreshed counts this much longer. */
 #define REFRESH_MS 2000
@@ -61,11 +62,7 @@ int jugProcAliveStart(const jugConfig *cfg, const char *instance) {
     if (jugHostHoldReserve() <= 0 || running) return 0;
     config = cfg;
     snprintf(self, sizeof(self), "%s", instance);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    int rc = pthread_create(&thread, &attr, aliveMain, NULL);
-    pthread_attr_destroy(&attr);
+    int rc = jugThreadStart(&thread, 512 * 1024, 0, aliveMain, NULL);
     if (rc) {
         jugLog(JUG_LOG_ERROR, "cannot start counting this process alive: %s", strerror(rc));
         return -1;
