@@ -224,14 +224,15 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
     h->ack = h->last = ack;
     h->may_wait = !one_batch || timeout_ms > 0;
     h->hold_ms = one_batch ? timeout_ms : (long long)cfg->stream_max_duration * 1000;
-    snprintf(h->token, sizeof(h->token), "%s.%llu", jugParkInstance(),
-             (unsigned long long)atomic_fetch_add(&tokenCounter, 1));
+    /* CGI: the loop (and with it the instance the token names) first. */
     if (cgi && jugParkInitInline(cfg, h->may_wait) < 0) {
         jugLog(JUG_LOG_ERROR, "%s %s: cannot set up the event loop", ctx->req->endpoint_name, sid);
         jugResponseError(ctx->res, 500, "internal", "internal error");
         free(h);
         return;
     }
+    snprintf(h->token, sizeof(h->token), "%s.%llu", jugParkInstance(),
+             (unsigned long long)atomic_fetch_add(&tokenCounter, 1));
     if (detachRequest(h, ctx) < 0) {
         jugLog(JUG_LOG_ERROR, "%s %s: out of memory taking the request over", ctx->req->endpoint_name, sid);
         jugResponseError(ctx->res, 500, "internal", "out of memory");

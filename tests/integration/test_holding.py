@@ -805,6 +805,37 @@ def t_cgi_held_poll(lab):
     jt.check("retry" not in body, "the poll was not held", body)
     jt.check(took < 3.0, "answered %.2f s after the publish" % took)
 
+    # A newer poll of the session (another CGI process) ends the held one
+    # at once: its process is told on its own notify channel, named by the
+    # holder token.
+    ack = body["messages"][0]["id"]
+    first = {}
+
+    def held_poll():
+        first["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=%d&timeout=10" % (sid, ack))
+
+    answered = env.holder(sid)
+    t = threading.Thread(target=held_poll, daemon=True)
+    t.start()
+    token = env.wait_held(sid, before=answered)
+    jt.check(not token.startswith("."), "the holder token names its process: %r" % token)
+    second = {}
+
+    def newer_poll():
+        second["r"] = cgi(env, "GET", "/poll", "session_id=%s&ack=%d&timeout=10" % (sid, ack))
+
+    t2 = threading.Thread(target=newer_poll, daemon=True)
+    superseded = time.monotonic()
+    t2.start()
+    jt.wait_for(lambda: "r" in first, 8, "the older CGI poll's answer")
+    jt.check(time.monotonic() - superseded < 5.0, "the older poll ended at once, not at its timeout")
+    jt.equal(first["r"].json().get("superseded"), True, "the older poll says it was superseded")
+    env.wait_held(sid, before=token)
+    env.redis.publish(["cgi-held"], "to-newer")
+    t2.join(20)
+    jt.check("r" in second, "the newer CGI poll did not finish")
+    jt.equal([m["data"] for m in second["r"].json()["messages"]], ["to-newer"], "the newer poll's delivery")
+
 
 # ---------------------------------------------------------------- 6. idle cost
 
