@@ -1,5 +1,6 @@
 #!/bin/sh
-# test-summary.sh -- print the closing "N passed, N failed" line of a test run.
+# test-summary.sh -- print the closing "N passed, N failed" line of a test run
+# (after a line with the number skipped, if any).
 #
 # Usage: test-summary.sh [BUILDDIR | LOG]... Sums the TAP test points the
 # automake harness recorded in each argument: a build directory counts the
@@ -23,7 +24,7 @@ done | awk '
   /^:test-result: / { n[$2]++ }
   /^:count: / { n[$2] += $3 }
   END {
-    printf "%d passed, %d failed", n["PASS"] + n["XFAIL"], n["FAIL"] + n["XPASS"] + n["ERROR"]
-    if (n["SKIP"]) printf ", %d skipped", n["SKIP"]
-    printf "\n"
+    # The skipped first: the last line is exactly "N passed, N failed".
+    if (n["SKIP"]) printf "%d skipped\n", n["SKIP"]
+    printf "%d passed, %d failed\n", n["PASS"] + n["XFAIL"], n["FAIL"] + n["XPASS"] + n["ERROR"]
   }'
