@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ static int startRedis(void) {
     redisPid = fork();
     if (redisPid < 0) return -1;
     if (redisPid == 0) {
+        /* It goes with this test, also when the test dies. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (!freopen(logpath, "w", stdout) || !freopen(logpath, "a", stderr)) _exit(126);
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
                "--appendonly", "no", "--dir", dir, (char *)NULL);
@@ -94,7 +97,7 @@ static void checkBatch(jugStore *store, char sids[][JUG_SID_LEN + 1], const char
     jugPollResult out[SESSIONS + 1];
     for (int i = 0; i < SESSIONS; i++) {
         list[i] = sids[i];
-        args[i] = (jugPollArgs){0, 0, 10, NULL, 0, 0, 0};
+        args[i] = (jugPollArgs){0, 0, 10, NULL, 0, 0, 0, 0};
     }
     list[SESSIONS] = "AAAAAAAAAAAAAAAAAAAAAA";
     args[SESSIONS] = args[0];
