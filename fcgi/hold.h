@@ -37,7 +37,7 @@ typedef struct jugHeld {
     long long ack;                /* acknowledged by the request */
     long long last;               /* highest delivery id written */
     long long seq;                /* the delivery counter when Redis was read */
-    long long started_ms, deadline_ms, next_keepalive_ms, next_touch_ms;
+    long long deadline_ms, next_keepalive_ms, next_touch_ms;
     long long hold_ms;            /* how long it may be held at most */
     int may_wait;                 /* a stream, or a long-poll with a timeout */
     int delaying;                 /* not held: answered empty at deadline_ms (ops->wait_unheld) */

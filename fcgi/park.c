@@ -397,9 +397,8 @@ static void buildItem(jugBuf *b, long long id, const char *channel, const announ
     jugBufAppend(b, a->tail, a->tail_len);
 }
 
-/* Hand an announced message to the held requests of its channels (only
- * `only` if given). */
-static void deliverAnnounce(char *text, size_t len, jugHeld *only) {
+/* Hand an announced message to the held requests of its channels. */
+static void deliverAnnounce(char *text, size_t len) {
     announce a;
     if (parseAnnounce(text, len, &a) < 0) {
         jugLog(JUG_LOG_WARNING, "park: a notification that does not parse; ignored");
@@ -415,7 +414,7 @@ static void deliverAnnounce(char *text, size_t len, jugHeld *only) {
         int built = 0;
         for (jugHeldChannel *c = l->head; c; c = c->next) {
             jugHeld *h = c->held;
-            if (h->ended || (only && h != only) || id <= h->seq || id <= h->last || excepted(a.except, h->sid))
+            if (h->ended || id <= h->seq || id <= h->last || excepted(a.except, h->sid))
                 continue;
             if (!built) {
                 buildItem(&item, id, ch, &a);
@@ -451,14 +450,13 @@ static jugHeld *findHeld(const char *sid, const char *token) {
 static void resync(jugHeld *h);
 
 /* "S <sid> <token>", "C <sid>" or "E <sid>" on this process's channel. */
-static void instanceNotice(const char *text, jugHeld *only) {
+static void instanceNotice(const char *text) {
     char what, sid[JUG_SID_LEN + 1], token[JUG_TOKEN_LEN];
     token[0] = '\0';
     if (sscanf(text, "%c %22s %39s", &what, sid, token) < 2) return;
     for (jugHeld *h = findHeld(sid, what == 'S' ? token : NULL), *next; h; h = next) {
         next = h->sid_next;
         while (next && strcmp(next->sid, sid)) next = next->sid_next;
-        if (only && h != only) continue;
         if (what == 'S' && !strcmp(h->token, token)) endHeld(h, JUG_END_SUPERSEDED);
         else if (what == 'E') endHeld(h, JUG_END_EXPIRED);
         else if (what == 'C') resync(h);
@@ -634,10 +632,10 @@ static void handleMessage(redisReply *r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING) return;
     const redisReply *chan = r->element[1], *msg = r->element[2];
     if (!strcmp(chan->str, instanceChannel)) {
-        instanceNotice(msg->str, NULL);
+        instanceNotice(msg->str);
     } else if (msg->len > 2 && msg->str[0] == 'M') {
         jugStatsAdd(JUG_STAT_PUBLISHES, 1);
-        deliverAnnounce(msg->str, msg->len, NULL);
+        deliverAnnounce(msg->str, msg->len);
     }
 }
 

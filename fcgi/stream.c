@@ -1,10 +1,11 @@
-/* stream.c -- one held request, from its first Redis call to its end (see
- * hold.h and stream.h).
+/* stream.c -- one held request, from its hand-over to the event loop to its
+ * end (see hold.h and stream.h).
  *
- * Long-poll and the streams are one mechanism: a request asks Redis once
- * (acknowledge, what is pending, a hold slot), writes what is pending, and
- * either ends (a long-poll with something to answer, or no slot) or is
- * parked in the event loop, which writes each later delivery from memory.
+ * Long-poll and the streams are one mechanism: the handler thread hands the
+ * request to the loop, which asks Redis once for it (acknowledge, what is
+ * pending, a hold slot; many requests in one round trip); it writes what is
+ * pending and either ends (a long-poll with something to answer, or no
+ * slot) or stays parked, and the loop writes each later delivery from memory.
  * Deliveries stay in the session's queue until a later request
  * acknowledges them (docs/PROTOCOL.md, "Delivery guarantee"), so a request
  * cut off on the way loses nothing. */
@@ -215,7 +216,6 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
         return;
     }
     snprintf(h->sid, sizeof(h->sid), "%s", sid);
-    h->started_ms = jugNowMs();
     h->ops = ops;
     if (state && ops->state_size) memcpy(h->state, state, ops->state_size);
     h->ctx = *ctx;
