@@ -122,6 +122,11 @@ def main():
                 if line == "restart-web":
                     env.web.restart()
                     reply({"ok": True})
+                elif line == "fcgid-processes":
+                    # Under mod_fcgid a poll is held only while another live
+                    # worker process stays free: have the host start three.
+                    live = webservers.start_fcgid_processes(env.http, env.redis, env.prefix, 3)
+                    reply({"ok": True, "live": live})
                 elif line == "logs":
                     reply({"ok": True, "logs": {p: jt.tail(p, 30) for p in env.logs()}})
                 else:

@@ -299,6 +299,13 @@ for (const web of WEBS) {
         // goes straight to long-poll, the transport the worker offers first.
         equal(await page.evaluate(() => window.jug.transport), "longpoll", "transport on the shared host");
       }
+      if (web === "apache") {
+        // A poll is held there only while another live worker process stays
+        // free (docs/PROTOCOL.md, 4): a host left with one or two processes
+        // by the tests before has the page poll instead.
+        const r = await stack.command("fcgid-processes", 90000);
+        check(r.live >= 3, `mod_fcgid runs ${r.live} worker processes, want 3`);
+      }
       // Once the page's poll is held, a message reaches it within 2 s.
       await until(() => holderOf(sid) !== "", 10000, "the page's poll to be held");
       const sent = Date.now();
