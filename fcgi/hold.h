@@ -53,7 +53,8 @@ typedef struct jugHeld {
     unsigned watching_out : 1;    /* epoll also waits for the socket to take output */
     unsigned dirty : 1;           /* on the list of requests a notification wrote to */
     unsigned dead : 1;            /* freed at the end of this loop turn */
-    struct jugHeld *turn_next;    /* dirty list, then graveyard */
+    struct jugHeld *dirty_next;   /* the loop's list of requests to flush */
+    struct jugHeld *turn_next;    /* the graveyard (freed at the end of the turn) */
     jugHeldChannel *channels;
     int channel_count;
     struct jugHeld *sid_next;     /* the loop's sid table chain */

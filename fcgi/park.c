@@ -397,7 +397,29 @@ static void buildItem(jugBuf *b, long long id, const char *channel, const announ
     jugBufAppend(b, a->tail, a->tail_len);
 }
 
-/* Hand an announced message to the held requests of its channels. */
+/* Requests written to since the last flush: each answers once for all the
+ * notifications read together (under load, one write carries several). */
+static jugHeld *dirtyHead;
+
+static void markDirty(jugHeld *h) {
+    if (h->dirty) return;
+    h->dirty = 1;
+    h->dirty_next = dirtyHead;
+    dirtyHead = h;
+}
+
+static void flushDirty(void) {
+    while (dirtyHead) {
+        jugHeld *h = dirtyHead;
+        dirtyHead = h->dirty_next;
+        h->dirty = 0;
+        jugHeldFlush(h);
+        settle(h);
+    }
+}
+
+/* Hand an announced message to the held requests of its channels; they
+ * answer at the next flushDirty(). */
 static void deliverAnnounce(char *text, size_t len) {
     announce a;
     if (parseAnnounce(text, len, &a) < 0) {
@@ -405,7 +427,6 @@ static void deliverAnnounce(char *text, size_t len) {
         return;
     }
     jugBuf item = {0};
-    jugHeld *dirty = NULL;
     long long id = a.first;
     char *save = NULL;
     for (char *ch = strtok_r(a.channels, " ", &save); ch; ch = strtok_r(NULL, " ", &save), id++) {
@@ -422,23 +443,11 @@ static void deliverAnnounce(char *text, size_t len) {
             }
             if (item.oom) break;
             jugHeldDeliver(h, item.s, item.len, id);
-            if (!h->dirty) {
-                h->dirty = 1;
-                h->turn_next = dirty;
-                dirty = h;
-            }
+            markDirty(h);
         }
     }
     if (item.oom) jugLog(JUG_LOG_ERROR, "park: out of memory handing out message %lld", a.first);
     jugBufFree(&item);
-    /* Every channel of the message first, then each request answers once. */
-    while (dirty) {
-        jugHeld *h = dirty;
-        dirty = h->turn_next;
-        h->dirty = 0;
-        jugHeldFlush(h);
-        settle(h);
-    }
 }
 
 static jugHeld *findHeld(const char *sid, const char *token) {
@@ -639,6 +648,8 @@ static void handleMessage(redisReply *r) {
     }
 }
 
+/* Everything the subscription has buffered, then one flush: when messages
+ * come faster than the loop turns, a request answers them in one write. */
 static void readSubscription(void) {
     if (redisBufferRead(sub) != REDIS_OK) {
         dropSubscription(sub->errstr);
@@ -647,13 +658,15 @@ static void readSubscription(void) {
     for (;;) {
         void *reply = NULL;
         if (redisGetReplyFromReader(sub, &reply) != REDIS_OK) {
+            flushDirty();
             dropSubscription(sub->errstr);
             return;
         }
-        if (!reply) return;
+        if (!reply) break;
         handleMessage(reply);
         freeReplyObject(reply);
     }
+    flushDirty();
 }
 
 /* ---- timers ---- */
