@@ -82,9 +82,19 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
 
     if (cfg->max_held >= 0) sharedLimit = cfg->max_held;
     else sharedLimit = kind == JUG_HOST_FCGID ? FCGID_HELD_DEFAULT : kind == JUG_HOST_CGI ? CGI_HELD_DEFAULT : 0;
-    /* Each held request needs its connection's descriptor; keep room for the rest. */
+    /* Each held request needs its connection's descriptor; keep room for
+     * the rest. The soft limit is raised as far as the hard one allows
+     * (systemd and most shells start services at 1,024). */
     struct rlimit rl;
     processLimit = cfg->max_held_per_process;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        rlim_t want = (rlim_t)processLimit + 64;
+        if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+        if (want > rl.rlim_cur) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (long long)rl.rlim_cur - 64 < processLimit)
         processLimit = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;

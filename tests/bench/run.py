@@ -199,21 +199,22 @@ def summarize_delivery(t, label, ours, nchan, with_cpu=True):
               num(n, "redis_cpu_us_per_delivery"), "lower", " us")
 
 
-def summarize_hold(t, ours, nchan):
+def summarize_hold(t, ours, nchan, web):
     o, n = ours or {}, nchan or {}
-    t.add("W3 idle long-polls held", num(o, "held"), num(n, "held"), "higher")
-    t.add("W3 memory per held poll, every process on the path", num(o, "kib_per_held_request"),
+    w3 = "W3 (through %s)" % web
+    t.add(w3 + " idle long-polls held", num(o, "held"), num(n, "held"), "higher")
+    t.add(w3 + " memory per held poll, every process on the path", num(o, "kib_per_held_request"),
           num(n, "kib_per_held_request"), "lower", " KiB")
-    t.add("W3 the same, with its session (made before the poll)",
+    t.add(w3 + " the same, with its session (made before the poll)",
           num(o, "kib_per_held_request_with_session"), num(n, "kib_per_held_request_with_session"),
           "lower", " KiB")
-    t.add("W3 idle CPU of all server processes", num(o, "idle_server_cpu_pct_of_core"),
+    t.add(w3 + " idle CPU of all server processes", num(o, "idle_server_cpu_pct_of_core"),
           num(n, "idle_server_cpu_pct_of_core"), "lower", " % of a core")
-    t.add("W3 one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
-    t.add("W3 polls answered by that message", num(o, "released"), num(n, "released"))
-    t.add("W3 CPU of all server processes during that release", num(o, "release_server_cpu_s"),
+    t.add(w3 + " one message to every held poll", num(o, "release_s"), num(n, "release_s"), "lower", " s")
+    t.add(w3 + " polls answered by that message", num(o, "released"), num(n, "released"))
+    t.add(w3 + " CPU of all server processes during that release", num(o, "release_server_cpu_s"),
           num(n, "release_server_cpu_s"), "lower", " s")
-    t.add("W3 the load generator's own CPU meanwhile", num(o, "release_loadgen_cpu_s"),
+    t.add(w3 + " the load generator's own CPU meanwhile", num(o, "release_loadgen_cpu_s"),
           num(n, "release_loadgen_cpu_s"), "lower", " s")
 
 
@@ -235,6 +236,8 @@ def main():
     ap.add_argument("--backlog", type=int, default=None,
                     help='lighttpd "listen-backlog" for the worker socket (default: as shipped)')
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--w3-web", default="lighttpd,nginx",
+                    help="the web servers W3 runs through, in turn (default: lighttpd,nginx)")
     opts = ap.parse_args()
     only = set(opts.only.split(","))
     for prog in (BENCH_BIN, jugtest.WORKER_BIN, jugtest.POLLER_BIN):
@@ -319,19 +322,24 @@ def main():
             n = opts.hold or min(20000, hard - 300)
             if opts.quick:
                 n = min(n, 500)
-            ours = up(stacks.JugStack(workdir + "/hold", servers=max(1, math.ceil(n / 6500)),
-                                      max_fds=hard, poll_timeout=HOLD_POLL_S, session_ttl=900,
-                                      backlog=opts.backlog))
-            say()
-            o = run_w3(ours, n)
-            down(ours)
+            ours = {}
+            for web in opts.w3_web.split(","):
+                # nginx: two workers (reuseport spreads the polls), two descriptors each.
+                servers = 1 if web == "nginx" else max(1, math.ceil(n / 6500))
+                st = up(stacks.JugStack(workdir + "/hold-" + web, servers=servers, web=web,
+                                        max_fds=hard, poll_timeout=HOLD_POLL_S, session_ttl=900,
+                                        backlog=opts.backlog))
+                say()
+                ours[web] = run_w3(st, n)
+                down(st)
             n_res = None
             if opts.peers:
                 peer = up(stacks.NchanStack(workdir + "/hold", max_fds=hard, sub_timeout=HOLD_POLL_S))
                 say()
                 n_res = run_w3(peer, n)
                 down(peer)
-            summarize_hold(table, o, n_res)
+            for web, o in ours.items():
+                summarize_hold(table, o, n_res, web)
     finally:
         for stack in reversed(running):
             stack.stop()

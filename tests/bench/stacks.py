@@ -17,6 +17,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import tempfile
 import time
 
 import jugtest
@@ -130,6 +132,9 @@ class JugLighttpd:
         self.worker_pids = children(self.proc.pid)
         return self
 
+    def server_pids(self):
+        return [self.proc.pid]
+
     def stop(self):
         if self.proc:
             self.proc.stop()
@@ -137,12 +142,101 @@ class JugLighttpd:
             stop_pid(pid)
 
 
+# nginx's own limits around the shipped server block (conf/nginx.conf).
+NGINX_MAIN = """# written by tests/bench/stacks.py
+daemon off;
+master_process on;
+worker_processes %(workers)d;
+worker_rlimit_nofile %(max_fds)d;
+%(user)s
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/nginx-error.log warn;
+events { worker_connections %(conns)d; }
+http {
+    access_log off;
+%(temps)s
+    include %(site)s;
+}
+"""
+
+
+class JugNginx:
+    """nginx with the server block of conf/nginx.conf, and `procs` worker
+    processes on its FastCGI socket (spawn-fcgi -F, as that file says)."""
+
+    def __init__(self, workdir, config, max_fds, backlog=None, workers=3, procs=2, read_timeout_s=None):
+        self.dir = workdir
+        self.config = config
+        self.max_fds = max_fds
+        self.backlog = backlog
+        self.workers = workers
+        self.procs = procs
+        self.read_timeout_s = read_timeout_s   # not None: above the stack's poll_timeout
+        self.proc = None
+        self.port = None
+        self.worker_pids = []   # the juggernaut.fcgi processes
+        self.nginx_pids = []    # nginx's own workers
+
+    def start(self):
+        webservers.require(webservers.NGINX_BIN, webservers.SPAWN_FCGI_BIN)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        account = webservers.unprivileged_account()
+        # nginx's unprivileged workers reach the socket through every
+        # directory this run made (the temporary directory and below).
+        path = os.path.join(self.dir, "tmp")
+        while path.startswith(tempfile.gettempdir() + os.sep):
+            webservers.open_for_workers(path)
+            path = os.path.dirname(path)
+        shutil.copy(webservers.NGINX_FASTCGI_PARAMS, os.path.join(self.dir, "fastcgi_params"))
+        socket_path = os.path.join(self.dir, "fcgi.sock")
+        pidfile = os.path.join(self.dir, "fcgi.pids")
+        # Without -n spawn-fcgi forks the workers, writes their PIDs and exits.
+        with open(os.path.join(self.dir, "worker.log"), "ab") as log:
+            subprocess.run([webservers.SPAWN_FCGI_BIN, "-F", str(self.procs), "-P", pidfile, "-s",
+                            socket_path, "-M", "0666", "--", jugtest.WORKER_BIN],
+                           env=dict(os.environ, JUGGERNAUT_CONFIG=self.config), stdout=log,
+                           stderr=log, check=True, timeout=30)
+        with open(pidfile) as f:
+            self.worker_pids = sorted(int(x) for x in f.read().split())
+        self.port = jugtest.free_port()
+        site = os.path.join(self.dir, "site.conf")
+        with open(site, "w") as f:
+            f.write(webservers.nginx_site(self.port, socket_path, read_timeout_s=self.read_timeout_s,
+                                          listen_options="backlog=%d reuseport" % (self.backlog or 4096)))
+        temps = "\n".join("    %s_temp_path %s/tmp/%s;" % (k, self.dir, k)
+                          for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_MAIN % dict(workers=self.workers, max_fds=self.max_fds,
+                                      user="user %s %s;" % account if account else "",
+                                      dir=self.dir, conns=self.max_fds - 100, temps=temps, site=site))
+        self.proc = jugtest.Process("nginx", [NGINX_BIN, "-p", self.dir, "-c", conf],
+                                    os.path.join(self.dir, "nginx.log")).start()
+        http = jugtest.Http(self.port)
+        jugtest.wait_for(lambda: http.get("__ready__", timeout=3).status == 404, 20,
+                         "nginx + worker to answer")
+        jugtest.wait_for(lambda: len(children(self.proc.pid)) >= self.workers, 10, "the nginx workers")
+        self.nginx_pids = children(self.proc.pid)
+        return self
+
+    def server_pids(self):
+        return [self.proc.pid] + self.nginx_pids
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+        for pid in self.worker_pids:
+            stop_pid(pid)
+
+
 class JugStack:
-    """Redis + poller + `servers` lighttpd instances (each with its worker)."""
+    """Redis + poller + `servers` lighttpd instances (each with its worker),
+    or (web="nginx") one nginx with two workers of its own and two
+    juggernaut.fcgi processes."""
 
     name = "juggernaut-fcgi"
 
-    def __init__(self, workdir, servers=1, max_fds=20000, backlog=None, **settings):
+    def __init__(self, workdir, servers=1, max_fds=20000, backlog=None, web="lighttpd", **settings):
         self.dir = os.path.join(workdir, "jug")
         os.makedirs(self.dir, exist_ok=True)
         self.redis = BenchRedis(os.path.join(self.dir, "redis"))
@@ -152,8 +246,14 @@ class JugStack:
                       max_held_per_process=20000)
         values.update(settings)
         self.settings = values
-        self.webs = [JugLighttpd(os.path.join(self.dir, "web%d" % i), self.config, max_fds, backlog)
-                     for i in range(servers)]
+        if web == "nginx":
+            # nginx gives up on a backend silent for fastcgi_read_timeout.
+            self.webs = [JugNginx(os.path.join(self.dir, "nginx%d" % i), self.config, max_fds, backlog,
+                                  read_timeout_s=values["poll_timeout"] + 60) for i in range(servers)]
+        else:
+            self.webs = [JugLighttpd(os.path.join(self.dir, "web%d" % i), self.config, max_fds, backlog)
+                         for i in range(servers)]
+        self.web = web
         self.poller = None
 
     def start(self):
@@ -180,11 +280,11 @@ class JugStack:
     def pids(self):
         out = []
         for w in self.webs:
-            out += [w.proc.pid] + w.worker_pids
+            out += w.server_pids() + w.worker_pids
         return out + [self.poller.proc.pid, self.redis.proc.pid]
 
     def describe(self):
-        return "; ".join("lighttpd pid %d port %d worker pids %s" % (w.proc.pid, w.port, w.worker_pids)
+        return "; ".join("%s pids %s port %d worker pids %s" % (self.web, w.server_pids(), w.port, w.worker_pids)
                          for w in self.webs) + "; poller pid %d; redis pid %d (unix socket)" % (
                              self.poller.proc.pid, self.redis.proc.pid)
 

@@ -178,6 +178,37 @@ def t_status_json(env):
              and s["rates"]["requests_per_s"] > 0, "request counters", s["totals"], s["rates"])
 
 
+def open_files_limit(pid):
+    """(soft, hard) "Max open files" of a process; None for unlimited."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return tuple(None if v == "unlimited" else int(v) for v in (soft, hard))
+    raise AssertionError("no open-file limit in /proc/%d/limits" % pid)
+
+
+@test
+def t_open_files_limit(env):
+    """the worker raises its open-file limit as far as max_held_per_process needs (services start at 1,024)"""
+    _, s = status_json(env)
+    old_pid = s["worker"]["pid"]
+    _, hard = open_files_limit(old_pid)
+    want = 10000 + 64   # max_held_per_process, and room for the rest
+    if hard is not None and hard < want:
+        want = hard
+    # lighttpd starts the next worker with its own limit: make that 1,024
+    # (as systemd gives a service) and have it start one.
+    subprocess.run(["prlimit", "--pid", str(env.web.proc.pid), "--nofile=1024:"], check=True, timeout=10)
+    jt.equal(open_files_limit(env.web.proc.pid)[0], 1024, "lighttpd's soft limit now")
+    os.kill(old_pid, signal.SIGTERM)
+    jt.wait_for(lambda: env.http.get("status").status == 200 and
+                status_json(env)[1]["worker"]["pid"] != old_pid, 20, "lighttpd to start a new worker")
+    _, s = status_json(env)
+    jt.equal(open_files_limit(s["worker"]["pid"])[0], want, "the new worker's soft limit")
+    jt.equal(s["held"]["process_limit"], min(10000, want - 64), "the per-process hold limit")
+
+
 @test
 def t_status_held(env):
     """a held long-poll shows in held.process; its message in publishes and deliveries"""

@@ -193,6 +193,25 @@ class Apache(WebServer):
 
 # ---------------------------------------------------------------- nginx + spawn-fcgi
 
+def nginx_site(port, socket_path, buffering=None, read_timeout_s=None, listen_options=""):
+    """The server block of conf/nginx.conf on 127.0.0.1:port, passing to the
+    worker on socket_path; only the lines named by the arguments change."""
+    text = read_shipped("nginx.conf")
+    listen = "    listen 127.0.0.1:%d%s;" % (port, listen_options and " " + listen_options)
+    text = replace_line(text, r"^\s*listen .*;$", listen, "a listen line")
+    text = replace_line(text, r"^\s*server_name .*;$", "    server_name 127.0.0.1;",
+                        "a server_name line")
+    text = replace_line(text, r"^\s*fastcgi_pass .*;$",
+                        "        fastcgi_pass unix:%s;" % socket_path, "fastcgi_pass")
+    if buffering is not None:
+        text = replace_line(text, r"^\s*fastcgi_buffering .*;$",
+                            "        fastcgi_buffering %s;" % buffering, "fastcgi_buffering")
+    if read_timeout_s is not None:
+        text = replace_line(text, r"^\s*fastcgi_read_timeout .*;$",
+                            "        fastcgi_read_timeout %ds;" % read_timeout_s, "fastcgi_read_timeout")
+    return text
+
+
 class Nginx(WebServer):
     """nginx (daemon off) with the server block of conf/nginx.conf, and the
     worker started by spawn-fcgi -n on a unix socket in workdir."""
@@ -206,18 +225,7 @@ class Nginx(WebServer):
         require(NGINX_BIN, SPAWN_FCGI_BIN)
 
     def site_config(self, socket_path):
-        text = read_shipped("nginx.conf")
-        text = replace_line(text, r"^\s*listen .*;$", "    listen 127.0.0.1:%d;" % self.port,
-                            "a listen line")
-        text = replace_line(text, r"^\s*server_name .*;$", "    server_name 127.0.0.1;",
-                            "a server_name line")
-        text = replace_line(text, r"^\s*fastcgi_pass .*;$",
-                            "        fastcgi_pass unix:%s;" % socket_path, "fastcgi_pass")
-        if self.buffering is not None:
-            text = replace_line(text, r"^\s*fastcgi_buffering .*;$",
-                                "        fastcgi_buffering %s;" % self.buffering,
-                                "fastcgi_buffering")
-        return text
+        return nginx_site(self.port, socket_path, buffering=self.buffering)
 
     def _start(self):
         account = unprivileged_account()
