@@ -142,9 +142,9 @@ class JugLighttpd:
             stop_pid(pid)
 
 
-# nginx's own limits around the shipped server block (conf/nginx.conf).
+# nginx's own settings around a server block: the same for both stacks.
 NGINX_MAIN = """# written by tests/bench/stacks.py
-daemon off;
+%(modules)sdaemon off;
 master_process on;
 worker_processes %(workers)d;
 worker_rlimit_nofile %(max_fds)d;
@@ -155,9 +155,31 @@ events { worker_connections %(conns)d; }
 http {
     access_log off;
 %(temps)s
-    include %(site)s;
+%(body)s
 }
 """
+
+
+def start_nginx(name, dirpath, workers, max_fds, body, modules=()):
+    """Write dirpath/nginx.conf around body (the http block's contents) and
+    start nginx (master + workers) on it; its unprivileged workers may reach
+    everything this run made (the temporary directory and below)."""
+    os.makedirs(os.path.join(dirpath, "tmp"), exist_ok=True)
+    path = os.path.join(dirpath, "tmp")
+    while path.startswith(tempfile.gettempdir() + os.sep):
+        webservers.open_for_workers(path)
+        path = os.path.dirname(path)
+    account = webservers.unprivileged_account()
+    temps = "\n".join("    %s_temp_path %s/tmp/%s;" % (k, dirpath, k)
+                      for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
+    conf = os.path.join(dirpath, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_MAIN % dict(modules="".join("load_module %s;\n" % m for m in modules),
+                                  workers=workers, max_fds=max_fds, dir=dirpath, conns=max_fds - 100,
+                                  user="user %s %s;" % account if account else "", temps=temps,
+                                  body=body))
+    return jugtest.Process(name, [NGINX_BIN, "-p", dirpath, "-c", conf],
+                           os.path.join(dirpath, "nginx.log")).start()
 
 
 class JugNginx:
@@ -179,14 +201,7 @@ class JugNginx:
 
     def start(self):
         webservers.require(webservers.NGINX_BIN, webservers.SPAWN_FCGI_BIN)
-        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        account = webservers.unprivileged_account()
-        # nginx's unprivileged workers reach the socket through every
-        # directory this run made (the temporary directory and below).
-        path = os.path.join(self.dir, "tmp")
-        while path.startswith(tempfile.gettempdir() + os.sep):
-            webservers.open_for_workers(path)
-            path = os.path.dirname(path)
+        os.makedirs(self.dir, exist_ok=True)
         shutil.copy(webservers.NGINX_FASTCGI_PARAMS, os.path.join(self.dir, "fastcgi_params"))
         socket_path = os.path.join(self.dir, "fcgi.sock")
         pidfile = os.path.join(self.dir, "fcgi.pids")
@@ -199,19 +214,9 @@ class JugNginx:
         with open(pidfile) as f:
             self.worker_pids = sorted(int(x) for x in f.read().split())
         self.port = jugtest.free_port()
-        site = os.path.join(self.dir, "site.conf")
-        with open(site, "w") as f:
-            f.write(webservers.nginx_site(self.port, socket_path, read_timeout_s=self.read_timeout_s,
-                                          listen_options="backlog=%d reuseport" % (self.backlog or 4096)))
-        temps = "\n".join("    %s_temp_path %s/tmp/%s;" % (k, self.dir, k)
-                          for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_MAIN % dict(workers=self.workers, max_fds=self.max_fds,
-                                      user="user %s %s;" % account if account else "",
-                                      dir=self.dir, conns=self.max_fds - 100, temps=temps, site=site))
-        self.proc = jugtest.Process("nginx", [NGINX_BIN, "-p", self.dir, "-c", conf],
-                                    os.path.join(self.dir, "nginx.log")).start()
+        site = webservers.nginx_site(self.port, socket_path, read_timeout_s=self.read_timeout_s,
+                                     listen_options="backlog=%d reuseport" % (self.backlog or 4096))
+        self.proc = start_nginx("nginx", self.dir, self.workers, self.max_fds, site)
         http = jugtest.Http(self.port)
         jugtest.wait_for(lambda: http.get("__ready__", timeout=3).status == 404, 20,
                          "nginx + worker to answer")
@@ -300,20 +305,7 @@ class JugStack:
         self.redis.stop()
 
 
-NGINX_CONF = """# written by tests/bench/stacks.py
-load_module %(module)s;
-daemon off;
-master_process on;
-worker_processes %(workers)d;
-worker_rlimit_nofile %(max_fds)d;
-%(user)s
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/nginx-error.log warn;
-events { worker_connections %(conns)d; }
-http {
-    access_log off;
-%(temps)s
-    upstream nchan_redis { nchan_redis_server redis://127.0.0.1:%(redis_port)d; }
+NCHAN_SERVER = """    upstream nchan_redis { nchan_redis_server redis://127.0.0.1:%(redis_port)d; }
     server {
         listen 127.0.0.1:%(port)d backlog=4096;
         # Every channel keeps as many messages as juggernaut's max_queue.
@@ -326,7 +318,6 @@ http {
         location ~ ^/pub/([-\\w]+)$ { nchan_publisher; nchan_channel_id $1; nchan_redis_pass nchan_redis; }
         location = /nchan_status { nchan_stub_status; }
     }
-}
 """
 
 
@@ -359,21 +350,11 @@ class NchanStack:
 
     def start(self):
         self.redis.start()
-        account = webservers.unprivileged_account()
-        webservers.open_for_workers(self.dir)
-        webservers.open_for_workers(os.path.join(self.dir, "tmp"))
         self.port = jugtest.free_port()
-        temps = "\n".join("    %s_temp_path %s/tmp/%s;" % (k, self.dir, k)
-                          for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF % dict(module=NCHAN_MODULE, workers=self.workers, max_fds=self.max_fds,
-                                      user="user %s %s;" % account if account else "",
-                                      dir=self.dir, conns=self.max_fds - 100, temps=temps,
-                                      redis_port=self.redis.port, port=self.port, buffer=self.buffer,
-                                      sub_timeout=self.sub_timeout))
-        self.proc = jugtest.Process("nginx (nchan)", [NGINX_BIN, "-p", self.dir, "-c", conf],
-                                    os.path.join(self.dir, "nginx.log")).start()
+        body = NCHAN_SERVER % dict(redis_port=self.redis.port, port=self.port, buffer=self.buffer,
+                                   sub_timeout=self.sub_timeout)
+        self.proc = start_nginx("nginx (nchan)", self.dir, self.workers, self.max_fds, body,
+                                modules=[NCHAN_MODULE])
         http = jugtest.Http(self.port, prefix="")
         jugtest.wait_for(lambda: http.get("nchan_status", timeout=3).status == 200, 20,
                          "nginx + nchan to answer")
