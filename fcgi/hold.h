@@ -48,6 +48,7 @@ typedef struct jugHeld {
     int touch_probed;             /* a keepalive went out to see the browser is there */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
+    unsigned tracked : 1;         /* in the loop's list of requests, its socket watched */
     unsigned indexed : 1;         /* in the sid and channel tables */
     unsigned closing : 1;         /* ended: out of the tables, its answer going out */
     unsigned watching_out : 1;    /* epoll also waits for the socket to take output */

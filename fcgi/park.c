@@ -291,13 +291,15 @@ static void releaseSlot(jugHeld *h) {
  * that events and lists still naming it this turn see h->dead. */
 static void freeHeld(jugHeld *h) {
     if (h->dead) return;
-    if (h->all_prev) h->all_prev->all_next = h->all_next;
-    else allHead = h->all_next;
-    if (h->all_next) h->all_next->all_prev = h->all_prev;
+    if (h->tracked) {
+        if (h->all_prev) h->all_prev->all_next = h->all_next;
+        else allHead = h->all_next;
+        if (h->all_next) h->all_next->all_prev = h->all_prev;
+        /* A FastCGI connection leaves the epoll set by itself when buryDead
+         * closes it, before the loop waits again; stdout (CGI) stays open. */
+        if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+    }
     unschedule(h);
-    /* A FastCGI connection leaves the epoll set by itself when buryDead
-     * closes it, before the loop waits again; stdout (CGI) stays open. */
-    if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
     h->dead = 1;
     h->turn_next = graveyard;
     graveyard = h;
@@ -310,6 +312,8 @@ static void buryDead(void) {
         jugHeldFree(h);
     }
 }
+
+static void track(jugHeld *h);
 
 /* After a write or an end: what was written goes out (an answer and its
  * end records in one write); once ended, it leaves the tables and is freed
@@ -338,6 +342,10 @@ static void settle(jugHeld *h) {
             freeHeld(h);
             return;
         }
+    }
+    if (!h->tracked) {   /* answered at once, but its answer has to wait */
+        track(h);
+        return;
     }
     watch(h, 0);
     schedule(h);
@@ -507,6 +515,7 @@ static void resync(jugHeld *h) {
 
 /* In the list of the loop's requests (the timers, shutdown) and watched. */
 static void track(jugHeld *h) {
+    h->tracked = 1;
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;
@@ -549,8 +558,7 @@ static void readBatch(jugHeld **batch, int n) {
         if (jugHeldBegin(h, &loopStore, st[i], &res[i], can_hold[i])) {
             park(h);
         } else {
-            track(h);
-            settle(h);
+            settle(h);   /* answered: tracked only if the answer must wait */
         }
         jugPollResultFree(&res[i]);
     }
