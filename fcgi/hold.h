@@ -46,6 +46,7 @@ typedef struct jugHeld {
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
     int written;                  /* deliveries written since the last flush */
     int touch_probed;             /* a keepalive went out to see the browser is there */
+    long long progress_ms;        /* when its socket last took output (or it was parked) */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
     unsigned tracked : 1;         /* in the loop's list of requests, its socket watched */
@@ -90,7 +91,8 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
 
 /* A delivery for h (id > h->last, not excepted): write it. */
 void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id);
-/* After a notification's deliveries: flush, and a long-poll answers. */
+/* After the deliveries of the notifications read together: flush, and a
+ * long-poll answers. */
 void jugHeldFlush(jugHeld *h);
 /* Deliveries read from Redis again (resync): written in order. */
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d);

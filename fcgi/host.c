@@ -82,22 +82,24 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
 
     if (cfg->max_held >= 0) sharedLimit = cfg->max_held;
     else sharedLimit = kind == JUG_HOST_FCGID ? FCGID_HELD_DEFAULT : kind == JUG_HOST_CGI ? CGI_HELD_DEFAULT : 0;
-    /* Each held request needs its connection's descriptor; keep room for
-     * the rest. The soft limit is raised as far as the hard one allows
-     * (systemd and most shells start services at 1,024). */
+    /* Each held request needs its connection's descriptor; the rest need
+     * room too: each handler thread its connection and its Redis one, and
+     * the process a few of its own. The soft limit is raised as far as the
+     * hard one allows (systemd and most shells start services at 1,024). */
     struct rlimit rl;
+    long long room = 64 + 2LL * cfg->threads;
     processLimit = cfg->max_held_per_process;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        rlim_t want = (rlim_t)processLimit + 64;
+        rlim_t want = (rlim_t)(processLimit + room);
         if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
         if (want > rl.rlim_cur) {
             rl.rlim_cur = want;
-            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+            setrlimit(RLIMIT_NOFILE, &rl);   /* on failure the limit stays what it was */
         }
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        (long long)rl.rlim_cur - 64 < processLimit)
-        processLimit = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;
+        (long long)rl.rlim_cur - room < processLimit)
+        processLimit = (long long)rl.rlim_cur > room + 64 ? (int)((long long)rl.rlim_cur - room) : 64;
     int streams = jugHostOffers("sse") || jugHostOffers("multipart") || jugHostOffers("htmlfile");
     holdReserve = kind == JUG_HOST_FCGID && sharedLimit > 0 && !streams ? FCGID_HOLD_RESERVE : 0;
     jugHoldSetLimit(sharedLimit);

@@ -42,6 +42,8 @@
 #define RESUBSCRIBE_MS 1000
 #define READ_BATCH 256             /* requests read from Redis in one round trip */
 #define CLOSING_MAX_MS 10000
+#define BACKLOG_MIN (1 << 20)      /* a stream's output waiting for the web server, at least */
+#define STALL_MS 2000              /* ... while the web server takes none of it for this long */
 #define TOUCH_BATCH 500
 #define TABLE_SIZE 4096            /* buckets of the sid and channel tables */
 #define MAX_EVENTS 256
@@ -287,8 +289,9 @@ static void releaseSlot(jugHeld *h) {
         jugLog(JUG_LOG_DEBUG, "park: slot of %s stays until it lapses: %s", h->sid, loopStore.err);
 }
 
-/* Out of every list now; the memory goes at the end of the loop turn, so
- * that events and lists still naming it this turn see h->dead. */
+/* Out of the loop's list, the timer heap and epoll now; the memory goes at
+ * the end of the loop turn, so that events and lists still naming it this
+ * turn (the dirty list, emptied before the turn ends) see h->dead. */
 static void freeHeld(jugHeld *h) {
     if (h->dead) return;
     if (h->tracked) {
@@ -315,12 +318,31 @@ static void buryDead(void) {
 
 static void track(jugHeld *h);
 
+/* The most output a stream may have waiting for the web server once the
+ * web server has taken none of it for STALL_MS: a browser that does not read
+ * makes the web server stop reading from the worker. Such a stream is ended,
+ * and resumes from its last id when the browser reconnects. */
+static size_t backlogLimit(void) {
+    size_t two_messages = 2 * (size_t)cfg->max_message_size;
+    return two_messages > BACKLOG_MIN ? two_messages : BACKLOG_MIN;
+}
+
 /* After a write or an end: what was written goes out (an answer and its
  * end records in one write); once ended, it leaves the tables and is freed
  * when its answer has gone out; meanwhile epoll waits for the socket. */
 static void settle(jugHeld *h) {
     if (h->dead) return;
-    if (!h->ended && jugDetachedPending(h->conn) > 0 && jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
+    size_t waiting = jugDetachedPending(h->conn);
+    if (!h->ended && waiting > 0) {
+        if (jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
+        else if (jugDetachedPending(h->conn) < waiting) h->progress_ms = jugNowMs();
+    }
+    if (!h->ended && !h->ctx.res->gone && jugDetachedPending(h->conn) > backlogLimit() &&
+        jugNowMs() - h->progress_ms > STALL_MS) {
+        jugLog(JUG_LOG_INFO, "%s %s: the browser does not take its output (%zu bytes wait): ended; it resumes "
+               "from its last id when it reconnects", h->req.endpoint_name, h->sid, jugDetachedPending(h->conn));
+        h->ctx.res->gone = 1;
+    }
     if (h->ctx.res->gone && !h->ended) {
         jugLog(JUG_LOG_DEBUG, "%s %s: the browser left", h->req.endpoint_name, h->sid);
         jugHeldEnd(h, JUG_END_TIMEOUT);
@@ -516,6 +538,7 @@ static void resync(jugHeld *h) {
 /* In the list of the loop's requests (the timers, shutdown) and watched. */
 static void track(jugHeld *h) {
     h->tracked = 1;
+    h->progress_ms = jugNowMs();
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;

@@ -5,7 +5,11 @@
 # contents, ids and order of deliveries: latency, except, several channels,
 # acknowledgement and redelivery of cut-off responses, and that malformed
 # publishes are dropped without disturbing the good ones around them.
+import glob
+import json
 import os
+import socket
+import struct
 import sys
 import threading
 import time
@@ -13,6 +17,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jugtest as jt  # noqa: E402
+from webcases import Stream, parse_sse  # noqa: E402
 
 suite = jt.Suite("test_delivery", time_limit=150)
 test = suite.test
@@ -287,6 +292,137 @@ def t_trimmed_queue_told(env):
         reports = jt.sanitizer_reports(small.logs())
         small.cleanup(keep=bool(reports))
     jt.check(not reports, "sanitizer reports in the logs of the max_queue stack", reports)
+
+
+# ---- notifications read together, answers that wait for the socket
+
+def notify_together(env, notices):
+    """Publish every (channel suffix, line) on <prefix>notify... in one
+    MULTI/EXEC: the worker reads them from its subscription in one go."""
+    c = jt.RedisConnection(env.redis.address)
+    try:
+        c.send("MULTI")
+        for suffix, line in notices:
+            c.send("PUBLISH", env.prefix + "notify" + suffix, line)
+        c.send("EXEC")
+        for _ in range(len(notices) + 2):
+            c.read()
+    finally:
+        c.close()
+
+
+def announce(first, channel, data):
+    """A fan-out's notification (docs/PROTOCOL.md, 4): one message, no except."""
+    return "", "M %d hash\n%s\n\n,\"data\":%s}" % (first, channel, json.dumps(data))
+
+
+def next_id(env):
+    """An id above every delivery so far: a held request skips ids its read covered."""
+    return int(env.redis.command("GET", env.prefix + "seq") or 0) + 1000
+
+
+def held_stream(env, endpoint, channel, params=None):
+    sid = env.http.connect([channel])
+    s = Stream(env.web, endpoint, dict({"session_id": sid, "ack": 0}, **(params or {})),
+               wait_headers=False)
+    return sid, s, env.wait_held(sid)
+
+
+def stream_answer(s, timeout=5):
+    s._read_until(lambda: s.closed, timeout, "the end of the answer")
+    s.close()
+    s.read_headers(0)
+    return s
+
+
+@test
+def t_notifications_together(env):
+    """two messages announced in one read: a held long-poll answers both in one answer"""
+    sid, p, _ = held_stream(env, "poll", "tog1", {"timeout": 5})
+    first = next_id(env)
+    notify_together(env, [announce(first, "tog1", "x"), announce(first + 1, "tog1", "y")])
+    r = stream_answer(p)
+    jt.equal((r.status, [m["data"] for m in json.loads(r.body)["messages"]]), (200, ["x", "y"]),
+             "one answer with both")
+
+
+@test
+def t_notifications_then_superseded(env):
+    """a message, then "superseded" for the same held long-poll, in one read: it answers the message, superseded"""
+    sid, p, token = held_stream(env, "poll", "tog2", {"timeout": 5})
+    instance = ":" + token.split(".")[0]
+    first = next_id(env)
+    notify_together(env, [announce(first, "tog2", "x"), (instance, "S %s %s" % (sid, token)),
+                          announce(first + 1, "tog2", "y")])
+    r = stream_answer(p)
+    jt.equal((r.status, json.loads(r.body)),
+             (200, {"messages": [{"id": first, "channel": "tog2", "data": "x"}], "superseded": True}),
+             "the message and the reason")
+
+
+@test
+def t_notifications_stream_order(env):
+    """SSE: a message, a channel change, a message and the session's end in one read: both messages, then the end"""
+    sid, s, token = held_stream(env, "sse", "tog3")
+    instance = ":" + token.split(".")[0]
+    first = next_id(env)
+    notify_together(env, [announce(first, "tog3", "x"), (instance, "C %s" % sid),
+                          announce(first + 1, "tog3", "y"), (instance, "E %s" % sid)])
+    recs = parse_sse(stream_answer(s).body)
+    jt.equal([r["data"] for r in recs if "id" in r], ["x", "y"], "the deliveries")
+    jt.equal(recs[-1].get("error"), "session_expired", "the last record")
+
+
+@test
+def t_answer_waits_for_socket(env):
+    """an answer at once bigger than the socket takes goes out whole, with its end, as the web server reads it"""
+    sid = env.http.connect(["big"])
+    for k in range(120):   # about 360 KB: more than a unix socket buffers
+        env.redis.publish(["big"], {"k": k, "pad": "x" * 3000})
+    env.wait_queued(sid, 120)
+    out, ended = fcgi_request(env, "poll", "session_id=%s&ack=0&timeout=0" % sid)
+    body = out.split(b"\r\n\r\n", 1)[1]
+    jt.equal([m["data"]["k"] for m in json.loads(body)["messages"]], list(range(120)), "every delivery")
+    jt.check(ended, "the FastCGI end record came")
+
+
+def fcgi_request(env, endpoint, query, timeout=10):
+    """One GET straight to the worker's FastCGI socket from a client whose
+    buffer is small: (the STDOUT bytes, whether END_REQUEST came)."""
+    def record(kind, content):
+        return struct.pack(">BBHHBB", 1, kind, 1, len(content), 0, 0) + content
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        return bytes([len(k)]) + bytes([len(v)]) + k + v
+    params = b"".join(pair(k, v) for k, v in (
+        ("REQUEST_METHOD", "GET"), ("SCRIPT_NAME", "/juggernaut"), ("PATH_INFO", "/" + endpoint),
+        ("REQUEST_URI", "/juggernaut/%s?%s" % (endpoint, query)), ("QUERY_STRING", query),
+        ("SERVER_PROTOCOL", "HTTP/1.1"), ("REMOTE_ADDR", "127.0.0.1")))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(timeout)
+    try:
+        # lighttpd names the socket of its one worker process fcgi.sock-0.
+        sock.connect(glob.glob(os.path.join(env.web.dir, "fcgi.sock*"))[0])
+        sock.sendall(record(1, struct.pack(">HB5x", 1, 0)) + record(4, params) + record(4, b"") +
+                     record(5, b""))
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    out, ended, i = b"", False, 0
+    while i + 8 <= len(data):
+        _, kind, _, length, pad = struct.unpack(">BBHHB", data[i:i + 7])
+        if kind == 6:
+            out += data[i + 8:i + 8 + length]
+        ended = ended or kind == 3
+        i += 8 + length + pad
+    return out, ended
 
 
 def setup():

@@ -194,9 +194,10 @@ def t_open_files_limit(env):
     _, s = status_json(env)
     old_pid = s["worker"]["pid"]
     _, hard = open_files_limit(old_pid)
-    want = 10000 + 64   # max_held_per_process, and room for the rest
+    room = 64 + 2 * jt.DEFAULT_SETTINGS["threads"]   # a connection and a Redis one per handler thread
+    want = 10000 + room   # max_held_per_process, and room for the rest
     if hard is not None and hard < want:
-        want = hard
+        raise jt.Skip("the hard open-file limit (%d) is below what the worker would raise to (%d)" % (hard, want))
     # lighttpd starts the next worker with its own limit: make that 1,024
     # (as systemd gives a service) and have it start one.
     subprocess.run(["prlimit", "--pid", str(env.web.proc.pid), "--nofile=1024:"], check=True, timeout=10)
@@ -206,7 +207,7 @@ def t_open_files_limit(env):
                 status_json(env)[1]["worker"]["pid"] != old_pid, 20, "lighttpd to start a new worker")
     _, s = status_json(env)
     jt.equal(open_files_limit(s["worker"]["pid"])[0], want, "the new worker's soft limit")
-    jt.equal(s["held"]["process_limit"], min(10000, want - 64), "the per-process hold limit")
+    jt.equal(s["held"]["process_limit"], 10000, "the per-process hold limit")
 
 
 @test

@@ -12,6 +12,7 @@
 import json
 import os
 import re
+import socket
 import sys
 import time
 
@@ -563,6 +564,55 @@ def t_stream_outlives_ttl_with_long_keepalive(env):
 
 
 # ---- a client that leaves mid stream
+
+@test
+def t_stream_not_read(env):
+    """sse: a browser that stops reading is cut off once 1 MiB waits in the worker and none of it went for 2 s;
+    reconnecting from its last id, it gets every message exactly once"""
+    # Its own stack: streams that last (this suite's end after 3 s).
+    own = jt.Env("stream-backlog", stream_max_duration=120, keepalive_interval=15).start()
+    payload = "x" * 60000
+    count = 200   # 12 MB: more than lighttpd's socket buffers (4 MB here) and the worker's 1 MiB
+    try:
+        c = own.client(["unread"])
+        s = Stream(own.web, "sse", {"session_id": c.sid})
+        s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)   # a bounded window: the load piles up
+        try:
+            s.wait(sse_blocks, 1, 5, "the preamble")
+            for i in range(count):
+                own.redis.publish(["unread"], {"n": i, "pad": payload})
+
+            def logged():
+                return any("does not take its output" in open(p, errors="replace").read()
+                           for p in own.logs())
+            # The channel stays live (each message makes the worker look again).
+            deadline = time.monotonic() + 30
+            while not logged():
+                jt.check(time.monotonic() < deadline, "the worker to end the stream nobody reads in 30 s")
+                own.redis.publish(["unread"], {"n": count})
+                count += 1
+                time.sleep(0.2)
+            s._read_until(lambda: s.closed, 20, "the end of the cut-off stream")
+        finally:
+            s.close()
+        first = [json.loads(line) for _, line in sse_deliveries(s.body)]
+        jt.check(len(first) < count, "the cut-off stream did not carry everything", len(first))
+        last = first[-1]["id"] if first else 0
+        s = Stream(own.web, "sse", {"session_id": c.sid},
+                   headers={"Last-Event-ID": str(last)} if last else None)
+        try:
+            rest = s.wait(sse_deliveries, count - len(first), 20, "the rest after Last-Event-ID")
+            drain(s, 0.3)
+        finally:
+            s.close()
+        got = first + [json.loads(line) for _, line in sse_deliveries(s.body)]
+        jt.equal([m["data"]["n"] for m in got], list(range(count)), "every message once, in order")
+    finally:
+        own.stop()
+        reports = jt.sanitizer_reports(own.logs())
+        own.cleanup(keep=bool(reports))
+    jt.check(not reports, "sanitizer reports in the logs of the stream-backlog stack", reports)
+
 
 def in_queue(env, sid, data):
     """Until the poller has pushed the delivery of data into the session's queue."""
