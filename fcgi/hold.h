@@ -46,7 +46,7 @@ typedef struct jugHeld {
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
     int written;                  /* deliveries written since the last flush */
     int touch_probed;             /* a keepalive went out to see the browser is there */
-    long long progress_ms;        /* when its socket last took output (or it was parked) */
+    long long progress_ms;        /* when its socket last took output (or the loop took it) */
     int ended;                    /* answered; waits only for its output to go */
     /* The loop's bookkeeping (park.c). */
     unsigned tracked : 1;         /* in the loop's list of requests, its socket watched */

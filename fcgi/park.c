@@ -538,7 +538,6 @@ static void resync(jugHeld *h) {
 /* In the list of the loop's requests (the timers, shutdown) and watched. */
 static void track(jugHeld *h) {
     h->tracked = 1;
-    h->progress_ms = jugNowMs();
     h->all_prev = NULL;
     h->all_next = allHead;
     if (allHead) allHead->all_prev = h;
@@ -569,7 +568,9 @@ static void readBatch(jugHeld **batch, int n) {
     jugPollResult res[READ_BATCH];
     jugStoreStatus st[READ_BATCH];
     int can_hold[READ_BATCH], reserved = 0;
+    long long now = jugNowMs();
     for (int i = 0; i < n; i++) {
+        batch[i]->progress_ms = now;
         can_hold[i] = batch[i]->may_wait && roomToHold(reserved);
         reserved += can_hold[i];
         sids[i] = batch[i]->sid;
