@@ -324,6 +324,10 @@ def main():
                 n = min(n, 500)
             ours = {}
             for web in opts.w3_web.split(","):
+                why = stacks.nginx_fcgi_missing() if web == "nginx" else None
+                if why:
+                    say("jugbench run: W3 through nginx skipped: %s" % why)
+                    continue
                 # nginx: two workers (reuseport spreads the polls), two descriptors each.
                 servers = 1 if web == "nginx" else max(1, math.ceil(n / 6500))
                 st = up(stacks.JugStack(workdir + "/hold-" + web, servers=servers, web=web,

@@ -321,6 +321,14 @@ NCHAN_SERVER = """    upstream nchan_redis { nchan_redis_server redis://127.0.0.
 """
 
 
+def nginx_fcgi_missing():
+    """None when nginx and spawn-fcgi (for JugNginx) are installed, else what is missing."""
+    for prog in (webservers.NGINX_BIN, webservers.SPAWN_FCGI_BIN):
+        if not os.path.exists(prog):
+            return "%s is not installed" % prog
+    return None
+
+
 def nchan_available():
     """None when nginx, the Nchan module and redis-server are all present, else why not."""
     for path in (NGINX_BIN, NCHAN_MODULE):
