@@ -22,10 +22,14 @@
 #   W4  SSE and multipart, 1,000 subscribers at 200 msg/s
 #   W3  idle long-polls held: memory per held poll over every process on the
 #       path, idle CPU, time for one message to reach all of them and the
-#       CPU of each process meanwhile (the load generator's too)
+#       CPU of each process meanwhile (the load generator's too); through
+#       lighttpd (4 instances, each with its worker) and through nginx with
+#       the server block of conf/nginx.conf (3 nginx workers, 2 worker
+#       processes started by spawn-fcgi -F 2), in turn (--w3-web)
 #   fanout (juggernaut only, not with --peers): poller pushes per second
 #
 # Usage: run.py [--peers] [--only w1,w2,w2x,w4,w3,fanout] [--hold N] [--quick]
+#               [--w3-web lighttpd,nginx]
 
 import argparse
 import math

@@ -3,7 +3,10 @@
 #
 #   JugStack    redis-server + poller + N lighttpd, each configured by the
 #               shipped conf/lighttpd.conf (only its var.jug_* values
-#               replaced) and starting its own juggernaut.fcgi (bin-path)
+#               replaced) and starting its own juggernaut.fcgi (bin-path);
+#               or nginx with the server block of conf/nginx.conf (only
+#               listen, server_name, fastcgi_pass and fastcgi_read_timeout
+#               replaced) and juggernaut.fcgi started by spawn-fcgi
 #   NchanStack  redis-server + nginx with the Debian Nchan module
 #               (libnginx-mod-nchan), its Redis store, one subscriber
 #               location per transport and a publisher location
