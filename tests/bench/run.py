@@ -332,7 +332,7 @@ def main():
                 if why:
                     say("jugbench run: W3 through nginx skipped: %s" % why)
                     continue
-                # nginx: two workers (reuseport spreads the polls), two descriptors each.
+                # nginx: three workers (reuseport spreads the polls), two descriptors per poll.
                 servers = 1 if web == "nginx" else max(1, math.ceil(n / 6500))
                 st = up(stacks.JugStack(workdir + "/hold-" + web, servers=servers, web=web,
                                         max_fds=hard, poll_timeout=HOLD_POLL_S, session_ttl=900,

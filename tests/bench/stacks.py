@@ -239,7 +239,7 @@ class JugNginx:
 
 class JugStack:
     """Redis + poller + `servers` lighttpd instances (each with its worker),
-    or (web="nginx") one nginx with two workers of its own and two
+    or (web="nginx") one nginx with three workers of its own and two
     juggernaut.fcgi processes."""
 
     name = "juggernaut-fcgi"
