@@ -36,6 +36,7 @@ if event ~= '' then tail = tail .. ',"event":' .. cjson.encode(event) end
 if event_id ~= '' then tail = tail .. ',"event_id":' .. cjson.encode(event_id) end
 tail = tail .. '}'
 local pushes, trimmed, channels = 0, 0, {}
+local session_prefix = prefix .. 'session:'
 for k = 0, nchannels - 1 do
   local channel = ARGV[first_channel + k]
   channels[k + 1] = channel
@@ -44,14 +45,14 @@ for k = 0, nchannels - 1 do
   local sids = redis.call('SMEMBERS', prefix .. 'channel:' .. channel)
   for _, sid in ipairs(sids) do
     if not except[sid] then
-      local skey = prefix .. 'session:' .. sid
-      local queue = skey .. ':queue'
+      -- One string per subscriber: this loop is the fan-out's cost.
+      local queue = session_prefix .. sid .. ':queue'
       local n = redis.call('RPUSH', queue, item)
       if n == 1 then
         redis.call('EXPIRE', queue, backstop)
       elseif n > max_queue then
         redis.call('LTRIM', queue, n - max_queue, -1)
-        redis.call('HINCRBY', skey, 'lost', n - max_queue)
+        redis.call('HINCRBY', session_prefix .. sid, 'lost', n - max_queue)
         trimmed = trimmed + 1
       end
       pushes = pushes + 1
