@@ -327,6 +327,15 @@ static size_t backlogLimit(void) {
     return two_messages > BACKLOG_MIN ? two_messages : BACKLOG_MIN;
 }
 
+/* Out of the tables: no notification reaches h any more. */
+static void unpark(jugHeld *h) {
+    if (!h->indexed) return;
+    h->indexed = 0;
+    unindexChannels(h);
+    unindexSid(h);
+    atomic_fetch_sub(&heldCount, 1);
+}
+
 /* After a write or an end: what was written goes out (an answer and its
  * end records in one write); once ended, it leaves the tables and is freed
  * when its answer has gone out; meanwhile epoll waits for the socket. */
@@ -350,12 +359,7 @@ static void settle(jugHeld *h) {
     if (h->ended) {
         if (!h->closing) {
             h->closing = 1;
-            if (h->indexed) {
-                h->indexed = 0;
-                unindexChannels(h);
-                unindexSid(h);
-                atomic_fetch_sub(&heldCount, 1);
-            }
+            unpark(h);
             releaseSlot(h);
             jugDetachedEnd(h->conn);
             h->deadline_ms = jugNowMs() + CLOSING_MAX_MS;
@@ -376,6 +380,18 @@ static void settle(jugHeld *h) {
 static void endHeld(jugHeld *h, const char *reason) {
     jugHeldEnd(h, reason);
     settle(h);
+}
+
+/* A newer request of h's session took over: h ends now, or, if its
+ * transport asks (ops->superseded), waits for its deadline unheld, with
+ * nothing to flush before. */
+static void supersede(jugHeld *h) {
+    if (!h->ops->superseded || !h->ops->superseded(&h->ctx, h->state)) {
+        endHeld(h, JUG_END_SUPERSEDED);
+        return;
+    }
+    unpark(h);
+    h->written = 0;
 }
 
 /* ---- notifications ---- */
@@ -496,7 +512,7 @@ static void instanceNotice(const char *text) {
     for (jugHeld *h = findHeld(sid, what == 'S' ? token : NULL), *next; h; h = next) {
         next = h->sid_next;
         while (next && strcmp(next->sid, sid)) next = next->sid_next;
-        if (what == 'S' && !strcmp(h->token, token)) endHeld(h, JUG_END_SUPERSEDED);
+        if (what == 'S' && !strcmp(h->token, token)) supersede(h);
         else if (what == 'E') endHeld(h, JUG_END_EXPIRED);
         else if (what == 'C') resync(h);
         if (what == 'S') break;

@@ -392,6 +392,7 @@ typedef struct sioPoll {
     char *payload;        /* the packets so far, each framed (heap) */
     size_t len;
     int count;
+    int superseded;       /* a newer GET of the session took over: answer at the deadline */
     long long ack;        /* what this GET acknowledged */
     long long last;       /* highest delivery id gathered */
     char jsonp[10];       /* jsonp-polling index; "" for xhr-polling */
@@ -416,6 +417,29 @@ static int sioPollKeepalive(jugContext *ctx, void *state) {
     (void)ctx;
     (void)state;
     return 0;
+}
+
+/* A newer GET of the session took over. The page that sent this one polls
+ * again the moment it is answered: socket.io-client 0.8.7 sends its next
+ * GET on every 200, whatever the body, and its only other reaction, to an
+ * error status, drops the whole connection (not just this polling loop).
+ * A page running two polling loops on one session (two overlapping
+ * handshakes that both resumed it, after a web server restart) would have
+ * them supersede each other as fast as the network goes. So this GET stays
+ * open, hearing nothing, and answers "8::" at its own deadline: each loop
+ * polls at most once per hold. (The original server never answers the
+ * older GET at all: its transport is discarded, manager.js onOpen.)
+ * What it gathered is dropped: the newer GET's read, which came after the
+ * notifications of it, had it too (it is acknowledged by no one yet). */
+static int sioPollSuperseded(jugContext *ctx, void *state) {
+    sioPoll *p = state;
+    (void)ctx;
+    free(p->payload);
+    p->payload = NULL;
+    p->len = 0;
+    p->count = 0;
+    p->superseded = 1;
+    return 1;
 }
 
 /* One packet goes bare: drop the frame written in front of it. */
@@ -452,8 +476,9 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
         if (!p->count) len = 3;
         respondPayload(&r, body, len);
     }
-    /* Not when Redis failed: each call would stall the loop for its timeout. */
-    if (h && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
+    /* Not when Redis failed: each call would stall the loop for its timeout;
+     * not when superseded: the lease is the newer GET's. */
+    if (h && !p->superseded && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
         if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
         else setLease(ctx, h->sid, SIO_LEASE_NEXT_MS);
     }
@@ -472,6 +497,7 @@ static const jugStreamOps sioPollOps = {
     .message = sioPollMessage,
     .keepalive = sioPollKeepalive,
     .end = sioPollEnd,
+    .superseded = sioPollSuperseded,
 };
 
 /* Is the session there? Answers 7:::1+0 (or 503) and returns -1 if not. */
@@ -508,7 +534,7 @@ static void pollGet(sioReq *r) {
         setLease(ctx, r->sid, SIO_LEASE_NEXT_MS);
         return;
     }
-    sioPoll p = {NULL, 0, 0, ack, ack, ""};
+    sioPoll p = {NULL, 0, 0, 0, ack, ack, ""};
     if (r->transport == T_JSONP) snprintf(p.jsonp, sizeof(p.jsonp), "%s", r->jsonp);
     jugHoldStart(ctx, r->sid, ack, hold_s * 1000, &sioPollOps, &p);
 }

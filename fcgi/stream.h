@@ -23,6 +23,11 @@ typedef struct jugStreamOps {
     int (*keepalive)(jugContext *ctx, void *state);
     /* reason: one of the JUG_END_* of hold.h */
     int (*end)(jugContext *ctx, const char *reason, void *state);
+    /* Optional, long-poll: a newer request of the session took it over.
+     * 1: it stays open, listening to nothing, and ends at its deadline
+     * (end then says JUG_END_TIMEOUT, and answers what the op kept of the
+     * deliveries it had); 0 (or no op): it ends now with JUG_END_SUPERSEDED. */
+    int (*superseded)(jugContext *ctx, void *state);
 } jugStreamOps;
 
 /* The session_id and ack (or Last-Event-ID) every stream starts from. On
