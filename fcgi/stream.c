@@ -154,11 +154,17 @@ void jugHeldFree(jugHeld *h) {
 
 /* The wait a refused long-poll is told to make before polling again: longer
  * the more sessions share each slot, spread by +-20 % so that a crowd of
- * browsers does not come back in step. */
+ * browsers does not come back in step. The cap bounds how late a message
+ * reaches a polling client (the longest wait, 2.4 s, plus one poll: under
+ * 3 s); what it costs is polls: a host whose sessions all wait the cap
+ * answers sessions / 2 s polls a second. */
+#define RETRY_BASE_MS 500
+#define RETRY_PER_SESSION_MS 40
+#define RETRY_CAP_MS 2000
 static int retryMs(long long sessions, int slots) {
     long long per_slot = slots > 0 ? sessions / slots : sessions;
-    long long ms = 500 + per_slot * 40;
-    if (ms > 3000) ms = 3000;
+    long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
+    if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
     static _Thread_local unsigned seed;
     if (!seed) seed = (unsigned)jugNowMs() ^ (unsigned)(uintptr_t)&seed;
     unsigned r = (unsigned)rand_r(&seed);
