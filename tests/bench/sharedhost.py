@@ -481,10 +481,10 @@ async def phase_longpoll(host, opts):
     connected = sum(1 for b in browsers if b.sid)
     probes = []
     prober = asyncio.ensure_future(connect_probes(http, run, probes))
-    before = (time.time(), dict(http.requests), counter.cpu_s())
+    before = (time.time(), dict(http.requests), counter.cpu_s(), time.process_time())
     await publisher(host, run, opts.seconds)
     during = (time.time() - before[0], {k: v - before[1].get(k, 0) for k, v in http.requests.items()},
-              counter.cpu_s() - before[2])
+              counter.cpu_s() - before[2], time.process_time() - before[3])
     prober.cancel()
     want = opts.seconds
     await until(lambda: all(len(b.seen) >= want for b in browsers), POLL_TIMEOUT + 5)
@@ -508,10 +508,11 @@ async def phase_longpoll(host, opts):
     say("http_503: %d" % http.statuses.get(503, 0))
     say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
     say("peak_processes: %d" % counter.peak)
-    span, made, cpu = during
+    span, made, cpu, own = during
     say("polls_per_s: %.0f while publishing (%.0f answered with retry); worker CPU %.1f s in those %.0f s "
-        "(%.0f %% of one core)" % (made.get("poll", 0) / span, made.get("poll retry", 0) / span, cpu, span,
-                                   100.0 * cpu / span))
+        "(%.0f %% of one core); this load generator's CPU %.0f %% of one core (near 100 %%: the figures "
+        "measure it, not the host)" % (made.get("poll", 0) / span, made.get("poll retry", 0) / span, cpu, span,
+                                       100.0 * cpu / span, 100.0 * own / span))
     if opts.trace:
         trace_report(http, counter, t0, host.web)
     say()
