@@ -286,7 +286,8 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->lost = r->lost;
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
-    if (r->held == 2 || (h->may_wait && !can_hold)) h->retry_ms = retryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
+    if (r->held == 2 || (h->may_wait && !can_hold))
+        h->retry_ms = retryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls
