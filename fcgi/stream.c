@@ -153,12 +153,24 @@ void jugHeldFree(jugHeld *h) {
 /* ---- starting ---- */
 
 /* The wait a refused long-poll is told to make before polling again: longer
- * the more sessions share each slot, spread by +-20 % so that a crowd of
- * browsers does not come back in step. */
-static int retryMs(long long sessions, int slots) {
+ * the more sessions share each hold slot, 0.5 s plus 40 ms per session per
+ * slot, at most 2 s: a message then reaches a polling client within the
+ * longest wait (2.4 s) plus one poll. Past 167 sessions per slot (the 2 s
+ * already cost the host about 80 refused polls a second per slot, as many
+ * again answered with messages), the wait grows with the sessions instead
+ * (3 s at 250 a slot), so their polls stop growing; never past a third of
+ * session_ttl, which a waiting session must not outlast. Spread by +-20 %
+ * so that a crowd of browsers does not come back in step. */
+#define RETRY_BASE_MS 500
+#define RETRY_PER_SESSION_MS 40
+#define RETRY_CAP_MS 2000
+#define RETRY_CROWD_MS 12
+static int retryMs(long long sessions, int slots, int session_ttl) {
     long long per_slot = slots > 0 ? sessions / slots : sessions;
-    long long ms = 500 + per_slot * 40;
-    if (ms > 3000) ms = 3000;
+    long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
+    if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
+    if (per_slot * RETRY_CROWD_MS > ms) ms = per_slot * RETRY_CROWD_MS;
+    if (ms > (long long)session_ttl * 1000 / 3) ms = (long long)session_ttl * 1000 / 3;
     static _Thread_local unsigned seed;
     if (!seed) seed = (unsigned)jugNowMs() ^ (unsigned)(uintptr_t)&seed;
     unsigned r = (unsigned)rand_r(&seed);
@@ -274,7 +286,8 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->lost = r->lost;
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
-    if (r->held == 2 || (h->may_wait && !can_hold)) h->retry_ms = retryMs(r->sessions, sharedHoldLimit);
+    if (r->held == 2 || (h->may_wait && !can_hold))
+        h->retry_ms = retryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

@@ -14,7 +14,9 @@
 #             p50/p99 (publish -> received), connect latency p50/p99 (from
 #             when each browser opens: a cold host, no process yet), the
 #             connect latency of a page opening every 0.5 s meanwhile (a
-#             host that serves), HTTP 503 count, peak worker processes.
+#             host that serves), HTTP 503 count, peak worker processes,
+#             polls a second and the worker processes' CPU time while
+#             publishing (what the retry interval costs).
 #             --trace adds where connect time went (see trace_report).
 #   pages     --pages (40) page views of the automatic client opened over
 #             --open-over (20) s under a cap of --page-cap (20): each does
@@ -84,6 +86,7 @@ class Http:
         self.port = port
         self.prefix = prefix
         self.statuses = {}
+        self.requests = {}         # label -> requests made, and label + " retry": answered with "retry"
         self.trace = None          # --trace: (endpoint, start, end, status, retry ms) per request
 
     def _count(self, status):
@@ -151,8 +154,10 @@ class Http:
             obj = json.loads(body) if body else None
         except ValueError:
             obj = None
+        retry = obj.get("retry") if isinstance(obj, dict) else None
+        for key in [label or endpoint] + ([(label or endpoint) + " retry"] if retry else []):
+            self.requests[key] = self.requests.get(key, 0) + 1
         if self.trace is not None:
-            retry = obj.get("retry") if isinstance(obj, dict) else None
             self.trace.append((label or endpoint, started, time.time(), status, retry))
         return status, obj
 
@@ -327,7 +332,8 @@ class Browser:
 # ---------------------------------------------------------------- the stack
 
 class ProcCounter(threading.Thread):
-    """Samples how many worker processes run (every 100 ms); keeps the peak."""
+    """Samples how many worker processes run (every 100 ms); keeps the peak
+    and the CPU time they used (cpu_s(): user + system, seconds)."""
 
     def __init__(self, exe, redis=None):
         super().__init__(daemon=True)
@@ -336,6 +342,8 @@ class ProcCounter(threading.Thread):
         self.done = threading.Event()
         self.redis = redis         # --trace: also sample the held slots
         self.samples = []          # --trace: (time, processes, held slots)
+        self.ticks = {}            # pid -> CPU clock ticks it used when last seen
+        self.lock = threading.Lock()
 
     def count(self):
         n = 0
@@ -344,9 +352,17 @@ class ProcCounter(threading.Thread):
                 try:
                     if os.readlink("/proc/%s/exe" % pid) == self.exe:
                         n += 1
-                except OSError:
+                        with open("/proc/%s/stat" % pid) as f:
+                            fields = f.read().rpartition(")")[2].split()
+                        with self.lock:
+                            self.ticks[pid] = int(fields[11]) + int(fields[12])
+                except (OSError, ValueError, IndexError):
                     pass
         return n
+
+    def cpu_s(self):
+        with self.lock:
+            return sum(self.ticks.values()) / float(os.sysconf("SC_CLK_TCK"))
 
     def run(self):
         while not self.done.wait(0.1):
@@ -465,7 +481,10 @@ async def phase_longpoll(host, opts):
     connected = sum(1 for b in browsers if b.sid)
     probes = []
     prober = asyncio.ensure_future(connect_probes(http, run, probes))
+    before = (time.time(), dict(http.requests), counter.cpu_s(), time.process_time())
     await publisher(host, run, opts.seconds)
+    during = (time.time() - before[0], {k: v - before[1].get(k, 0) for k, v in http.requests.items()},
+              counter.cpu_s() - before[2], time.process_time() - before[3])
     prober.cancel()
     want = opts.seconds
     await until(lambda: all(len(b.seen) >= want for b in browsers), POLL_TIMEOUT + 5)
@@ -489,6 +508,11 @@ async def phase_longpoll(host, opts):
     say("http_503: %d" % http.statuses.get(503, 0))
     say("http_statuses: %s" % json.dumps({str(k): v for k, v in sorted(http.statuses.items(), key=str)}))
     say("peak_processes: %d" % counter.peak)
+    span, made, cpu, own = during
+    say("polls_per_s: %.0f while publishing (%.0f answered with retry); worker CPU %.1f s in those %.0f s "
+        "(%.0f %% of one core); this load generator's CPU %.0f %% of one core (near 100 %%: the figures "
+        "measure it, not the host)" % (made.get("poll", 0) / span, made.get("poll retry", 0) / span, cpu, span,
+                                       100.0 * cpu / span, 100.0 * own / span))
     if opts.trace:
         trace_report(http, counter, t0, host.web)
     say()
@@ -512,6 +536,15 @@ def trace_report(http, counter, t0, web):
         procs, held = at(buckets[k][0][1])
         say("trace:   %5.1f  n %3d  p50 %.2f max %.2f  procs %d held %d"
             % (k / 2.0, len(lat), pct(lat, 50), max(lat), procs, held))
+    for r in connects + [r for r in http.trace if r[0] == "probe"]:
+        if r[2] - r[1] >= 1.0:
+            busy = {}
+            for o in http.trace:
+                if o is not r and o[1] <= r[1] < o[2]:
+                    key = o[0] + (" (retry)" if o[4] else "")
+                    busy[key] = busy.get(key, 0) + 1
+            say("trace:   a %s at %.2f s took %.2f s; in flight when it started: %s"
+                % (r[0], r[1] - t0, r[2] - r[1], json.dumps(busy, sort_keys=True)))
     polls = [r for r in http.trace if r[0] == "poll" and r[1] - t0 < 10]
     say("trace: polls started in the first 10 s: %d (answered with retry: %d, short ones' latency histogram %s)"
         % (len(polls), sum(1 for r in polls if r[4]),

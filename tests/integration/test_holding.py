@@ -16,7 +16,8 @@
 #    lighttpd; the status endpoint counts what a worker holds;
 #  - which transports the worker offers under mod_fcgid, and with the
 #    `transports` setting; a stream not offered is refused at once;
-#  - plain CGI: a long-poll is held and a publish answers it;
+#  - plain CGI: a long-poll is held and a publish answers it; with every
+#    slot taken, the retry interval follows the sessions per slot;
 #  - 200 held long-polls cost one lighttpd worker process no more threads
 #    than `threads` + 2, and one publish answers them all.
 #
@@ -835,6 +836,31 @@ def t_cgi_held_poll(lab):
     t2.join(20)
     jt.check("r" in second, "the newer CGI poll did not finish")
     jt.equal([m["data"] for m in second["r"].json()["messages"]], ["to-newer"], "the newer poll's delivery")
+
+
+@test
+def t_cgi_retry_interval(lab):
+    """plain CGI, every hold slot taken: a poll is answered at once with retry, 0.5 s + 40 ms per session per slot up to 2 s, past 167 sessions a slot 12 ms each, never past session_ttl / 3; spread by +-20 %"""
+    env = lab.env("retry", web=None, poll_timeout=10, session_ttl=60)
+    sid = cgi(env, "GET", "/connect", "channel=cgi-retry").json()["session_id"]
+    slots = 4                                     # max_held auto under CGI
+    now_ms = int(env.redis.command("TIME")[0]) * 1000
+    # The slots taken (tokens of no process, held for a minute) and the
+    # other sessions (live, last seen now): the load the interval follows.
+    env.redis.command("ZADD", env.prefix + "holds",
+                      *[x for i in range(slots) for x in (now_ms + 60000, "other.%d" % i)])
+    added = 1
+    for sessions, want_ms in ((1, 500), (100, 1500), (400, 2000), (1000, 3000), (8000, 20000)):
+        if sessions > added:
+            env.redis.command("ZADD", env.prefix + "sessions",
+                              *[x for i in range(added, sessions) for x in (now_ms, "load%d" % i)])
+            added = sessions
+        jt.equal(env.redis.command("ZCARD", env.prefix + "sessions"), sessions, "live sessions")
+        body = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=10" % sid).json()
+        jt.check(body.get("messages") == [] and isinstance(body.get("retry"), int),
+                 "a poll with no slot free: answered at once with retry", body)
+        jt.check(want_ms * 0.8 <= body["retry"] <= want_ms * 1.2,
+                 "%d sessions on %d slots: retry %d ms, want %d ms +-20 %%" % (sessions, slots, body["retry"], want_ms))
 
 
 # ---------------------------------------------------------------- 6. idle cost
