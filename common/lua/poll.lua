@@ -21,8 +21,9 @@
 --
 -- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
 -- trimmed from the queue since the last poll; held = 0 not held, 1 held,
--- 2 refused for want of a slot; seq and channels (held only) are what the
--- worker needs to wait in memory; sessions (refused only) is the load.
+-- 2 refused for want of a slot (also a long-poll answered with items then:
+-- it waits before polling again); seq and channels (held only) are what
+-- the worker needs to wait in memory; sessions (refused only) is the load.
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -68,13 +69,11 @@ lost = tonumber(lost) or 0
 
 if token == '' then return {items, lost, 0} end
 local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
-if hold == '0' or (hold == '1' and #items > 0) then
-  if old then redis.call('HDEL', skey, 'holder') end
-  return {items, lost, 0}
-end
+local holds = prefix .. 'holds'
 
-if max_held > 0 then
-  local holds = prefix .. 'holds'
+-- Whether a hold slot is free (only asked where they are counted); the
+-- session's older held request, superseded now, gives its slot back.
+local function slot_free()
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
   local limit = max_held
@@ -83,10 +82,24 @@ if max_held > 0 then
     if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then reserve = reserve + 1 end
     if live - reserve < limit then limit = live - reserve end
   end
-  if redis.call('ZCARD', holds) >= limit then
-    if old then redis.call('HDEL', skey, 'holder') end
-    return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
-  end
+  return redis.call('ZCARD', holds) < limit
+end
+
+local function refused()
+  if old then redis.call('HDEL', skey, 'holder') end
+  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
+end
+
+if hold == '0' or (hold == '1' and #items > 0) then
+  -- A long-poll answered with deliveries where no slot is free is told to
+  -- wait too (its next poll would only be refused): half the polls.
+  if hold == '1' and max_held > 0 and not slot_free() then return refused() end
+  if old then redis.call('HDEL', skey, 'holder') end
+  return {items, lost, 0}
+end
+
+if max_held > 0 then
+  if not slot_free() then return refused() end
   redis.call('ZADD', holds, now + hold_ms, token)
 end
 redis.call('HSET', skey, 'holder', token .. ' ' .. string.format('%d', now + hold_ms))

@@ -863,6 +863,28 @@ def t_cgi_retry_interval(lab):
                  "%d sessions on %d slots: retry %d ms, want %d ms +-20 %%" % (sessions, slots, body["retry"], want_ms))
 
 
+@test
+def t_cgi_answer_carries_retry(lab):
+    """plain CGI: a poll answered with deliveries while every hold slot is taken says when to poll again (its next poll would only be refused); with a slot free it does not"""
+    env = lab.env("retry-items", web=None, poll_timeout=10, session_ttl=60)
+    sid = cgi(env, "GET", "/connect", "channel=cgi-items").json()["session_id"]
+    now_ms = int(env.redis.command("TIME")[0]) * 1000
+    others = ["other.%d" % i for i in range(4)]   # max_held auto under CGI: 4
+    env.redis.command("ZADD", env.prefix + "holds", *[x for t in others for x in (now_ms + 60000, t)])
+    env.redis.publish(["cgi-items"], "full")
+    env.wait_queued(sid, 1)
+    body = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=10" % sid).json()
+    jt.equal([m["data"] for m in body["messages"]], ["full"], "the delivery")
+    jt.check(isinstance(body.get("retry"), int) and 400 <= body["retry"] <= 2400,
+             "no slot free: the answer says when to poll again", body)
+    env.redis.command("ZREM", env.prefix + "holds", *others)
+    env.redis.publish(["cgi-items"], "free")
+    env.wait_queued(sid, 2)
+    ack = body["messages"][0]["id"]
+    body = cgi(env, "GET", "/poll", "session_id=%s&ack=%d&timeout=10" % (sid, ack)).json()
+    jt.equal(body, {"messages": [dict(body["messages"][0], data="free")]}, "a slot free: no retry")
+
+
 # ---------------------------------------------------------------- 6. idle cost
 
 def threads_of(pid):
