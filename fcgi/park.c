@@ -336,13 +336,15 @@ static void unpark(jugHeld *h) {
     atomic_fetch_sub(&heldCount, 1);
 }
 
-/* After a write or an end: what was written goes out (an answer and its
- * end records in one write); once ended, it leaves the tables and is freed
- * when its answer has gone out; meanwhile epoll waits for the socket. */
+/* After a write, an end, or when the socket takes more: what was written
+ * goes out (an answer and its end records in one write); once ended, it
+ * leaves the tables and is freed when its answer has gone out; meanwhile
+ * epoll waits for the socket. Every send of a held request is made here, so
+ * that its progress (progress_ms) is seen. */
 static void settle(jugHeld *h) {
     if (h->dead) return;
     size_t waiting = jugDetachedPending(h->conn);
-    if (!h->ended && waiting > 0) {
+    if (waiting > 0) {
         if (jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
         else if (jugDetachedPending(h->conn) < waiting) h->progress_ms = jugNowMs();
     }
@@ -814,10 +816,7 @@ static void loopOnce(int timeout_ms) {
                 continue;
             }
         }
-        if (events[i].events & EPOLLOUT) {
-            jugDetachedSend(h->conn);
-            settle(h);
-        }
+        if (events[i].events & EPOLLOUT) settle(h);
     }
     takeHandovers();
     buryDead();

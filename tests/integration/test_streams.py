@@ -600,8 +600,16 @@ def t_stream_not_read(env):
         last = first[-1]["id"] if first else 0
         s = Stream(own.web, "sse", {"session_id": c.sid},
                    headers={"Last-Event-ID": str(last)} if last else None)
+        # A slow reader now: the several MB it catches up on wait in the
+        # worker for seconds, and the stream must stay open while it reads.
+        marker = ('{"n": %d}' % (count - 1)).encode()   # the last, small message
+        deadline = time.monotonic() + 60
         try:
-            rest = s.wait(sse_deliveries, count - len(first), 20, "the rest after Last-Event-ID")
+            while marker not in s.body[-(65536 + len(marker)):]:
+                jt.check(not s.closed, "the resumed stream stays open while its reader keeps reading")
+                jt.check(time.monotonic() < deadline, "the rest after Last-Event-ID within 60 s")
+                s._recv(deadline)
+                time.sleep(0.1)   # pacing: a reader of about 600 KB/s
             drain(s, 0.3)
         finally:
             s.close()
