@@ -6,9 +6,10 @@
  * frames what is written as FastCGI STDOUT records (or passes it through
  * unchanged in CGI mode) into a queue that jugDetachedSend sends without
  * ever blocking, keeping what the socket does not take yet (a flush of the
- * stream only queues: the owner sends once it has written what it had to). The accepting thread goes back to accept;
- * the event loop (park.c) owns the request from then on. An idle detached
- * request holds no output buffer: a few hundred bytes in all. */
+ * stream only queues: the owner sends once it has written what it had to).
+ * The accepting thread goes back to accept; the event loop (park.c) owns
+ * the request from then on. An idle detached request holds no output
+ * buffer: a few hundred bytes in all. */
 #ifndef JUG_DETACH_H
 #define JUG_DETACH_H
 
