@@ -328,20 +328,13 @@ def held_stream(env, endpoint, channel, params=None):
     return sid, s, env.wait_held(sid)
 
 
-def stream_answer(s, timeout=5):
-    s._read_until(lambda: s.closed, timeout, "the end of the answer")
-    s.close()
-    s.read_headers(0)
-    return s
-
-
 @test
 def t_notifications_together(env):
     """two messages announced in one read: a held long-poll answers both in one answer"""
     sid, p, _ = held_stream(env, "poll", "tog1", {"timeout": 5})
     first = next_id(env)
     notify_together(env, [announce(first, "tog1", "x"), announce(first + 1, "tog1", "y")])
-    r = stream_answer(p)
+    r = p.answer()
     jt.equal((r.status, [m["data"] for m in json.loads(r.body)["messages"]]), (200, ["x", "y"]),
              "one answer with both")
 
@@ -354,7 +347,7 @@ def t_notifications_then_superseded(env):
     first = next_id(env)
     notify_together(env, [announce(first, "tog2", "x"), (instance, "S %s %s" % (sid, token)),
                           announce(first + 1, "tog2", "y")])
-    r = stream_answer(p)
+    r = p.answer()
     jt.equal((r.status, json.loads(r.body)),
              (200, {"messages": [{"id": first, "channel": "tog2", "data": "x"}], "superseded": True}),
              "the message and the reason")
@@ -368,7 +361,7 @@ def t_notifications_stream_order(env):
     first = next_id(env)
     notify_together(env, [announce(first, "tog3", "x"), (instance, "C %s" % sid),
                           announce(first + 1, "tog3", "y"), (instance, "E %s" % sid)])
-    recs = parse_sse(stream_answer(s).body)
+    recs = parse_sse(s.answer().body)
     jt.equal([r["data"] for r in recs if "id" in r], ["x", "y"], "the deliveries")
     jt.equal(recs[-1].get("error"), "session_expired", "the last record")
 

@@ -170,14 +170,6 @@ def pending(web, endpoint, params):
     return Stream(web, endpoint, params, wait_headers=False)
 
 
-def answer(stream, timeout=5, what="the answer"):
-    """Read a pending request to its end: a jt.Response."""
-    stream._read_until(lambda: stream.closed, timeout, what)
-    stream.close()
-    stream.read_headers(0)
-    return jt.Response(stream.status, stream.headers, stream.body)
-
-
 def open_poll(web, sid, ack=0, timeout=20):
     return pending(web, "poll", {"session_id": sid, "ack": ack, "timeout": timeout})
 
@@ -213,7 +205,7 @@ def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
         jt.equal(holds(), 1, "hold slots taken by the first poll")
     started = time.monotonic()
     new = open_poll(web_new, sid, timeout=timeout)
-    r = answer(old, 5, "the superseded poll's answer")
+    r = old.answer(5, "the superseded poll's answer")
     took = time.monotonic() - started
     jt.equal((r.status, r.json()), (200, SUPERSEDED), "answer of the older poll")
     jt.check(took < 2.0, "the older poll ended %.2f s after the newer one was sent" % took)
@@ -221,7 +213,7 @@ def supersede_poll(env, web_old, web_new, channel, timeout=20, slots=False):
     if slots:
         jt.equal(holds(), 1, "hold slots taken once the newer poll holds")
     env.redis.publish([channel], {"after": channel})
-    r = answer(new, 5, "the newer poll's answer")
+    r = new.answer(5, "the newer poll's answer")
     jt.equal(r.status, 200, "status of the newer poll %r" % r)
     msgs = r.json()["messages"]
     jt.equal([(m["channel"], m["data"]) for m in msgs], [(channel, {"after": channel})],
@@ -250,7 +242,7 @@ def sse_records(stream):
 
 
 def check_superseded_sse(stream, started):
-    stream._read_until(lambda: stream.closed, 5, "the end of the superseded stream")
+    stream.read_to_end(5, "the end of the superseded stream")
     took = time.monotonic() - started
     stream.close()
     text = stream.body.decode("utf-8", "replace")
@@ -297,7 +289,7 @@ def t_supersede_sse_by_poll_other_process(lab):
     check_superseded_sse(old, started)
     env.wait_held(sid, before=token)
     env.redis.publish(["sup-sse2"], "after-sse2")
-    r = answer(new, 5, "the newer poll's answer")
+    r = new.answer(5, "the newer poll's answer")
     msgs = r.json()["messages"]
     jt.equal([(m["channel"], m["data"]) for m in msgs], [("sup-sse2", "after-sse2")], "deliveries")
     jt.equal(poll_now(env.web_b, sid, msgs[0]["id"]), {"messages": []}, "after acknowledging it")
@@ -539,7 +531,7 @@ def t_fcgid_connect_burst(lab):
         # slots taken until poll_timeout: mod_fcgid does not tell the worker).
         env.redis.publish(["burst"], "end")
         for p in polls:
-            answer(p, 10, "a held poll's answer")
+            p.answer(10, "a held poll's answer")
     jt.check(all(took), "connects that did not finish", took)
     times = sorted(t for t, _ in took)
     jt.diag("20 connects at once while %d polls hold: median %.2f s, slowest %.2f s (%s)"
@@ -600,7 +592,7 @@ def t_fcgid_hold_reserve(lab):
     finally:
         env.redis.publish(["reserve"], "free")
         for p in polls:
-            answer(p, 10, "a held poll's answer")
+            p.answer(10, "a held poll's answer")
     jt.wait_for(lambda: env.redis.command("ZCARD", holds) == 0, 5, "the hold slots given back")
     # The third session goes back to holding.
     msgs = poll_now(web, sids[2], 0)["messages"]
@@ -611,7 +603,7 @@ def t_fcgid_hold_reserve(lab):
         env.wait_held(sids[2])
     finally:
         env.redis.publish(["reserve"], "end")
-        answer(last, 10, "the third session's held poll")
+        last.answer(10, "the third session's held poll")
 
     # Stopped processes take themselves out of the count (a process that
     # dies unannounced would take its entry's 7 s to expire).
@@ -757,7 +749,7 @@ def t_status_counts_held(lab):
     env.wait_held(sid)
     wait_counted(1, "while a poll is held")
     env.redis.publish(["counted"], "end")
-    answer(s, 5, "the held poll's answer")
+    s.answer(5, "the held poll's answer")
     wait_counted(0, "once it was answered")
 
 
@@ -914,7 +906,7 @@ def t_idle_cost(lab):
         env.redis.publish(["idle"], "to-all")
         ids = set()
         for i, p in enumerate(polls):
-            r = answer(p, 10, "poll %d's answer" % i)
+            r = p.answer(10, "poll %d's answer" % i)
             msgs = r.json()["messages"]
             jt.equal([(m["channel"], m["data"]) for m in msgs], [("idle", "to-all")],
                      "poll %d's deliveries" % i)

@@ -89,10 +89,6 @@ def drain(stream, seconds):
         stream._recv(deadline)
 
 
-def read_to_end(stream, timeout):
-    stream._read_until(lambda: stream.closed, timeout, "the end of the stream")
-
-
 def check_stream_headers(stream, content_type):
     jt.equal(stream.status, 200, "status")
     jt.check_headers(stream, content_type)
@@ -158,7 +154,7 @@ def t_sse_format(env):
         for (id_, line), data in zip(got, sent):
             jt.equal(line, delivery_text(id_, "sse1", data), "data line of delivery %d" % id_)
         jt.check(got[0][0] < got[1][0], "ids increase", got)
-        read_to_end(s, MAX_DURATION + 4)
+        s.read_to_end(MAX_DURATION + 4)
         lasted = time.monotonic() - started
     finally:
         s.close()
@@ -278,7 +274,7 @@ def t_multipart_format(env):
         for data in sent:
             publish(env, "mp", data)
         s.wait(parse_multipart, 2, 3, "two parts")
-        read_to_end(s, MAX_DURATION + 4)
+        s.read_to_end(MAX_DURATION + 4)
     finally:
         s.close()
     preamble, _, rest = s.body.partition(b"--jugpart")
@@ -322,7 +318,7 @@ def t_htmlfile_format(env):
             "the first script is not a keepalive for jugHtmlfile", s.body[first:first + 120])
         publish(env, "hf", "x")
         s.wait(html_deliveries, 1, 3, "a delivery script")
-        read_to_end(s, MAX_DURATION + 4)
+        s.read_to_end(MAX_DURATION + 4)
     finally:
         s.close()
     scripts = [a.decode() for a in htmlfile_scripts(s.body, "jugHtmlfile")]
@@ -592,7 +588,7 @@ def t_stream_not_read(env):
                 own.redis.publish(["unread"], {"n": count})
                 count += 1
                 time.sleep(0.2)
-            s._read_until(lambda: s.closed, 20, "the end of the cut-off stream")
+            s.read_to_end(20, "the end of the cut-off stream")
         finally:
             s.close()
         first = [json.loads(line) for _, line in sse_deliveries(s.body)]

@@ -71,6 +71,18 @@ class Stream:
                                      % (what, timeout, self.raw[-600:]))
             self._recv(deadline)
 
+    def read_to_end(self, timeout, what="the end of the response"):
+        """Read until the server closes the response."""
+        self._read_until(lambda: self.closed, timeout, what)
+
+    def answer(self, timeout=5, what="the answer"):
+        """A request whose headers come with its answer (a held long-poll,
+        wait_headers=False), read to its end: a jugtest.Response."""
+        self.read_to_end(timeout, what)
+        self.close()
+        self.read_headers(0)
+        return jugtest.Response(self.status, self.headers, self.body)
+
     def wait(self, parse, count, timeout, what):
         """Read until parse(body) yields count records; return them."""
         self._read_until(lambda: len(parse(self.body)) >= count, timeout, what)
@@ -159,7 +171,7 @@ def make_suite(server):
         env.wait_held(c.sid)
         publish(env, "lpw", "late")
         stream.read_headers(8)
-        stream._read_until(lambda: stream.closed, 8, "the end of the long-poll")
+        stream.read_to_end(8, "the end of the long-poll")
         reply = json.loads(stream.body)
         equal([m["data"] for m in reply["messages"]], ["late"], "deliveries")
         check(time.monotonic() - started < 3.5, "the long-poll waited for its timeout")
