@@ -79,8 +79,9 @@ local function slot_free()
   local limit = max_held
   if reserve > 0 then
     local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
-    if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then reserve = reserve + 1 end
-    if live - reserve < limit then limit = live - reserve end
+    local free = reserve
+    if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then free = free + 1 end
+    if live - free < limit then limit = live - free end
   end
   return redis.call('ZCARD', holds) < limit
 end
