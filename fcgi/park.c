@@ -336,13 +336,24 @@ static void unpark(jugHeld *h) {
     atomic_fetch_sub(&heldCount, 1);
 }
 
+/* An ended request: out of the tables, its slot given back, its end
+ * records queued behind its answer (both go out in one write); it is freed
+ * once that has gone out, or at CLOSING_MAX_MS. */
+static void beginClosing(jugHeld *h) {
+    h->closing = 1;
+    unpark(h);
+    releaseSlot(h);
+    jugDetachedEnd(h->conn);
+    h->deadline_ms = jugNowMs() + CLOSING_MAX_MS;
+}
+
 /* After a write, an end, or when the socket takes more: what was written
- * goes out (an answer and its end records in one write); once ended, it
- * leaves the tables and is freed when its answer has gone out; meanwhile
- * epoll waits for the socket. Every send of a held request is made here, so
- * that its progress (progress_ms) is seen. */
+ * goes out; once ended, it leaves the tables and is freed when its answer
+ * has gone out; meanwhile epoll waits for the socket. Every send of a held
+ * request is made here, so that its progress (progress_ms) is seen. */
 static void settle(jugHeld *h) {
     if (h->dead) return;
+    if (h->ended && !h->closing) beginClosing(h);
     size_t waiting = jugDetachedPending(h->conn);
     if (waiting > 0) {
         if (jugDetachedSend(h->conn) < 0) h->ctx.res->gone = 1;
@@ -357,15 +368,9 @@ static void settle(jugHeld *h) {
     if (h->ctx.res->gone && !h->ended) {
         jugLog(JUG_LOG_DEBUG, "%s %s: the browser left", h->req.endpoint_name, h->sid);
         jugHeldEnd(h, JUG_END_TIMEOUT);
+        beginClosing(h);
     }
     if (h->ended) {
-        if (!h->closing) {
-            h->closing = 1;
-            unpark(h);
-            releaseSlot(h);
-            jugDetachedEnd(h->conn);
-            h->deadline_ms = jugNowMs() + CLOSING_MAX_MS;
-        }
         if (jugDetachedPending(h->conn) == 0 || h->ctx.res->gone) {
             freeHeld(h);
             return;
