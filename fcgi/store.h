@@ -76,6 +76,8 @@ typedef struct jugPollResult {
     char **channels;         /* held: the session's channels */
     int channel_count;
     long long sessions;      /* refused: live sessions (the load) */
+    long long slots;         /* refused: hold slots the host has now (fewer than
+                              * max held while it runs too few processes) */
 } jugPollResult;
 
 jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,

@@ -153,7 +153,10 @@ void jugHeldFree(jugHeld *h) {
 /* ---- starting ---- */
 
 /* The wait a refused long-poll is told to make before polling again: longer
- * the more sessions share each hold slot, 0.5 s plus 40 ms per session per
+ * the more sessions share each hold slot the host has now (under mod_fcgid
+ * fewer than max_held while it runs too few processes: then the one or two
+ * it has take the polls of everyone, and a second poll arriving while one
+ * is served costs it a second), 0.5 s plus 40 ms per session per
  * slot, at most 2 s: a message then reaches a polling client within the
  * longest wait (2.4 s) plus one poll. Past 167 sessions per slot (the 2 s
  * already cost the host about 80 refused polls a second per slot, as many
@@ -287,7 +290,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = retryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
+        h->retry_ms = retryMs(r->sessions, r->held == 2 ? (int)r->slots : sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

@@ -19,11 +19,13 @@
 -- costs them a second or more, and a host that is starting up keeps its
 -- processes for the crowd that is connecting (a lone process never holds).
 --
--- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
--- trimmed from the queue since the last poll; held = 0 not held, 1 held,
--- 2 refused for want of a slot (also a long-poll answered with items then:
--- it waits before polling again); seq and channels (held only) are what
--- the worker needs to wait in memory; sessions (refused only) is the load.
+-- Reply: {items, lost, held, seq, channels, sessions, slots}: lost =
+-- deliveries trimmed from the queue since the last poll; held = 0 not held,
+-- 1 held, 2 refused for want of a slot (also a long-poll answered with
+-- items then: it waits before polling again); seq and channels (held only)
+-- are what the worker needs to wait in memory; sessions and slots (refused
+-- only) are the load and the slots the host has now (max held, fewer while
+-- it runs too few processes): the worker derives the wait from them.
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -71,24 +73,26 @@ if token == '' then return {items, lost, 0} end
 local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
 local holds = prefix .. 'holds'
 
--- Whether a hold slot is free (only asked where they are counted); the
--- session's older held request, superseded now, gives its slot back.
+-- The slots the host has now, and whether one is free (only asked where
+-- they are counted); the session's older held request, superseded now,
+-- gives its slot back.
+local limit
 local function slot_free()
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
-  local limit = max_held
+  limit = max_held
   if reserve > 0 then
     local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
     local free = reserve
     if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then free = free + 1 end
-    if live - free < limit then limit = live - free end
+    if live - free < limit then limit = math.max(live - free, 0) end
   end
   return redis.call('ZCARD', holds) < limit
 end
 
 local function refused()
   if old then redis.call('HDEL', skey, 'holder') end
-  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
+  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions'), limit}
 end
 
 if hold == '0' or (hold == '1' and #items > 0) then
