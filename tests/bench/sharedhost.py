@@ -514,11 +514,11 @@ async def phase_longpoll(host, opts):
         "measure it, not the host)" % (made.get("poll", 0) / span, made.get("poll retry", 0) / span, cpu, span,
                                        100.0 * cpu / span, 100.0 * own / span))
     if opts.trace:
-        trace_report(http, counter, t0, host.web)
+        trace_report(http, counter, t0, host.web, sorted(run.published.values()))
     say()
 
 
-def trace_report(http, counter, t0, web):
+def trace_report(http, counter, t0, web, published=()):
     """--trace: where connect time goes. Connects by when they started (per
     0.5 s): how many, their latency, the worker processes and held slots at
     that moment; mod_fcgid's spawn decisions from Apache's error log."""
@@ -552,6 +552,14 @@ def trace_report(http, counter, t0, web):
     later = [r for r in http.trace if r[0] == "poll" and r[1] - t0 >= 10 and r[4]]
     say("trace: retry-answered polls after 10 s: %d, latency histogram %s"
         % (len(later), json.dumps(histogram([r[2] - r[1] for r in later]))))
+    # Short requests (a connect, a poll answered with "retry") that met every
+    # process busy, by how long after the last publish they started: held
+    # polls answer at a publish and their browsers poll again at once.
+    slow = [r for r in http.trace if r[2] - r[1] >= 1.0 and (r[0] != "poll" or r[4])
+            and published and r[1] > published[0]]
+    since = [r[1] - max(p for p in published if p <= r[1]) for r in slow]
+    say("trace: short requests that waited a second while publishing, by time since the last publish (s): %s"
+        % json.dumps(histogram(since, edges=(0.01, 0.05, 0.1, 0.2, 0.5, 1.0))))
     say("trace: processes/held slots every second: %s" % " ".join(
         "%d/%d" % at(t0 + i)[:2] for i in range(0, int(time.time() - t0))))
     spawned, skipped = [], {}
