@@ -52,7 +52,7 @@
  * "missed" (n: deliveries the server dropped for this session because its
  * queue overflowed; reload the page's state).
  * A poll the server could not hold answers with "retry": the next poll
- * waits that long. A request "superseded" by a newer one of the same
+ * waits that long (a connect answer with "retry": the first one). A request "superseded" by a newer one of the same
  * session (the session used elsewhere) stops the client: state becomes
  * "superseded", sessionID null, "disconnect" and an error {code:
  * "superseded"} fire, and disconnect() + connect() start a new session.
@@ -882,7 +882,7 @@
   };
 
   proto._sessionOpened = function (obj) {
-    var had = isArray(obj.channels) ? obj.channels : [], i, add = [], drop = [];
+    var self = this, had = isArray(obj.channels) ? obj.channels : [], i, add = [], drop = [];
     this.sessionID = obj.session_id;
     this.state = "connected";
     this._lastId = 0;         /* ids restart if Redis lost its data */
@@ -904,7 +904,13 @@
     if (drop.length) this._queue.unshift({endpoint: "unsubscribe", params: {channel: drop}, tries: 0});
     this._linkUp(true);
     this._runQueue();
-    this._pump();
+    /* "retry": no hold slot is free on this host now, the first poll would
+     * only be refused: wait that long first. */
+    if (typeof obj.retry === "number" && obj.retry > 0) {
+      this._setTimer("pump", function () { self._pump(); }, obj.retry);
+    } else {
+      this._pump();
+    }
   };
 
   /* The session is gone (410 / session_expired): open a new one with every

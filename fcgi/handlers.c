@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hold.h"
 #include "host.h"
 #include "json.h"
 #include "log.h"
@@ -111,7 +112,9 @@ void jugHandleConnect(jugContext *ctx) {
         return;
     }
     char sid[JUG_SID_LEN + 1];
-    jugStoreStatus st = jugStoreConnect(ctx->store, meta, channels, count, sid);
+    int max_held = jugHostSharedHoldLimit();
+    jugSlotLoad load = {max_held, max_held > 0 ? jugHostHoldReserve() : 0, 0, 0, 0};
+    jugStoreStatus st = jugStoreConnect(ctx->store, meta, channels, count, sid, &load);
     if (st != JUG_STORE_OK) {
         free(channels);
         jugRespondStoreError(ctx, st);
@@ -128,6 +131,14 @@ void jugHandleConnect(jugContext *ctx) {
              cfg->poll_timeout, cfg->session_ttl, cfg->keepalive_interval, jugHostTransportsJson(cfg));
     jugBufAppendStr(&b, nums);
     appendChannels(&b, channels, count);
+    if (load.full) {
+        /* Its first poll would only be refused: the client waits instead
+         * (on a host starting its first processes, those polls are what
+         * makes the pages opening meanwhile wait a second). */
+        snprintf(nums, sizeof(nums), ",\"retry\":%d",
+                 jugHoldRetryMs(load.sessions, load.slots, cfg->session_ttl));
+        jugBufAppendStr(&b, nums);
+    }
     jugBufAppendStr(&b, "}");
     free(channels);
     jugLog(JUG_LOG_DEBUG, "connect: session %s with %d channels", sid, count);

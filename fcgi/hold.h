@@ -106,6 +106,10 @@ void jugHeldFree(jugHeld *h);
 /* Host-wide hold slots counted in Redis (0: none), from host.h. */
 void jugHoldSetLimit(int max_held);
 
+/* How long a client not held for want of a slot waits before its next poll
+ * (its "retry", ms): from the live sessions and the slots the host has now. */
+int jugHoldRetryMs(long long sessions, long long slots, int session_ttl);
+
 /* Milliseconds of a monotonic clock. */
 long long jugNowMs(void);
 

@@ -348,7 +348,7 @@ static void handshake(jugContext *ctx) {
         }
     }
     if (!resumed) {
-        jugStoreStatus st = jugStoreConnect(ctx->store, "null", NULL, 0, sid);
+        jugStoreStatus st = jugStoreConnect(ctx->store, "null", NULL, 0, sid, NULL);
         if (st == JUG_STORE_UNAVAILABLE) {
             jugLogUnavailable(ctx);
         } else if (st != JUG_STORE_OK) {

@@ -143,16 +143,29 @@ static jugStoreStatus replyStatus(jugStore *store, redisReply *r) {
     return st;
 }
 
-static jugStoreStatus runSimple(jugStore *store, jugScript script, int argc, const char **argv) {
+static long long replyInteger(const redisReply *r) {
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+/* Run a script; its reply goes to *reply when asked for and it is no error. */
+static jugStoreStatus runKeep(jugStore *store, jugScript script, int argc, const char **argv,
+                              redisReply **reply) {
     redisReply *r = runScript(store, script, argc, argv);
     jugStoreStatus st = replyStatus(store, r);
-    if (r) freeReplyObject(r);
+    if (reply && st == JUG_STORE_OK) *reply = r;
+    else if (r) freeReplyObject(r);
     return st;
+}
+
+static jugStoreStatus runSimple(jugStore *store, jugScript script, int argc, const char **argv) {
+    return runKeep(store, script, argc, argv, NULL);
 }
 
 /* argv = fixed[0..nfixed) followed by channels. */
 static jugStoreStatus runWithChannels(jugStore *store, jugScript script, const char **fixed,
-                                      int nfixed, const char **channels, int count) {
+                                      int nfixed, const char **channels, int count, redisReply **reply) {
     const char **argv = malloc(sizeof(char *) * (size_t)(nfixed + count));
     if (!argv) {
         setError(store, "%s", "out of memory");
@@ -160,13 +173,13 @@ static jugStoreStatus runWithChannels(jugStore *store, jugScript script, const c
     }
     memcpy(argv, fixed, sizeof(char *) * (size_t)nfixed);
     for (int i = 0; i < count; i++) argv[nfixed + i] = channels[i];
-    jugStoreStatus st = runSimple(store, script, nfixed + count, argv);
+    jugStoreStatus st = runKeep(store, script, nfixed + count, argv, reply);
     free(argv);
     return st;
 }
 
 jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **channels, int count,
-                               char sid[JUG_SID_LEN + 1]) {
+                               char sid[JUG_SID_LEN + 1], jugSlotLoad *load) {
     const jugConfig *cfg = store->cfg;
     if (jugSidGenerate(sid) < 0) {
         setError(store, "%s", "no random bytes from the kernel");
@@ -174,8 +187,23 @@ jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **c
     }
     scriptNumbers n;
     fillNumbers(&n, cfg);
-    const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, meta, n.backstop, n.max_channels};
-    return runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 6, channels, count);
+    char max_held[24], reserve[24];
+    snprintf(max_held, sizeof(max_held), "%d", load ? load->max_held : 0);
+    snprintf(reserve, sizeof(reserve), "%d", load ? load->reserve : 0);
+    const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, meta, n.backstop, n.max_channels,
+                           max_held, reserve};
+    redisReply *r = NULL;
+    jugStoreStatus st = runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 8, channels, count, &r);
+    if (load) {
+        load->full = 0;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
+            load->full = replyInteger(r->element[1]) == 1;
+            load->sessions = replyInteger(r->element[2]);
+            load->slots = replyInteger(r->element[3]);
+        }
+    }
+    if (r) freeReplyObject(r);
+    return st;
 }
 
 jugStoreStatus jugStoreSubscribe(jugStore *store, const char *sid, const char **channels, int count) {
@@ -183,7 +211,7 @@ jugStoreStatus jugStoreSubscribe(jugStore *store, const char *sid, const char **
     scriptNumbers n;
     fillNumbers(&n, cfg);
     const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop, n.max_channels};
-    return runWithChannels(store, JUG_SCRIPT_SUBSCRIBE, fixed, 6, channels, count);
+    return runWithChannels(store, JUG_SCRIPT_SUBSCRIBE, fixed, 6, channels, count, NULL);
 }
 
 jugStoreStatus jugStoreUnsubscribe(jugStore *store, const char *sid, const char **channels, int count) {
@@ -191,7 +219,7 @@ jugStoreStatus jugStoreUnsubscribe(jugStore *store, const char *sid, const char 
     scriptNumbers n;
     fillNumbers(&n, cfg);
     const char *fixed[] = {cfg->key_prefix, cfg->channel, sid, n.ttl_ms, n.backstop};
-    return runWithChannels(store, JUG_SCRIPT_UNSUBSCRIBE, fixed, 5, channels, count);
+    return runWithChannels(store, JUG_SCRIPT_UNSUBSCRIBE, fixed, 5, channels, count, NULL);
 }
 
 /* meta, event and disconnect: the five common arguments and maybe one more. */
@@ -263,12 +291,6 @@ oom:
 
 static void fmtLL(char *out, size_t len, long long v) {
     snprintf(out, len, "%lld", v);
-}
-
-static long long replyInteger(const redisReply *r) {
-    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
-    if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, NULL, 10);
-    return 0;
 }
 
 static jugStoreStatus copyChannels(jugStore *store, const redisReply *r, jugPollResult *out) {

@@ -41,9 +41,19 @@ typedef struct jugDeliveries {
 void jugStoreInit(jugStore *store, const jugConfig *cfg);
 void jugStoreClose(jugStore *store);
 
-/* Create a session (fresh CSPRNG id into sid), optionally subscribed. */
+/* Where hold slots are counted (max_held > 0): whether one is free now,
+ * and the load a retry interval is derived from (connect.lua). */
+typedef struct jugSlotLoad {
+    int max_held, reserve;   /* in: as in jugPollArgs; max_held 0: nothing is asked */
+    int full;                /* out: no slot free now */
+    long long sessions;      /* out: live sessions */
+    long long slots;         /* out: the slots the host has now */
+} jugSlotLoad;
+
+/* Create a session (fresh CSPRNG id into sid), optionally subscribed; with
+ * load (may be NULL), also how busy the hold slots are. */
 jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **channels, int count,
-                               char sid[JUG_SID_LEN + 1]);
+                               char sid[JUG_SID_LEN + 1], jugSlotLoad *load);
 jugStoreStatus jugStoreSubscribe(jugStore *store, const char *sid, const char **channels, int count);
 jugStoreStatus jugStoreUnsubscribe(jugStore *store, const char *sid, const char **channels, int count);
 jugStoreStatus jugStoreSetMeta(jugStore *store, const char *sid, const char *meta);

@@ -168,7 +168,7 @@ void jugHeldFree(jugHeld *h) {
 #define RETRY_PER_SESSION_MS 40
 #define RETRY_CAP_MS 2000
 #define RETRY_CROWD_MS 12
-static int retryMs(long long sessions, int slots, int session_ttl) {
+int jugHoldRetryMs(long long sessions, long long slots, int session_ttl) {
     long long per_slot = slots > 0 ? sessions / slots : sessions;
     long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
     if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
@@ -290,7 +290,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = retryMs(r->sessions, r->held == 2 ? (int)r->slots : sharedHoldLimit, cfg->session_ttl);
+        h->retry_ms = jugHoldRetryMs(r->sessions, r->held == 2 ? r->slots : sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

@@ -231,7 +231,7 @@ void jugHandleStream(jugContext *ctx) {
         (alive = sessionAlive(ctx, jl.sid, ack)) < 0)
         goto out;
     if (!alive) {
-        jugStoreStatus st = jugStoreConnect(ctx->store, "null", channels, count, jl.sid);
+        jugStoreStatus st = jugStoreConnect(ctx->store, "null", channels, count, jl.sid, NULL);
         if (st != JUG_STORE_OK) {
             jugRespondStoreError(ctx, st);
             goto out;

@@ -744,6 +744,21 @@ test("a poll answered with retry waits exactly that long; without, polls at once
   assert.eq(s.log, ["connect"], "polling is not an outage");
 });
 
+test("a connect answered with retry makes the first poll wait that long; without, it polls at once", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"], retry: 1800}), env = s.env;
+  assert.eq(s.log, ["connect"], "connected");
+  assert.eq(open(env, "poll").length, 0, "no poll at once: it would only be refused");
+  env.advance(1799);
+  assert.eq(open(env, "poll").length, 0, "no poll before retry ms");
+  env.advance(1);
+  only(assert, env, "poll").respond(200, msgs([{id: 1, channel: "a", data: 1}]));
+  assert.eq(s.received, ["a:1"], "delivered");
+  env.advance(0);
+  assert.eq(qs(only(assert, env, "poll").url).ack, "1", "then polls as usual");
+  var t = connectedOffer({}, {transports: ["longpoll"]});
+  only(assert, t.env, "poll");
+});
+
 test("a 503 poll with retry waits that long; disconnect clears a pending retry", function (assert) {
   var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env;
   only(assert, env, "poll").respond(503, '{"error":"unavailable","message":"busy","retry":2000}');

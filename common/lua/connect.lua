@@ -1,10 +1,21 @@
 -- connect.lua -- create a session and optionally subscribe it.
--- ARGV: prefix, event channel, sid, meta JSON, backstop s, max channels, channel...
+-- ARGV: prefix, event channel, sid, meta JSON, backstop s, max channels,
+--       max held (0: not counted), reserve (as poll.lua's), channel...
+-- Reply: {channels added, full, sessions, slots}: where hold slots are
+-- counted, full = 1 when none is free now (the session's first poll would
+-- be refused; the worker tells the client to wait instead, the way poll.lua
+-- refusals do), with the load and the slots the host has now.
 local prefix, evchan, sid, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local backstop, max_channels = tonumber(ARGV[5]), tonumber(ARGV[6])
+local max_held, reserve = tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = jug_now_ms()
 local skey = prefix .. 'session:' .. sid
 redis.call('HSET', skey, 'meta', meta, 'created', now)
 redis.call('EXPIRE', skey, backstop)
 redis.call('ZADD', prefix .. 'sessions', now, sid)
-return jug_subscribe(prefix, evchan, sid, meta, backstop, max_channels, ARGV, 7)
+local added = jug_subscribe(prefix, evchan, sid, meta, backstop, max_channels, ARGV, 9)
+if type(added) == 'table' then return added end   -- an error reply
+if max_held == 0 then return {added, 0} end
+local limit = jug_hold_limit(prefix, now, max_held, reserve)
+local full = redis.call('ZCOUNT', prefix .. 'holds', now, '+inf') >= limit and 1 or 0
+return {added, full, redis.call('ZCARD', prefix .. 'sessions'), limit}

@@ -133,6 +133,26 @@ local function jug_subscribe(prefix, evchan, sid, meta, backstop_s, max_channels
   return #fresh
 end
 
+-- The hold slots the host has now, where max_held counts them (<prefix>holds,
+-- docs/PROTOCOL.md, 4): max_held, and with a reserve (mod_fcgid offering no
+-- stream) no more than leave reserve of the worker processes counted alive
+-- in <prefix>procs (procalive.lua) unheld, one more while the host is still
+-- starting processes (it started one moments ago because all were busy):
+-- short requests (connect, a poll told to retry) rarely find every process
+-- pinned, which under mod_fcgid costs them a second or more, and a host
+-- that is starting up keeps its processes for the crowd that is connecting
+-- (a lone process never holds).
+local function jug_hold_limit(prefix, now, max_held, reserve)
+  local limit = max_held
+  if reserve > 0 then
+    local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
+    local free = reserve
+    if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then free = free + 1 end
+    if live - free < limit then limit = math.max(live - free, 0) end
+  end
+  return limit
+end
+
 local function jug_no_session()
   return redis.error_reply('NOSESSION unknown or expired session')
 end

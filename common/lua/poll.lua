@@ -10,14 +10,9 @@
 -- last id it wrote. A request with a token supersedes the session's older
 -- held request (its worker process is told). If it may be held, it is, when
 -- a hold slot is free: max held counts every held request of all workers on
--- this Redis in the zset <prefix>holds (only where holding pins a process).
--- With a reserve, a slot is also free only while at least reserve of the
--- worker processes counted alive in <prefix>procs (procalive.lua) stay
--- unheld, one more while the host is still starting processes (it started
--- one moments ago because all were busy): short requests (connect, a poll
--- told to retry) rarely find every process pinned, which under mod_fcgid
--- costs them a second or more, and a host that is starting up keeps its
--- processes for the crowd that is connecting (a lone process never holds).
+-- this Redis in the zset <prefix>holds (only where holding pins a process),
+-- against the slots the host has now (jug_hold_limit: fewer while it runs
+-- too few processes to keep one free).
 --
 -- Reply: {items, lost, held, seq, channels, sessions, slots}: lost =
 -- deliveries trimmed from the queue since the last poll; held = 0 not held,
@@ -80,13 +75,7 @@ local limit
 local function slot_free()
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
-  limit = max_held
-  if reserve > 0 then
-    local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
-    local free = reserve
-    if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then free = free + 1 end
-    if live - free < limit then limit = math.max(live - free, 0) end
-  end
+  limit = jug_hold_limit(prefix, now, max_held, reserve)
   return redis.call('ZCARD', holds) < limit
 end
 

@@ -137,7 +137,7 @@ int main(void) {
     char sids[SESSIONS][JUG_SID_LEN + 1];
     for (int i = 0; i < SESSIONS; i++) {
         const char *channels[] = {"batch"};
-        TAP_OK(jugStoreConnect(&store, "null", channels, 1, sids[i]) == JUG_STORE_OK, "session %d", i);
+        TAP_OK(jugStoreConnect(&store, "null", channels, 1, sids[i], NULL) == JUG_STORE_OK, "session %d", i);
         char key[JUG_KEY_MAX], item[64];
         jugKeyQueue(key, sizeof(key), cfg.key_prefix, sids[i]);
         snprintf(item, sizeof(item), "{\"id\":%d,\"channel\":\"batch\",\"data\":%d}", 100 + i, i);
