@@ -107,7 +107,7 @@ void jugHeldFree(jugHeld *h);
 void jugHoldSetLimit(int max_held);
 
 /* How long a client not held for want of a slot waits before its next poll
- * (its "retry", ms): from the live sessions and the slots the host has now. */
+ * (its "retry", ms): from the live sessions and the hold slots (max_held). */
 int jugHoldRetryMs(long long sessions, long long slots, int session_ttl);
 
 /* Milliseconds of a monotonic clock. */

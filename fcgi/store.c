@@ -196,10 +196,9 @@ jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **c
     jugStoreStatus st = runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 8, channels, count, &r);
     if (load) {
         load->full = 0;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
             load->full = replyInteger(r->element[1]) == 1;
             load->sessions = replyInteger(r->element[2]);
-            load->slots = replyInteger(r->element[3]);
         }
     }
     if (r) freeReplyObject(r);
@@ -352,7 +351,6 @@ static jugStoreStatus pollResult(jugStore *store, redisReply *r, jugPollResult *
         if (r->elements >= 4) out->seq = replyInteger(r->element[3]);
         if (r->elements >= 5) st = copyChannels(store, r->element[4], out);
         if (r->elements >= 6) out->sessions = replyInteger(r->element[5]);
-        if (r->elements >= 7) out->slots = replyInteger(r->element[6]);
     }
     if (st != JUG_STORE_OK) jugPollResultFree(out);
     if (r) freeReplyObject(r);

@@ -47,7 +47,6 @@ typedef struct jugSlotLoad {
     int max_held, reserve;   /* in: as in jugPollArgs; max_held 0: nothing is asked */
     int full;                /* out: no slot free now */
     long long sessions;      /* out: live sessions */
-    long long slots;         /* out: the slots the host has now */
 } jugSlotLoad;
 
 /* Create a session (fresh CSPRNG id into sid), optionally subscribed; with
@@ -86,8 +85,6 @@ typedef struct jugPollResult {
     char **channels;         /* held: the session's channels */
     int channel_count;
     long long sessions;      /* refused: live sessions (the load) */
-    long long slots;         /* refused: hold slots the host has now (fewer than
-                              * max held while it runs too few processes) */
 } jugPollResult;
 
 jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,

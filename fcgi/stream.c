@@ -153,17 +153,19 @@ void jugHeldFree(jugHeld *h) {
 /* ---- starting ---- */
 
 /* The wait a refused long-poll is told to make before polling again: longer
- * the more sessions share each hold slot the host has now (under mod_fcgid
- * fewer than max_held while it runs too few processes: then the one or two
- * it has take the polls of everyone, and a second poll arriving while one
- * is served costs it a second), 0.5 s plus 40 ms per session per
+ * the more sessions share each hold slot, 0.5 s plus 40 ms per session per
  * slot, at most 2 s: a message then reaches a polling client within the
  * longest wait (2.4 s) plus one poll. Past 167 sessions per slot (the 2 s
  * already cost the host about 80 refused polls a second per slot, as many
  * again answered with messages), the wait grows with the sessions instead
  * (3 s at 250 a slot), so their polls stop growing; never past a third of
  * session_ttl, which a waiting session must not outlast. Spread by +-20 %
- * so that a crowd of browsers does not come back in step. */
+ * so that a crowd of browsers does not come back in step. The slots are
+ * max_held even while mod_fcgid runs too few processes to hold any: the
+ * polls of a crowd are what makes it start more (only a request that met
+ * every process busy, slept a second and met them busy again does); a
+ * longer wait there kept 40 opening pages on one process, polling, their
+ * first message p90 2.6 s instead of 1.8 s. */
 #define RETRY_BASE_MS 500
 #define RETRY_PER_SESSION_MS 40
 #define RETRY_CAP_MS 2000
@@ -290,7 +292,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = jugHoldRetryMs(r->sessions, r->held == 2 ? r->slots : sharedHoldLimit, cfg->session_ttl);
+        h->retry_ms = jugHoldRetryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

@@ -1,10 +1,10 @@
 -- connect.lua -- create a session and optionally subscribe it.
 -- ARGV: prefix, event channel, sid, meta JSON, backstop s, max channels,
 --       max held (0: not counted), reserve (as poll.lua's), channel...
--- Reply: {channels added, full, sessions, slots}: where hold slots are
--- counted, full = 1 when none is free now (the session's first poll would
--- be refused; the worker tells the client to wait instead, the way poll.lua
--- refusals do), with the load and the slots the host has now.
+-- Reply: {channels added, full, sessions}: where hold slots are counted,
+-- full = 1 when none is free now (the session's first poll would be
+-- refused; the worker tells the client to wait instead, as long as a
+-- refused poll would), and the load that wait is derived from.
 local prefix, evchan, sid, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local backstop, max_channels = tonumber(ARGV[5]), tonumber(ARGV[6])
 local max_held, reserve = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -18,4 +18,4 @@ if type(added) == 'table' then return added end   -- an error reply
 if max_held == 0 then return {added, 0} end
 local limit = jug_hold_limit(prefix, now, max_held, reserve)
 local full = redis.call('ZCOUNT', prefix .. 'holds', now, '+inf') >= limit and 1 or 0
-return {added, full, redis.call('ZCARD', prefix .. 'sessions'), limit}
+return {added, full, redis.call('ZCARD', prefix .. 'sessions')}

@@ -14,13 +14,11 @@
 -- against the slots the host has now (jug_hold_limit: fewer while it runs
 -- too few processes to keep one free).
 --
--- Reply: {items, lost, held, seq, channels, sessions, slots}: lost =
--- deliveries trimmed from the queue since the last poll; held = 0 not held,
--- 1 held, 2 refused for want of a slot (also a long-poll answered with
--- items then: it waits before polling again); seq and channels (held only)
--- are what the worker needs to wait in memory; sessions and slots (refused
--- only) are the load and the slots the host has now (max held, fewer while
--- it runs too few processes): the worker derives the wait from them.
+-- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
+-- trimmed from the queue since the last poll; held = 0 not held, 1 held,
+-- 2 refused for want of a slot (also a long-poll answered with items then:
+-- it waits before polling again); seq and channels (held only) are what
+-- the worker needs to wait in memory; sessions (refused only) is the load.
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -68,20 +66,17 @@ if token == '' then return {items, lost, 0} end
 local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
 local holds = prefix .. 'holds'
 
--- The slots the host has now, and whether one is free (only asked where
--- they are counted); the session's older held request, superseded now,
--- gives its slot back.
-local limit
+-- Whether a hold slot is free (only asked where they are counted); the
+-- session's older held request, superseded now, gives its slot back.
 local function slot_free()
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
-  limit = jug_hold_limit(prefix, now, max_held, reserve)
-  return redis.call('ZCARD', holds) < limit
+  return redis.call('ZCARD', holds) < jug_hold_limit(prefix, now, max_held, reserve)
 end
 
 local function refused()
   if old then redis.call('HDEL', skey, 'holder') end
-  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions'), limit}
+  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
 end
 
 if hold == '0' or (hold == '1' and #items > 0) then
