@@ -196,9 +196,10 @@ jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **c
     jugStoreStatus st = runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 8, channels, count, &r);
     if (load) {
         load->full = 0;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
             load->full = replyInteger(r->element[1]) == 1;
             load->sessions = replyInteger(r->element[2]);
+            load->connects = replyInteger(r->element[3]);
         }
     }
     if (r) freeReplyObject(r);

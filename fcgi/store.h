@@ -47,6 +47,7 @@ typedef struct jugSlotLoad {
     int max_held, reserve;   /* in: as in jugPollArgs; max_held 0: nothing is asked */
     int full;                /* out: no slot free now */
     long long sessions;      /* out: live sessions */
+    long long connects;      /* out: sessions opened this second and the last */
 } jugSlotLoad;
 
 /* Create a session (fresh CSPRNG id into sid), optionally subscribed; with

@@ -170,16 +170,38 @@ void jugHeldFree(jugHeld *h) {
 #define RETRY_PER_SESSION_MS 40
 #define RETRY_CAP_MS 2000
 #define RETRY_CROWD_MS 12
-int jugHoldRetryMs(long long sessions, long long slots, int session_ttl) {
-    long long per_slot = slots > 0 ? sessions / slots : sessions;
-    long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
-    if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
-    if (per_slot * RETRY_CROWD_MS > ms) ms = per_slot * RETRY_CROWD_MS;
+/* A connect while no slot is free, among this many or more in the current
+ * and the last second (a crowd of pages opening at once, as after a web
+ * server restart): its first poll waits the longest interval, so that the
+ * crowd connects before it polls. On a host still running its first
+ * mod_fcgid process, the first polls of 200 pages opening within 2 s met
+ * the connects of the others and made some wait mod_fcgid's second. */
+#define CROWD_CONNECTS 20
+
+/* ms, never past a third of session_ttl, spread by +-20 %. */
+static int spread(long long ms, int session_ttl) {
     if (ms > (long long)session_ttl * 1000 / 3) ms = (long long)session_ttl * 1000 / 3;
     static _Thread_local unsigned seed;
     if (!seed) seed = (unsigned)jugNowMs() ^ (unsigned)(uintptr_t)&seed;
     unsigned r = (unsigned)rand_r(&seed);
     return (int)(ms * (80 + (long long)(r % 41)) / 100);
+}
+
+int jugHoldRetryMs(long long sessions, long long slots, int session_ttl) {
+    long long per_slot = slots > 0 ? sessions / slots : sessions;
+    long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
+    if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
+    if (per_slot * RETRY_CROWD_MS > ms) ms = per_slot * RETRY_CROWD_MS;
+    return spread(ms, session_ttl);
+}
+
+int jugHoldFirstPollMs(long long sessions, long long slots, long long connects, int session_ttl) {
+    int ms = jugHoldRetryMs(sessions, slots, session_ttl);
+    if (connects >= CROWD_CONNECTS) {
+        int crowd = spread(RETRY_CAP_MS, session_ttl);
+        if (crowd > ms) ms = crowd;
+    }
+    return ms;
 }
 
 /* Take the request over from the handler thread: its connection leaves

@@ -857,23 +857,36 @@ def t_cgi_retry_interval(lab):
 
 @test
 def t_cgi_connect_carries_retry(lab):
-    """plain CGI: a connect while every hold slot is taken says when to make the first poll (it would only be refused), with the interval a refused poll gets; with a slot free it does not"""
+    """plain CGI: a connect while every hold slot is taken says when to make the first poll (it would only be refused), with the interval a refused poll gets, at least the longest (2 s) for a crowd of 20 connects in two seconds; with a slot free it says nothing"""
     env = lab.env("retry-connect", web=None, poll_timeout=10, session_ttl=60)
-    body = cgi(env, "POST", "/connect", "channel=cgi-first").json()
+    connect = lambda: cgi(env, "POST", "/connect", "channel=cgi-first").json()  # noqa: E731
+    body = connect()
     jt.check("session_id" in body and "retry" not in body, "a slot free: no retry", body)
     now_ms = int(env.redis.command("TIME")[0]) * 1000
     others = ["other.%d" % i for i in range(4)]   # max_held auto under CGI: 4
     env.redis.command("ZADD", env.prefix + "holds", *[x for t in others for x in (now_ms + 60000, t)])
-    env.redis.command("ZADD", env.prefix + "sessions", *[x for i in range(98) for x in (now_ms, "load%d" % i)])
-    body = cgi(env, "POST", "/connect", "channel=cgi-first").json()
-    jt.equal(env.redis.command("ZCARD", env.prefix + "sessions"), 100, "live sessions")
-    jt.check("session_id" in body and isinstance(body.get("retry"), int) and 1200 <= body["retry"] <= 1800,
-             "no slot free, 100 sessions on 4 slots: retry 1500 ms +-20 %", body)
+    body = connect()
+    jt.check("session_id" in body and isinstance(body.get("retry"), int) and 400 <= body["retry"] <= 600,
+             "no slot free, 2 sessions: retry 500 ms +-20 %", body)
     poll = cgi(env, "GET", "/poll", "session_id=%s&ack=0&timeout=10" % body["session_id"]).json()
     jt.check(poll.get("messages") == [] and isinstance(poll.get("retry"), int),
              "its first poll is indeed refused", poll)
+    # A crowd: the counters of this second and the last say 30 connects each.
+    second = int(env.redis.command("TIME")[0])
+    crowd = [env.prefix + "connects:%d" % s for s in (second - 1, second, second + 1)]
+    for key in crowd:
+        env.redis.command("SET", key, "30", "EX", "5")
+    body = connect()
+    jt.check("session_id" in body and isinstance(body.get("retry"), int) and 1600 <= body["retry"] <= 2400,
+             "a crowd connecting, no slot free: retry 2000 ms +-20 %", body)
+    env.redis.command("DEL", *crowd)
+    env.redis.command("ZADD", env.prefix + "sessions", *[x for i in range(96) for x in (now_ms, "load%d" % i)])
+    body = connect()
+    jt.equal(env.redis.command("ZCARD", env.prefix + "sessions"), 100, "live sessions")
+    jt.check("session_id" in body and isinstance(body.get("retry"), int) and 1200 <= body["retry"] <= 1800,
+             "no slot free, 100 sessions on 4 slots: retry 1500 ms +-20 %", body)
     env.redis.command("ZREM", env.prefix + "holds", others[0])
-    body = cgi(env, "POST", "/connect", "channel=cgi-first").json()
+    body = connect()
     jt.check("session_id" in body and "retry" not in body, "a slot free again: no retry", body)
 
 
