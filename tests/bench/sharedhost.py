@@ -431,7 +431,7 @@ class SharedHost:
                          "FcgidMaxProcessesPerClass %d" % cap] +
                         ["FcgidInitialEnv %s %s" % tuple(e.split("=", 1)) for e in self.fcgid_env] +
                         (["LogLevel warn fcgid:info"] if trace else []),
-            threads_per_child=256)
+            threads_per_child=256, stock_mutexes=True)
         self.web.start()
         return Http(self.web.port, "/cgi-bin/juggernaut.fcgi")
 

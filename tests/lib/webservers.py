@@ -108,9 +108,14 @@ def start_fcgid_processes(http, redis, prefix, want, timeout=60):
     return live()
 
 
-def apache_main_config(dirpath, port, account, body, threads_per_child=64):
+def apache_main_config(dirpath, port, account, body, threads_per_child=64, stock_mutexes=False):
     """A complete private httpd.conf: everything in dirpath, body appended.
-    Two processes of threads_per_child threads serve connections."""
+    Two processes of threads_per_child threads serve connections. Its
+    mutexes are files (fcntl), as Debian's apache2.conf has them, except
+    mod_fcgid's two unless stock_mutexes: between two threaded processes
+    the kernel's fcntl deadlock check can refuse them (EDEADLK, "mod_fcgid:
+    can't get pipe mutex", the request cut off) under a burst of requests,
+    which is Apache's to fix, not what a test looks at."""
     lines = [
         "# written by tests/lib/webservers.py",
         "ServerRoot %s" % dirpath,
@@ -119,6 +124,7 @@ def apache_main_config(dirpath, port, account, body, threads_per_child=64):
         "PidFile %s/httpd.pid" % dirpath,
         "DefaultRuntimeDir %s" % dirpath,
         "Mutex file:%s default" % dirpath,
+    ] + ([] if stock_mutexes else ["Mutex pthread fcgid-pipe fcgid-proctbl"]) + [
         "ErrorLog %s/apache-error.log" % dirpath,
         "LogLevel warn",
         "Timeout 60",
@@ -335,7 +341,7 @@ class SharedHostApache(WebServer):
     STOCK_FCGID_CONF = "/etc/apache2/mods-available/fcgid.conf"
 
     def __init__(self, workdir, cgibindir, account=None, allow_override="All", port=None,
-                 stock_fcgid=True, host_config=(), threads_per_child=64):
+                 stock_fcgid=True, host_config=(), threads_per_child=64, stock_mutexes=False):
         super().__init__(workdir, os.path.join(cgibindir, "juggernaut.fcgi"), None, port)
         self.cgibindir = cgibindir
         self.account = account
@@ -343,6 +349,7 @@ class SharedHostApache(WebServer):
         self.stock_fcgid = stock_fcgid
         self.host_config = list(host_config)   # more server-config lines (the host's choices)
         self.threads_per_child = threads_per_child
+        self.stock_mutexes = stock_mutexes   # apache_main_config
         if stock_fcgid:
             require(self.STOCK_FCGID_CONF)
         require(APACHE_BIN, os.path.join(APACHE_MODULES, "mod_fcgid.so"))
@@ -376,7 +383,8 @@ class SharedHostApache(WebServer):
         ] + self.host_config)
         conf = os.path.join(self.dir, "httpd.conf")
         with open(conf, "w") as f:
-            f.write(apache_main_config(self.dir, self.port, self.account, body, self.threads_per_child))
+            f.write(apache_main_config(self.dir, self.port, self.account, body, self.threads_per_child,
+                                       self.stock_mutexes))
         log = os.path.join(self.dir, "apache.log")
         self.logs = [log, os.path.join(self.dir, "apache-error.log")]
         self.proc = Process("apache", [APACHE_BIN, "-DFOREGROUND", "-f", conf], log).start()
