@@ -60,9 +60,9 @@ typedef struct jugHeld {
     jugHeldChannel *channels;
     int channel_count;
     struct jugHeld *sid_next;     /* the loop's sid table chain */
+    struct jugHeld **sid_pprev;   /* the link in that chain that points at it */
     struct jugHeld *all_prev, *all_next;
     int heap_index;               /* 1 + its place in the loop's timer heap; 0: not in it */
-    long long due_ms;             /* when its next timer is due (the heap's key) */
 } jugHeld;
 
 /* How a held request ends (the stream transports frame the last three). */
