@@ -55,6 +55,8 @@ typedef struct jugHeld {
     unsigned watching_out : 1;    /* epoll also waits for the socket to take output */
     unsigned dirty : 1;           /* on the list of requests a notification wrote to */
     unsigned dead : 1;            /* freed at the end of this loop turn */
+    unsigned input_waiting : 1;   /* the loop's last wait found its socket readable, not read yet */
+    unsigned long watched_from;   /* the loop's count of waits when its socket was first watched */
     struct jugHeld *dirty_next;   /* the loop's list of requests to flush */
     struct jugHeld *turn_next;    /* the graveyard (freed at the end of the turn) */
     jugHeldChannel *channels;

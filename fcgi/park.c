@@ -86,6 +86,11 @@ typedef struct timerEntry {
 } timerEntry;
 static timerEntry *heap;
 static int heapCount, heapCap;
+/* epoll waits so far, and whether the last one reported every ready
+ * descriptor (fewer than MAX_EVENTS events): what a request's connection
+ * may have left unread when it is closed (freeHeld). */
+static unsigned long waits;
+static int lastWaitComplete;
 static int fullWalk;               /* out of memory for the heap: walk every request each TICK_MS */
 static long long nextWalkMs;
 
@@ -271,7 +276,10 @@ static void schedule(jugHeld *h) {
 /* Watch h's socket (add: it is new to the loop, and its timers start too),
  * for output as well while some waits to go. */
 static void watch(jugHeld *h, int add) {
-    if (add) schedule(h);
+    if (add) {
+        schedule(h);
+        h->watched_from = waits;
+    }
     int want_out = jugDetachedPending(h->conn) > 0;
     if (!add && want_out == h->watching_out) return;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0), .data.ptr = h};
@@ -299,6 +307,11 @@ static void freeHeld(jugHeld *h) {
         /* A FastCGI connection leaves the epoll set by itself when buryDead
          * closes it, before the loop waits again; stdout (CGI) stays open. */
         if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+        /* Watched through the last wait, which would have reported input
+         * (level-triggered), and none reported or it was read since: the
+         * close needs no read first. */
+        else if (h->watched_from < waits && lastWaitComplete && !h->input_waiting)
+            jugDetachedNothingUnread(h->conn);
     }
     unschedule(h);
     h->dead = 1;
@@ -795,6 +808,9 @@ static int untilDue(void) {
 static void loopOnce(int timeout_ms) {
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
+    int notified = 0;
+    waits++;
+    lastWaitComplete = n >= 0 && n < MAX_EVENTS;
     for (int i = 0; i < n; i++) {
         void *tag = events[i].data.ptr;
         if (tag == &tagWake) {
@@ -802,9 +818,12 @@ static void loopOnce(int timeout_ms) {
             if (read(evfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
                 jugLog(JUG_LOG_DEBUG, "park: eventfd: %s", strerror(errno));
         } else if (tag == &tagSub) {
-            if (sub) readSubscription();
+            notified = 1;
+        } else if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            ((jugHeld *)tag)->input_waiting = 1;   /* before a notification may free it */
         }
     }
+    if (notified && sub) readSubscription();
     /* Held requests after the rest: a notification above may have freed one
      * whose event is also in this batch, so look each up as still held. */
     for (int i = 0; i < n; i++) {
@@ -818,6 +837,7 @@ static void loopOnce(int timeout_ms) {
                 settle(h);
                 continue;
             }
+            h->input_waiting = 0;   /* read to the end */
         }
         if (events[i].events & EPOLLOUT) settle(h);
     }
