@@ -34,6 +34,7 @@ struct jugDetached {
     int request_id;
     int raw;              /* CGI: no FastCGI framing */
     int failed;
+    int nothing_unread;   /* closing need not read first (jugDetachedNothingUnread) */
     unsigned char *buf;   /* the stream's buffer, NULL while idle */
     jugBuf queued;        /* framed output the socket has not taken yet */
     size_t sent;          /* bytes of queued already sent */
@@ -194,13 +195,18 @@ int jugDetachedDrain(jugDetached *d, int timeout_ms) {
     return 0;
 }
 
+void jugDetachedNothingUnread(jugDetached *d) {
+    d->nothing_unread = 1;
+}
+
 void jugDetachedFree(jugDetached *d) {
     if (!d) return;
     if (!d->raw) {
         /* Read what the web server sent, so closing does not reset the
-         * connection under a response it has not read yet. */
+         * connection under a response it has not read yet (unless the
+         * owner knows nothing is left: the read cost as much as the close). */
         unsigned char b[512];
-        while (recv(d->fd, b, sizeof(b), MSG_DONTWAIT) > 0) {
+        while (!d->nothing_unread && recv(d->fd, b, sizeof(b), MSG_DONTWAIT) > 0) {
         }
         close(d->fd);   /* the only descriptor of the connection: the FIN goes now */
     }

@@ -56,6 +56,12 @@ void jugDetachedEnd(jugDetached *d);
  * leave it to the event loop). 0 when all went, -1 otherwise. */
 int jugDetachedDrain(jugDetached *d, int timeout_ms);
 
+/* The owner knows that nothing the web server sent is left unread: its
+ * event loop found the descriptor not readable after its last wait (or read
+ * it empty since), and a web server sends nothing after a request but an
+ * abort. jugDetachedFree then closes without reading first. */
+void jugDetachedNothingUnread(jugDetached *d);
+
 /* Close the connection and free everything. */
 void jugDetachedFree(jugDetached *d);
 

@@ -55,14 +55,16 @@ typedef struct jugHeld {
     unsigned watching_out : 1;    /* epoll also waits for the socket to take output */
     unsigned dirty : 1;           /* on the list of requests a notification wrote to */
     unsigned dead : 1;            /* freed at the end of this loop turn */
+    unsigned input_waiting : 1;   /* the loop's last wait found its socket readable, not read yet */
+    unsigned long watched_from;   /* the loop's count of waits when its socket was first watched */
     struct jugHeld *dirty_next;   /* the loop's list of requests to flush */
     struct jugHeld *turn_next;    /* the graveyard (freed at the end of the turn) */
     jugHeldChannel *channels;
     int channel_count;
     struct jugHeld *sid_next;     /* the loop's sid table chain */
+    struct jugHeld **sid_pprev;   /* the link in that chain that points at it */
     struct jugHeld *all_prev, *all_next;
     int heap_index;               /* 1 + its place in the loop's timer heap; 0: not in it */
-    long long due_ms;             /* when its next timer is due (the heap's key) */
 } jugHeld;
 
 /* How a held request ends (the stream transports frame the last three). */

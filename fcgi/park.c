@@ -76,8 +76,21 @@ static jugStore loopStore;
 static long long nextSubscribeMs;
 static char notifyChannel[JUG_KEY_MAX], instanceChannel[JUG_KEY_MAX];
 
-static jugHeld **heap;             /* timer heap: heap[0] is due soonest */
+/* The timer heap: heap[0] is due soonest. Each entry carries its key, so
+ * that sifting compares without reading the requests themselves (when many
+ * requests answer at once, each removal read a request per comparison, a
+ * cache miss each). */
+typedef struct timerEntry {
+    long long due_ms;
+    jugHeld *h;
+} timerEntry;
+static timerEntry *heap;
 static int heapCount, heapCap;
+/* epoll waits so far, and whether the last one reported every ready
+ * descriptor (fewer than MAX_EVENTS events): what a request's connection
+ * may have left unread when it is closed (freeHeld). */
+static unsigned long waits;
+static int lastWaitComplete;
 static int fullWalk;               /* out of memory for the heap: walk every request each TICK_MS */
 static long long nextWalkMs;
 
@@ -171,19 +184,20 @@ static void unindexChannels(jugHeld *h) {
 }
 
 static void indexSid(jugHeld *h) {
-    unsigned b = hashStr(h->sid);
-    h->sid_next = sidTable[b];
-    sidTable[b] = h;
+    jugHeld **bucket = &sidTable[hashStr(h->sid)];
+    h->sid_pprev = bucket;
+    h->sid_next = *bucket;
+    if (h->sid_next) h->sid_next->sid_pprev = &h->sid_next;
+    *bucket = h;
 }
 
+/* In place, through the link that points at h: no hashing, no walk along
+ * the chain (when many requests answer at once, the walk read the chain's
+ * other requests, each a cache miss, for every one that left). */
 static void unindexSid(jugHeld *h) {
-    unsigned b = hashStr(h->sid);
-    for (jugHeld **p = &sidTable[b]; *p; p = &(*p)->sid_next) {
-        if (*p == h) {
-            *p = h->sid_next;
-            return;
-        }
-    }
+    *h->sid_pprev = h->sid_next;
+    if (h->sid_next) h->sid_next->sid_pprev = h->sid_pprev;
+    h->sid_pprev = NULL;
 }
 
 /* ---- the timer heap ---- */
@@ -199,52 +213,42 @@ static long long dueOf(const jugHeld *h) {
     return due;
 }
 
-static void heapPut(int i, jugHeld *h) {
-    heap[i] = h;
-    h->heap_index = i + 1;
+static void heapPut(int i, timerEntry e) {
+    heap[i] = e;
+    e.h->heap_index = i + 1;
 }
 
-static void heapUp(int i) {
-    jugHeld *h = heap[i];
-    while (i > 0 && heap[(i - 1) / 2]->due_ms > h->due_ms) {
+/* Sift entry e, placed at i, up or down to where it belongs. */
+static void heapFix(int i, timerEntry e) {
+    while (i > 0 && heap[(i - 1) / 2].due_ms > e.due_ms) {
         heapPut(i, heap[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
-    heapPut(i, h);
-}
-
-static void heapDown(int i) {
-    jugHeld *h = heap[i];
     for (;;) {
         int c = 2 * i + 1;
         if (c >= heapCount) break;
-        if (c + 1 < heapCount && heap[c + 1]->due_ms < heap[c]->due_ms) c++;
-        if (heap[c]->due_ms >= h->due_ms) break;
+        if (c + 1 < heapCount && heap[c + 1].due_ms < heap[c].due_ms) c++;
+        if (heap[c].due_ms >= e.due_ms) break;
         heapPut(i, heap[c]);
         i = c;
     }
-    heapPut(i, h);
+    heapPut(i, e);
 }
 
 static void unschedule(jugHeld *h) {
     if (!h->heap_index) return;
     int i = h->heap_index - 1;
     h->heap_index = 0;
-    jugHeld *last = heap[--heapCount];
-    if (i == heapCount) return;
-    heapPut(i, last);
-    heapUp(i);
-    heapDown(last->heap_index - 1);
+    timerEntry last = heap[--heapCount];
+    if (i < heapCount) heapFix(i, last);
 }
 
 /* (Re)place h in the heap after its timers or its state changed. */
 static void schedule(jugHeld *h) {
     long long due = dueOf(h);
     if (h->heap_index) {
-        if (due == h->due_ms) return;
-        h->due_ms = due;
-        heapUp(h->heap_index - 1);
-        heapDown(h->heap_index - 1);
+        int i = h->heap_index - 1;
+        if (due != heap[i].due_ms) heapFix(i, (timerEntry){due, h});
         return;
     }
     if (heapCount == heapCap) {
@@ -252,7 +256,7 @@ static void schedule(jugHeld *h) {
          * room costs no memory, and no copy is left behind by growing. */
         int limit = jugHostProcessHoldLimit();
         int cap = heapCap ? heapCap * 2 : limit > 256 ? limit : 256;
-        jugHeld **grown = realloc(heap, (size_t)cap * sizeof(*heap));
+        timerEntry *grown = realloc(heap, (size_t)cap * sizeof(*heap));
         if (!grown) {
             if (!fullWalk)
                 jugLog(JUG_LOG_ERROR, "park: out of memory for the timers; checking every request each %d ms",
@@ -263,9 +267,8 @@ static void schedule(jugHeld *h) {
         heap = grown;
         heapCap = cap;
     }
-    h->due_ms = due;
-    heapPut(heapCount++, h);
-    heapUp(heapCount - 1);
+    heapCount++;
+    heapFix(heapCount - 1, (timerEntry){due, h});
 }
 
 /* ---- one held request's life in the loop ---- */
@@ -273,7 +276,10 @@ static void schedule(jugHeld *h) {
 /* Watch h's socket (add: it is new to the loop, and its timers start too),
  * for output as well while some waits to go. */
 static void watch(jugHeld *h, int add) {
-    if (add) schedule(h);
+    if (add) {
+        schedule(h);
+        h->watched_from = waits;
+    }
     int want_out = jugDetachedPending(h->conn) > 0;
     if (!add && want_out == h->watching_out) return;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0), .data.ptr = h};
@@ -301,6 +307,11 @@ static void freeHeld(jugHeld *h) {
         /* A FastCGI connection leaves the epoll set by itself when buryDead
          * closes it, before the loop waits again; stdout (CGI) stays open. */
         if (jugDetachedRaw(h->conn)) epoll_ctl(epfd, EPOLL_CTL_DEL, jugDetachedFd(h->conn), NULL);
+        /* Watched through the last wait, which would have reported input
+         * (level-triggered), and none reported or it was read since: the
+         * close needs no read first. */
+        else if (h->watched_from < waits && lastWaitComplete && !h->input_waiting)
+            jugDetachedNothingUnread(h->conn);
     }
     unschedule(h);
     h->dead = 1;
@@ -774,8 +785,8 @@ static void timers(void) {
         nextWalkMs = now + TICK_MS;
     }
     /* Each firing moves its request's due time on (or frees it): bounded. */
-    for (int left = heapCount; left > 0 && heapCount > 0 && heap[0]->due_ms <= now; left--)
-        fire(heap[0], now, touch, &n);
+    for (int left = heapCount; left > 0 && heapCount > 0 && heap[0].due_ms <= now; left--)
+        fire(heap[0].h, now, touch, &n);
     touchSessions(touch, n);
     buryDead();
     if (!sub && !atomic_load(&stopping) && now >= nextSubscribeMs) subscribe();
@@ -784,7 +795,7 @@ static void timers(void) {
 /* Milliseconds until timers() has something to do; -1: nothing at all. */
 static int untilDue(void) {
     long long due = LLONG_MAX;
-    if (heapCount > 0) due = heap[0]->due_ms;
+    if (heapCount > 0) due = heap[0].due_ms;
     if (fullWalk && nextWalkMs < due) due = nextWalkMs;
     if (!sub && nextSubscribeMs < due) due = nextSubscribeMs;
     if (due == LLONG_MAX) return -1;
@@ -797,6 +808,9 @@ static int untilDue(void) {
 static void loopOnce(int timeout_ms) {
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
+    int notified = 0;
+    waits++;
+    lastWaitComplete = n >= 0 && n < MAX_EVENTS;
     for (int i = 0; i < n; i++) {
         void *tag = events[i].data.ptr;
         if (tag == &tagWake) {
@@ -804,9 +818,12 @@ static void loopOnce(int timeout_ms) {
             if (read(evfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
                 jugLog(JUG_LOG_DEBUG, "park: eventfd: %s", strerror(errno));
         } else if (tag == &tagSub) {
-            if (sub) readSubscription();
+            notified = 1;
+        } else if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            ((jugHeld *)tag)->input_waiting = 1;   /* before a notification may free it */
         }
     }
+    if (notified && sub) readSubscription();
     /* Held requests after the rest: a notification above may have freed one
      * whose event is also in this batch, so look each up as still held. */
     for (int i = 0; i < n; i++) {
@@ -820,6 +837,7 @@ static void loopOnce(int timeout_ms) {
                 settle(h);
                 continue;
             }
+            h->input_waiting = 0;   /* read to the end */
         }
         if (events[i].events & EPOLLOUT) settle(h);
     }
