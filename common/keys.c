@@ -71,6 +71,10 @@ int jugKeyProcs(char *out, size_t outlen, const char *prefix) {
 int jugKeyProcsSpawning(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%sprocs:spawning", prefix), outlen);
 }
+
+int jugKeyConnects(char *out, size_t outlen, const char *prefix, const char *second) {
+    return fit(snprintf(out, outlen, "%sconnects:%s", prefix, second), outlen);
+}
 int jugNotifyChannel(char *out, size_t outlen, const char *prefix) {
     return fit(snprintf(out, outlen, "%snotify", prefix), outlen);
 }

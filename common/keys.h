@@ -37,6 +37,9 @@ int jugKeyHolds(char *out, size_t outlen, const char *prefix);
 int jugKeyProcs(char *out, size_t outlen, const char *prefix);
 /* Set for a few seconds when a worker process is first counted there. */
 int jugKeyProcsSpawning(char *out, size_t outlen, const char *prefix);
+/* Sessions opened in one unix second (connect.lua, where hold slots are
+ * counted); second is its decimal text. */
+int jugKeyConnects(char *out, size_t outlen, const char *prefix, const char *second);
 
 /* Pub/sub channels: "<prefix>notify" (every fanned-out message) and
  * "<prefix>notify:<instance>" (about the requests one worker process holds). */

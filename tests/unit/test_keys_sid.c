@@ -45,6 +45,8 @@ static void testKeys(void) {
     TAP_STR_EQ(k, "jug:stats", "stats key");
     jugKeyAlive(k, sizeof(k), "jug:");
     TAP_STR_EQ(k, "jug:alive", "alive key");
+    jugKeyConnects(k, sizeof(k), "jug:", "1796083200");
+    TAP_STR_EQ(k, "jug:connects:1796083200", "connects key");
     jugEventChannel(k, sizeof(k), "juggernaut", "subscribe");
     TAP_STR_EQ(k, "juggernaut:subscribe", "event channel");
 

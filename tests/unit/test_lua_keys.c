@@ -22,6 +22,7 @@
 #define SID "\x01"
 #define CHANNEL "\x02"
 #define INSTANCE "\x03"
+#define SECOND "\x04"
 
 static char heads[MAX_PIECES][JUG_KEY_MAX], tails[MAX_PIECES][JUG_KEY_MAX];
 static int headCount, tailCount;
@@ -38,7 +39,7 @@ static void addPiece(char list[][JUG_KEY_MAX], int *count, const char *piece, si
  * placeholder (or all of it), its tail what follows the placeholder. */
 static void learn(int rc, const char *name) {
     if (rc < 0) return;
-    size_t head = strcspn(name, SID CHANNEL INSTANCE);
+    size_t head = strcspn(name, SID CHANNEL INSTANCE SECOND);
     addPiece(heads, &headCount, name, head);
     if (name[head] && name[head + 1]) addPiece(tails, &tailCount, name + head + 1, strlen(name + head + 1));
 }
@@ -59,6 +60,7 @@ static void learnSchema(void) {
     learn(jugKeyHolds(k, sizeof(k), ""), k);
     learn(jugKeyProcs(k, sizeof(k), ""), k);
     learn(jugKeyProcsSpawning(k, sizeof(k), ""), k);
+    learn(jugKeyConnects(k, sizeof(k), "", SECOND), k);
     learn(jugNotifyChannel(k, sizeof(k), ""), k);
     learn(jugNotifyInstanceChannel(k, sizeof(k), "", INSTANCE), k);
 }
