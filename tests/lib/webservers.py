@@ -93,12 +93,16 @@ def start_fcgid_processes(http, redis, prefix, want, timeout=60):
     """Bursts of concurrent connects through http until the worker counts
     want processes alive (<prefix>procs) and the host no longer counts as
     starting them (<prefix>procs:spawning): mod_fcgid starts a process only
-    for a request that found all of them busy. Returns how many are alive."""
+    for a request that found all of them busy, slept a second and found
+    them busy again, so a burst is wide enough that the sleepers, waking
+    together, outnumber the processes (with 8, an optimised worker on two
+    processes served them too fast, and no third one came in 60 s).
+    Returns how many are alive."""
     deadline = time.monotonic() + timeout
     live = lambda: redis.command("ZCARD", prefix + "procs")  # noqa: E731
     while live() < want and time.monotonic() < deadline:
         burst = [threading.Thread(target=http.post, args=("connect", []), kwargs={"timeout": 30},
-                                  daemon=True) for _ in range(8)]
+                                  daemon=True) for _ in range(16)]
         for t in burst:
             t.start()
         for t in burst:
