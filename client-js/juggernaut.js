@@ -52,8 +52,9 @@
  * "missed" (n: deliveries the server dropped for this session because its
  * queue overflowed; reload the page's state).
  * A poll the server could not hold answers with "retry": the next poll
- * waits that long (a connect answer with "retry": the first one). A request "superseded" by a newer one of the same
- * session (the session used elsewhere) stops the client: state becomes
+ * waits that long (a connect answer with "retry": the first one). A
+ * request "superseded" by a newer one of the same session (the session
+ * used elsewhere) stops the client: state becomes
  * "superseded", sessionID null, "disconnect" and an error {code:
  * "superseded"} fire, and disconnect() + connect() start a new session.
  *

@@ -218,7 +218,9 @@ class Browser:
 
     async def connect(self):
         """connect with the client's backoff (250 ms doubling to 30 s, or the
-        server's retry), until it succeeds or the run stops."""
+        server's retry), until it succeeds or the run stops; then, as
+        juggernaut.js does, the wait the answer's "retry" asks for before
+        the first poll (no hold slot is free: that poll would be refused)."""
         tries = 0
         while not self.run.stop.is_set():
             # A browser's XHR waits as long as the server takes (mod_fcgid
@@ -228,6 +230,8 @@ class Browser:
                 self.sid = obj["session_id"]
                 self.connected_at = time.time()
                 self.connect_s = self.connected_at - self.loaded
+                if isinstance(obj.get("retry"), (int, float)) and obj["retry"] > 0:
+                    await self.sleep(obj["retry"] / 1000.0)
                 return obj
             tries += 1
             await self.sleep(self.wait_ms(obj, tries) / 1000.0)
@@ -294,26 +298,17 @@ class Browser:
                 continue
             if status == 410:
                 self.sid = None
-                answer = await self.connect()
-                if not answer:
+                if not await self.connect():
                     return
-                await self.first_wait(answer)
                 continue
             tries += 1
             await self.sleep(self.wait_ms(obj, tries) / 1000.0)
-
-    async def first_wait(self, answer):
-        """connect's "retry": no hold slot is free, the first poll would only
-        be refused; juggernaut.js waits that long before it."""
-        if isinstance(answer.get("retry"), (int, float)) and answer["retry"] > 0:
-            await self.sleep(answer["retry"] / 1000.0)
 
     async def automatic(self):
         """juggernaut.js without options: the server's list, streams first."""
         answer = await self.connect()
         if not answer:
             return
-        await self.first_wait(answer)
         order = answer.get("transports") if isinstance(answer.get("transports"), list) else DEFAULT_TRANSPORTS
         i = 0
         while i < len(order) and not self.run.stop.is_set():
@@ -612,9 +607,7 @@ async def connect_probes(http, run, out):
 
 async def connect_then_poll(b):
     b.loaded = time.time()        # this browser opens now (they open over 2 s)
-    answer = await b.connect()
-    if answer:
-        await b.first_wait(answer)
+    if await b.connect():
         await b.longpoll()
 
 
