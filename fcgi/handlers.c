@@ -135,7 +135,7 @@ void jugHandleConnect(jugContext *ctx) {
         /* Its first poll would only be refused (nothing is queued for a
          * new session): the client waits instead, as a refused poll would. */
         snprintf(nums, sizeof(nums), ",\"retry\":%d",
-                 jugHoldFirstPollMs(load.sessions, max_held, load.connects, cfg->session_ttl));
+                 jugHoldRetryMs(load.sessions, load.connects, max_held, cfg->session_ttl));
         jugBufAppendStr(&b, nums);
     }
     jugBufAppendStr(&b, "}");

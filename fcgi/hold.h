@@ -109,12 +109,10 @@ void jugHeldFree(jugHeld *h);
 void jugHoldSetLimit(int max_held);
 
 /* How long a client not held for want of a slot waits before its next poll
- * (its "retry", ms): from the live sessions and the hold slots (max_held). */
-int jugHoldRetryMs(long long sessions, long long slots, int session_ttl);
-/* The same for a connect while no slot is free (its first poll would only be
- * refused); connects: sessions opened this second and the last (a crowd
- * waits longer, so that it connects before it polls). */
-int jugHoldFirstPollMs(long long sessions, long long slots, long long connects, int session_ttl);
+ * (its "retry", ms), also a connect's first poll while no slot is free (it
+ * would only be refused): from the live sessions, the sessions opened this
+ * second and the last (a crowd waits longer) and the hold slots (max_held). */
+int jugHoldRetryMs(long long sessions, long long connects, long long slots, int session_ttl);
 
 /* Milliseconds of a monotonic clock. */
 long long jugNowMs(void);

@@ -352,6 +352,7 @@ static jugStoreStatus pollResult(jugStore *store, redisReply *r, jugPollResult *
         if (r->elements >= 4) out->seq = replyInteger(r->element[3]);
         if (r->elements >= 5) st = copyChannels(store, r->element[4], out);
         if (r->elements >= 6) out->sessions = replyInteger(r->element[5]);
+        if (r->elements >= 7) out->connects = replyInteger(r->element[6]);
     }
     if (st != JUG_STORE_OK) jugPollResultFree(out);
     if (r) freeReplyObject(r);

@@ -86,6 +86,7 @@ typedef struct jugPollResult {
     char **channels;         /* held: the session's channels */
     int channel_count;
     long long sessions;      /* refused: live sessions (the load) */
+    long long connects;      /* refused: sessions opened this second and the last */
 } jugPollResult;
 
 jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,

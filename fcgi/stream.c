@@ -169,14 +169,16 @@ void jugHeldFree(jugHeld *h) {
 #define RETRY_BASE_MS 500
 #define RETRY_PER_SESSION_MS 40
 #define RETRY_CAP_MS 2000
-#define RETRY_CROWD_MS 12
-/* A connect while no slot is free, among this many or more in the current
- * and the last second (a crowd of pages opening at once, as after a web
- * server restart): its first poll waits the longest interval, so that the
- * crowd connects before it polls. On a host still running its first
- * mod_fcgid process, the first polls of 200 pages opening within 2 s met
- * the connects of the others and made some wait mod_fcgid's second. */
+#define RETRY_PER_SESSION_PAST_CAP_MS 12
+/* While a crowd connects (20 or more sessions opened in the current and the
+ * last second, as after a web-server restart), every wait is at least
+ * 2.5 s: the crowd's first polls (connect's retry) and the polls of the
+ * pages that opened first come after the crowd has connected, and make the
+ * host start processes then. On a host still running its first mod_fcgid
+ * process, polls met the connects of 200 pages opening within 2 s and made
+ * some of them wait mod_fcgid's second. */
 #define CROWD_CONNECTS 20
+#define CROWD_WAIT_MS 2500
 
 /* ms, never past a third of session_ttl, spread by +-20 %. */
 static int spread(long long ms, int session_ttl) {
@@ -187,21 +189,13 @@ static int spread(long long ms, int session_ttl) {
     return (int)(ms * (80 + (long long)(r % 41)) / 100);
 }
 
-int jugHoldRetryMs(long long sessions, long long slots, int session_ttl) {
+int jugHoldRetryMs(long long sessions, long long connects, long long slots, int session_ttl) {
     long long per_slot = slots > 0 ? sessions / slots : sessions;
     long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
     if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
-    if (per_slot * RETRY_CROWD_MS > ms) ms = per_slot * RETRY_CROWD_MS;
+    if (per_slot * RETRY_PER_SESSION_PAST_CAP_MS > ms) ms = per_slot * RETRY_PER_SESSION_PAST_CAP_MS;
+    if (connects >= CROWD_CONNECTS && ms < CROWD_WAIT_MS) ms = CROWD_WAIT_MS;
     return spread(ms, session_ttl);
-}
-
-int jugHoldFirstPollMs(long long sessions, long long slots, long long connects, int session_ttl) {
-    int ms = jugHoldRetryMs(sessions, slots, session_ttl);
-    if (connects >= CROWD_CONNECTS) {
-        int crowd = spread(RETRY_CAP_MS, session_ttl);
-        if (crowd > ms) ms = crowd;
-    }
-    return ms;
 }
 
 /* Take the request over from the handler thread: its connection leaves
@@ -314,7 +308,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->seq = r->seq;
     h->slot = r->held == 1 && sharedHoldLimit > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = jugHoldRetryMs(r->sessions, sharedHoldLimit, cfg->session_ttl);
+        h->retry_ms = jugHoldRetryMs(r->sessions, r->connects, sharedHoldLimit, cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

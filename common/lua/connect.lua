@@ -6,7 +6,7 @@
 -- be refused; the worker tells the client to wait instead, as long as a
 -- refused poll would), and the load that wait is derived from: the live
 -- sessions, and the sessions opened this second and the last
--- (<prefix>connects:<unix second>, kept 3 s).
+-- (jug_recent_connects, which counts this one).
 local prefix, evchan, sid, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local backstop, max_channels = tonumber(ARGV[5]), tonumber(ARGV[6])
 local max_held, reserve = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -18,11 +18,6 @@ redis.call('ZADD', prefix .. 'sessions', now, sid)
 local added = jug_subscribe(prefix, evchan, sid, meta, backstop, max_channels, ARGV, 9)
 if type(added) == 'table' then return added end   -- an error reply
 if max_held == 0 then return {added, 0} end
-local second = math.floor(now / 1000)
-local counter = prefix .. 'connects:' .. string.format('%d', second)
-local connects = redis.call('INCR', counter)
-if connects == 1 then redis.call('EXPIRE', counter, 3) end
-connects = connects + (tonumber(redis.call('GET', prefix .. 'connects:' .. string.format('%d', second - 1))) or 0)
-local limit = jug_hold_limit(prefix, now, max_held, reserve)
-local full = redis.call('ZCOUNT', prefix .. 'holds', now, '+inf') >= limit and 1 or 0
+local connects = jug_recent_connects(prefix, now, true)
+local full = jug_slot_free(prefix, now, max_held, reserve, nil) and 0 or 1
 return {added, full, redis.call('ZCARD', prefix .. 'sessions'), connects}

@@ -153,6 +153,34 @@ local function jug_hold_limit(prefix, now, max_held, reserve)
   return limit
 end
 
+-- Whether a hold slot is free now (where max_held counts them): expired
+-- holds leave <prefix>holds first, and so does old (the token of a held
+-- request being superseded, which gives its slot back; nil for none).
+local function jug_slot_free(prefix, now, max_held, reserve, old)
+  local holds = prefix .. 'holds'
+  redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
+  if old then redis.call('ZREM', holds, old) end
+  return redis.call('ZCARD', holds) < jug_hold_limit(prefix, now, max_held, reserve)
+end
+
+-- Sessions opened in the current and the last second (Redis clock) where
+-- hold slots are counted, counting one more first when opening is true:
+-- <prefix>connects:<unix second>, kept 3 s. 20 or more is a crowd of pages
+-- opening at once (as after a web-server restart), which the worker tells
+-- to wait longer before polling (fcgi/stream.c, jugHoldRetryMs).
+local function jug_recent_connects(prefix, now, opening)
+  local second = math.floor(now / 1000)
+  local counter = prefix .. 'connects:' .. string.format('%d', second)
+  local connects
+  if opening then
+    connects = redis.call('INCR', counter)
+    if connects == 1 then redis.call('EXPIRE', counter, 3) end
+  else
+    connects = tonumber(redis.call('GET', counter)) or 0
+  end
+  return connects + (tonumber(redis.call('GET', prefix .. 'connects:' .. string.format('%d', second - 1))) or 0)
+end
+
 local function jug_no_session()
   return redis.error_reply('NOSESSION unknown or expired session')
 end

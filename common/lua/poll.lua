@@ -18,7 +18,8 @@
 -- trimmed from the queue since the last poll; held = 0 not held, 1 held,
 -- 2 refused for want of a slot (also a long-poll answered with items then:
 -- it waits before polling again); seq and channels (held only) are what
--- the worker needs to wait in memory; sessions (refused only) is the load.
+-- the worker needs to wait in memory; sessions and connects (refused only)
+-- are the load: live sessions, sessions opened this second and the last.
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -64,19 +65,15 @@ lost = tonumber(lost) or 0
 
 if token == '' then return {items, lost, 0} end
 local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
-local holds = prefix .. 'holds'
 
 -- Whether a hold slot is free (only asked where they are counted); the
 -- session's older held request, superseded now, gives its slot back.
-local function slot_free()
-  redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
-  if old then redis.call('ZREM', holds, old) end
-  return redis.call('ZCARD', holds) < jug_hold_limit(prefix, now, max_held, reserve)
-end
+local function slot_free() return jug_slot_free(prefix, now, max_held, reserve, old) end
 
 local function refused()
   if old then redis.call('HDEL', skey, 'holder') end
-  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions')}
+  return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions'),
+          jug_recent_connects(prefix, now, false)}
 end
 
 if hold == '0' or (hold == '1' and #items > 0) then
@@ -89,7 +86,7 @@ end
 
 if max_held > 0 then
   if not slot_free() then return refused() end
-  redis.call('ZADD', holds, now + hold_ms, token)
+  redis.call('ZADD', prefix .. 'holds', now + hold_ms, token)
 end
 redis.call('HSET', skey, 'holder', token .. ' ' .. string.format('%d', now + hold_ms))
 local seq = redis.call('GET', prefix .. 'seq') or '0'
