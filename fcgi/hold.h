@@ -105,9 +105,6 @@ void jugHeldEnd(jugHeld *h, const char *reason);
 /* Free everything (the connection is closed). */
 void jugHeldFree(jugHeld *h);
 
-/* Host-wide hold slots counted in Redis (0: none), from host.h. */
-void jugHoldSetLimit(int max_held);
-
 /* How long a client not held for want of a slot waits before its next poll
  * (its "retry", ms), also a connect's first poll while no slot is free (it
  * would only be refused): from the live sessions, the sessions opened this

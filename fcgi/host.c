@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "hold.h"
 
 /* Where holding pins a process, this many may be held across the host:
  * ten processes (a common shared-host cap) keep six for everything else. */
@@ -102,7 +101,6 @@ void jugHostInit(const jugConfig *cfg, int cgi) {
         processLimit = (long long)rl.rlim_cur > room + 64 ? (int)((long long)rl.rlim_cur - room) : 64;
     int streams = jugHostOffers("sse") || jugHostOffers("multipart") || jugHostOffers("htmlfile");
     holdReserve = kind == JUG_HOST_FCGID && sharedLimit > 0 && !streams ? FCGID_HOLD_RESERVE : 0;
-    jugHoldSetLimit(sharedLimit);
 }
 
 jugHostKind jugHostKindNow(void) {

@@ -36,16 +36,11 @@
 #define TOUCH_PROBE_MS 500
 
 static atomic_ullong tokenCounter;
-static int sharedHoldLimit;   /* host-wide hold slots (0: not counted) */
 
 long long jugNowMs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void jugHoldSetLimit(int max_held) {
-    sharedHoldLimit = max_held;
 }
 
 const char *jugStreamControlJson(const char *reason) {
@@ -286,8 +281,9 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
 
 void jugHeldReadArgs(const jugHeld *h, int can_hold, jugPollArgs *args) {
     int hold = can_hold && h->may_wait ? (h->ops->one_batch ? 1 : 2) : 0;
+    int max_held = jugHostSharedHoldLimit();
     *args = (jugPollArgs){h->ack, h->ack, HOLD_BATCH, h->token, hold, h->hold_ms + SLOT_MARGIN_MS,
-                          sharedHoldLimit, sharedHoldLimit > 0 ? jugHostHoldReserve() : 0};
+                          max_held, max_held > 0 ? jugHostHoldReserve() : 0};
 }
 
 int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *r, int can_hold) {
@@ -306,9 +302,9 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
                r->lost);
     h->lost = r->lost;
     h->seq = r->seq;
-    h->slot = r->held == 1 && sharedHoldLimit > 0;
+    h->slot = r->held == 1 && jugHostSharedHoldLimit() > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = jugHoldRetryMs(r->sessions, r->connects, sharedHoldLimit, cfg->session_ttl);
+        h->retry_ms = jugHoldRetryMs(r->sessions, r->connects, jugHostSharedHoldLimit(), cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls
