@@ -113,7 +113,7 @@ void jugHandleConnect(jugContext *ctx) {
     }
     char sid[JUG_SID_LEN + 1];
     int max_held = jugHostSharedHoldLimit();
-    jugSlotLoad load = {max_held, max_held > 0 ? jugHostHoldReserve() : 0, 0, 0, 0};
+    jugSlotLoad load = {max_held, max_held > 0 ? jugHostHoldReserve() : 0, 0, {0, 0, 0}};
     jugStoreStatus st = jugStoreConnect(ctx->store, meta, channels, count, sid, &load);
     if (st != JUG_STORE_OK) {
         free(channels);
@@ -135,7 +135,7 @@ void jugHandleConnect(jugContext *ctx) {
         /* Its first poll would only be refused (nothing is queued for a
          * new session): the client waits instead, as a refused poll would. */
         snprintf(nums, sizeof(nums), ",\"retry\":%d",
-                 jugHoldRetryMs(load.sessions, load.connects, max_held, cfg->session_ttl));
+                 jugHoldRetryMs(&load.load, max_held, cfg->session_ttl));
         jugBufAppendStr(&b, nums);
     }
     jugBufAppendStr(&b, "}");

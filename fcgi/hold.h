@@ -107,9 +107,9 @@ void jugHeldFree(jugHeld *h);
 
 /* How long a client not held for want of a slot waits before its next poll
  * (its "retry", ms), also a connect's first poll while no slot is free (it
- * would only be refused): from the live sessions, the sessions opened this
- * second and the last (a crowd waits longer) and the hold slots (max_held). */
-int jugHoldRetryMs(long long sessions, long long connects, long long slots, int session_ttl);
+ * would only be refused): from the load (a crowd connecting waits longer)
+ * and the hold slots (max_held). */
+int jugHoldRetryMs(const jugHoldLoad *load, long long slots, int session_ttl);
 
 /* Milliseconds of a monotonic clock. */
 long long jugNowMs(void);

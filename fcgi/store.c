@@ -149,6 +149,14 @@ static long long replyInteger(const redisReply *r) {
     return 0;
 }
 
+/* The load at r->element[first..first+2] (connect.lua's and a refused
+ * poll.lua's: sessions, connects, live). */
+static void holdLoad(const redisReply *r, size_t first, jugHoldLoad *load) {
+    load->sessions = replyInteger(r->element[first]);
+    load->connects = replyInteger(r->element[first + 1]);
+    load->live = replyInteger(r->element[first + 2]);
+}
+
 /* Run a script; its reply goes to *reply when asked for and it is no error. */
 static jugStoreStatus runKeep(jugStore *store, jugScript script, int argc, const char **argv,
                               redisReply **reply) {
@@ -196,10 +204,9 @@ jugStoreStatus jugStoreConnect(jugStore *store, const char *meta, const char **c
     jugStoreStatus st = runWithChannels(store, JUG_SCRIPT_CONNECT, fixed, 8, channels, count, &r);
     if (load) {
         load->full = 0;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 5) {
             load->full = replyInteger(r->element[1]) == 1;
-            load->sessions = replyInteger(r->element[2]);
-            load->connects = replyInteger(r->element[3]);
+            holdLoad(r, 2, &load->load);
         }
     }
     if (r) freeReplyObject(r);
@@ -351,8 +358,7 @@ static jugStoreStatus pollResult(jugStore *store, redisReply *r, jugPollResult *
         out->held = (int)replyInteger(r->element[2]);
         if (r->elements >= 4) out->seq = replyInteger(r->element[3]);
         if (r->elements >= 5) st = copyChannels(store, r->element[4], out);
-        if (r->elements >= 6) out->sessions = replyInteger(r->element[5]);
-        if (r->elements >= 7) out->connects = replyInteger(r->element[6]);
+        if (r->elements >= 8) holdLoad(r, 5, &out->load);
     }
     if (st != JUG_STORE_OK) jugPollResultFree(out);
     if (r) freeReplyObject(r);

@@ -41,13 +41,20 @@ typedef struct jugDeliveries {
 void jugStoreInit(jugStore *store, const jugConfig *cfg);
 void jugStoreClose(jugStore *store);
 
+/* The load a retry interval is derived from (jugHoldRetryMs), as connect.lua
+ * and a refused poll.lua report it where hold slots are counted. */
+typedef struct jugHoldLoad {
+    long long sessions;      /* live sessions */
+    long long connects;      /* sessions opened this second and the last */
+    long long live;          /* worker processes counted alive (0: not counted) */
+} jugHoldLoad;
+
 /* Where hold slots are counted (max_held > 0): whether one is free now,
- * and the load a retry interval is derived from (connect.lua). */
+ * and the load. */
 typedef struct jugSlotLoad {
     int max_held, reserve;   /* in: as in jugPollArgs; max_held 0: nothing is asked */
     int full;                /* out: no slot free now */
-    long long sessions;      /* out: live sessions */
-    long long connects;      /* out: sessions opened this second and the last */
+    jugHoldLoad load;        /* out */
 } jugSlotLoad;
 
 /* Create a session (fresh CSPRNG id into sid), optionally subscribed; with
@@ -85,8 +92,7 @@ typedef struct jugPollResult {
     long long seq;           /* held: the delivery counter when read */
     char **channels;         /* held: the session's channels */
     int channel_count;
-    long long sessions;      /* refused: live sessions (the load) */
-    long long connects;      /* refused: sessions opened this second and the last */
+    jugHoldLoad load;        /* refused: the load */
 } jugPollResult;
 
 jugStoreStatus jugStorePollHold(jugStore *store, const char *sid, const jugPollArgs *args,

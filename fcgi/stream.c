@@ -165,14 +165,17 @@ void jugHeldFree(jugHeld *h) {
 #define RETRY_PER_SESSION_MS 40
 #define RETRY_CAP_MS 2000
 #define RETRY_PER_SESSION_PAST_CAP_MS 12
-/* While a crowd connects (20 or more sessions opened in the current and the
- * last second, as after a web-server restart), every wait is at least
- * 2.5 s: the crowd's first polls (connect's retry) and the polls of the
- * pages that opened first come after the crowd has connected, and make the
- * host start processes then. On a host still running its first mod_fcgid
- * process, polls met the connects of 200 pages opening within 2 s and made
- * some of them wait mod_fcgid's second. */
+/* While a crowd connects, every wait is at least 2.5 s: the crowd's first
+ * polls (connect's retry) and the polls of the pages that opened first come
+ * after the crowd has connected, and make the host start processes then. A
+ * crowd is 20 or more sessions opened in the current and the last second
+ * (as after a web-server restart), fewer where mod_fcgid runs few worker
+ * processes: 5 per live process. There a request that meets every process
+ * busy waits a second: on a host still running its first process, the
+ * polls of the first pages met the connects of 200 pages opening within
+ * 2 s and made some of them wait. */
 #define CROWD_CONNECTS 20
+#define CROWD_CONNECTS_PER_PROCESS 5
 #define CROWD_WAIT_MS 2500
 
 /* ms, never past a third of session_ttl, spread by +-20 %. */
@@ -184,12 +187,19 @@ static int spread(long long ms, int session_ttl) {
     return (int)(ms * (80 + (long long)(r % 41)) / 100);
 }
 
-int jugHoldRetryMs(long long sessions, long long connects, long long slots, int session_ttl) {
-    long long per_slot = slots > 0 ? sessions / slots : sessions;
+static int crowdConnecting(const jugHoldLoad *load) {
+    long long crowd = CROWD_CONNECTS;
+    if (load->live > 0 && load->live * CROWD_CONNECTS_PER_PROCESS < crowd)
+        crowd = load->live * CROWD_CONNECTS_PER_PROCESS;
+    return load->connects >= crowd;
+}
+
+int jugHoldRetryMs(const jugHoldLoad *load, long long slots, int session_ttl) {
+    long long per_slot = slots > 0 ? load->sessions / slots : load->sessions;
     long long ms = RETRY_BASE_MS + per_slot * RETRY_PER_SESSION_MS;
     if (ms > RETRY_CAP_MS) ms = RETRY_CAP_MS;
     if (per_slot * RETRY_PER_SESSION_PAST_CAP_MS > ms) ms = per_slot * RETRY_PER_SESSION_PAST_CAP_MS;
-    if (connects >= CROWD_CONNECTS && ms < CROWD_WAIT_MS) ms = CROWD_WAIT_MS;
+    if (crowdConnecting(load) && ms < CROWD_WAIT_MS) ms = CROWD_WAIT_MS;
     return spread(ms, session_ttl);
 }
 
@@ -304,7 +314,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     h->seq = r->seq;
     h->slot = r->held == 1 && jugHostSharedHoldLimit() > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
-        h->retry_ms = jugHoldRetryMs(r->sessions, r->connects, jugHostSharedHoldLimit(), cfg->session_ttl);
+        h->retry_ms = jugHoldRetryMs(&r->load, jugHostSharedHoldLimit(), cfg->session_ttl);
 
     if (!one_batch && r->held != 1) {
         /* A stream that cannot be held: refuse it quickly, the client falls

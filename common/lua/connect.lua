@@ -1,12 +1,13 @@
 -- connect.lua -- create a session and optionally subscribe it.
 -- ARGV: prefix, event channel, sid, meta JSON, backstop s, max channels,
 --       max held (0: not counted), reserve (as poll.lua's), channel...
--- Reply: {channels added, full, sessions, connects}: where hold slots are
+-- Reply: {channels added, full, sessions, connects, live}: where hold slots are
 -- counted, full = 1 when none is free now (the session's first poll would
 -- be refused; the worker tells the client to wait instead, as long as a
 -- refused poll would), and the load that wait is derived from: the live
--- sessions, and the sessions opened this second and the last
--- (jug_recent_connects, which counts this one).
+-- sessions, the sessions opened this second and the last
+-- (jug_recent_connects, which counts this one) and the worker processes
+-- counted alive (0 where they are not counted).
 local prefix, evchan, sid, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local backstop, max_channels = tonumber(ARGV[5]), tonumber(ARGV[6])
 local max_held, reserve = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -19,5 +20,5 @@ local added = jug_subscribe(prefix, evchan, sid, meta, backstop, max_channels, A
 if type(added) == 'table' then return added end   -- an error reply
 if max_held == 0 then return {added, 0} end
 local connects = jug_recent_connects(prefix, now, true)
-local full = jug_slot_free(prefix, now, max_held, reserve, nil) and 0 or 1
-return {added, full, redis.call('ZCARD', prefix .. 'sessions'), connects}
+local free, live = jug_slot_free(prefix, now, max_held, reserve, nil)
+return {added, free and 0 or 1, redis.call('ZCARD', prefix .. 'sessions'), connects, live}

@@ -142,25 +142,28 @@ end
 -- pinned, which under mod_fcgid costs them a second or more, and a host
 -- that is starting up keeps its processes for the crowd that is connecting
 -- (a lone process never holds).
+-- Also returns the live processes (0 where they are not counted).
 local function jug_hold_limit(prefix, now, max_held, reserve)
-  local limit = max_held
+  local limit, live = max_held, 0
   if reserve > 0 then
-    local live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
+    live = redis.call('ZCOUNT', prefix .. 'procs', now, '+inf')
     local free = reserve
     if redis.call('EXISTS', prefix .. 'procs:spawning') == 1 then free = free + 1 end
     if live - free < limit then limit = math.max(live - free, 0) end
   end
-  return limit
+  return limit, live
 end
 
 -- Whether a hold slot is free now (where max_held counts them): expired
 -- holds leave <prefix>holds first, and so does old (the token of a held
 -- request being superseded, which gives its slot back; nil for none).
+-- Also returns the live processes, as jug_hold_limit.
 local function jug_slot_free(prefix, now, max_held, reserve, old)
   local holds = prefix .. 'holds'
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if old then redis.call('ZREM', holds, old) end
-  return redis.call('ZCARD', holds) < jug_hold_limit(prefix, now, max_held, reserve)
+  local limit, live = jug_hold_limit(prefix, now, max_held, reserve)
+  return redis.call('ZCARD', holds) < limit, live
 end
 
 -- Sessions opened in the current and the last second (Redis clock) where

@@ -14,12 +14,13 @@
 -- against the slots the host has now (jug_hold_limit: fewer while it runs
 -- too few processes to keep one free).
 --
--- Reply: {items, lost, held, seq, channels, sessions}: lost = deliveries
--- trimmed from the queue since the last poll; held = 0 not held, 1 held,
--- 2 refused for want of a slot (also a long-poll answered with items then:
--- it waits before polling again); seq and channels (held only) are what
--- the worker needs to wait in memory; sessions and connects (refused only)
--- are the load: live sessions, sessions opened this second and the last.
+-- Reply: {items, lost, held, seq, channels, sessions, connects, live}:
+-- lost = deliveries trimmed from the queue since the last poll; held = 0
+-- not held, 1 held, 2 refused for want of a slot (also a long-poll answered
+-- with items then: it waits before polling again); seq and channels (held
+-- only) are what the worker needs to wait in memory; sessions, connects and
+-- live (refused only) are the load: live sessions, sessions opened this
+-- second and the last, worker processes counted alive (0: not counted).
 local prefix, evchan, sid = ARGV[1], ARGV[2], ARGV[3]
 local ttl_ms, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ack, after, max_batch = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -70,22 +71,26 @@ local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)
 -- session's older held request, superseded now, gives its slot back.
 local function slot_free() return jug_slot_free(prefix, now, max_held, reserve, old) end
 
-local function refused()
+local function refused(live)
   if old then redis.call('HDEL', skey, 'holder') end
   return {items, lost, 2, '0', {}, redis.call('ZCARD', prefix .. 'sessions'),
-          jug_recent_connects(prefix, now, false)}
+          jug_recent_connects(prefix, now, false), live}
 end
 
 if hold == '0' or (hold == '1' and #items > 0) then
   -- A long-poll answered with deliveries where no slot is free is told to
   -- wait too (its next poll would only be refused): half the polls.
-  if hold == '1' and max_held > 0 and not slot_free() then return refused() end
+  if hold == '1' and max_held > 0 then
+    local free, live = slot_free()
+    if not free then return refused(live) end
+  end
   if old then redis.call('HDEL', skey, 'holder') end
   return {items, lost, 0}
 end
 
 if max_held > 0 then
-  if not slot_free() then return refused() end
+  local free, live = slot_free()
+  if not free then return refused(live) end
   redis.call('ZADD', prefix .. 'holds', now + hold_ms, token)
 end
 redis.call('HSET', skey, 'holder', token .. ' ' .. string.format('%d', now + hold_ms))

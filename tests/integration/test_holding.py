@@ -541,7 +541,7 @@ def t_fcgid_connect_burst(lab):
 
 @test
 def t_fcgid_hold_reserve(lab):
-    """Apache + mod_fcgid at its output defaults, 3 processes, max_held auto: each worker process is counted alive in <prefix>procs; a poll is held only while a live process stays unheld (a lone process never), so with 3 live processes the third poll is answered at once with retry and a connect meanwhile finds a process; an answered hold lets the next poll hold; stopped processes leave the count"""
+    """Apache + mod_fcgid at its output defaults, 3 processes, max_held auto: each worker process is counted alive in <prefix>procs; a poll is held only while a live process stays unheld (a lone process never), so with 3 live processes the third poll is answered at once with retry and a connect meanwhile finds a process; a crowd is 5 connects a live process (7 in two seconds: a crowd for one process, retry 2.5 s; none for three); an answered hold lets the next poll hold; stopped processes leave the count"""
     env = lab.env("fcgid-reserve", redis_tcp=True, web=None, poll_timeout=FCGID_POLL_TIMEOUT,
                   session_ttl=60)
     os.chmod(env.dir, 0o755)   # Apache's workers run as nobody when we are root
@@ -567,6 +567,27 @@ def t_fcgid_hold_reserve(lab):
     jt.equal(live(), 1, "worker processes counted alive after one request at a time")
     quick_poll(sid)
 
+    def crowd_of(n):
+        """The connect counters of the last, this and the next second say n
+        each (this second and the last: 2n, and the next connect)."""
+        second = int(env.redis.command("TIME")[0])
+        keys = [env.prefix + "connects:%d" % s for s in (second - 1, second, second + 1)]
+        for key in keys:
+            env.redis.command("SET", key, str(n), "EX", "5")
+        return keys
+
+    # 7 connects in two seconds are a crowd on a lone process (5 a process):
+    # the next connect and a refused poll wait at least 2.5 s +-20 %.
+    crowd = crowd_of(3)
+    r = web.http.post("connect", [("channel", "reserve")], timeout=40)
+    jt.check(r.status == 200 and 2000 <= r.json().get("retry", 0) <= 3000,
+             "a connect while 7 connect to a lone process: retry 2500 ms +-20 %%: %r" % r)
+    started = time.monotonic()
+    body = web.http.get("poll", {"session_id": sid, "ack": 0, "timeout": 20}, timeout=40).json()
+    jt.check(2000 <= body.get("retry", 0) <= 3000 and time.monotonic() - started < 1.5,
+             "a refused poll while 7 connect to a lone process: retry 2500 ms +-20 %", body)
+    env.redis.command("DEL", *crowd)
+
     # Concurrent connects until mod_fcgid runs its 3 processes and the host
     # no longer counts as starting processes.
     jt.equal(start_fcgid_processes(web.http, env.redis, env.prefix, FCGID_CAP), FCGID_CAP,
@@ -581,10 +602,15 @@ def t_fcgid_hold_reserve(lab):
         # max_held (4) has room, but a third hold would leave no process.
         quick_poll(sids[2])
         jt.equal(env.redis.command("ZCARD", holds), 2, "hold slots taken")
+        # 7 connects in two seconds are no crowd on 3 processes (15 are).
+        crowd = crowd_of(3)
         started = time.monotonic()
         r = web.http.post("connect", [], timeout=40)
         took = time.monotonic() - started
+        env.redis.command("DEL", *crowd)
         jt.equal(r.status, 200, "a connect while two polls hold: %r" % r)
+        jt.check(0 < r.json().get("retry", 0) < 2000,
+                 "a connect while two polls hold and 7 connect to 3 processes: retry under 2 s: %r" % r)
         # Behind a held poll it would wait for its timeout (30 s); mod_fcgid
         # may still step once (1 s) if the process was not returned yet.
         jt.check(took < 1.5, "a connect while two polls hold took %.2f s" % took)
