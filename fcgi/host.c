@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-
 /* Where holding pins a process, this many may be held across the host:
  * ten processes (a common shared-host cap) keep six for everything else. */
 #define FCGID_HELD_DEFAULT 4

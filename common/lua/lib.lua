@@ -168,9 +168,9 @@ end
 
 -- Sessions opened in the current and the last second (Redis clock) where
 -- hold slots are counted, counting one more first when opening is true:
--- <prefix>connects:<unix second>, kept 3 s. 20 or more is a crowd of pages
--- opening at once (as after a web-server restart), which the worker tells
--- to wait longer before polling (fcgi/stream.c, jugHoldRetryMs).
+-- <prefix>connects:<unix second>, kept 3 s. Enough of them are a crowd of
+-- pages opening at once (as after a web-server restart), which the worker
+-- tells to wait longer before polling (fcgi/stream.c, jugHoldRetryMs).
 local function jug_recent_connects(prefix, now, opening)
   local second = math.floor(now / 1000)
   local counter = prefix .. 'connects:' .. string.format('%d', second)
