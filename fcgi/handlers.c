@@ -113,7 +113,7 @@ void jugHandleConnect(jugContext *ctx) {
     }
     char sid[JUG_SID_LEN + 1];
     int max_held = jugHostSharedHoldLimit();
-    jugSlotLoad load = {max_held, max_held > 0 ? jugHostHoldReserve() : 0, 0, {0, 0, 0}};
+    jugSlotLoad load = {max_held, jugHostHoldReserve(), 0, {0, 0, 0}};
     jugStoreStatus st = jugStoreConnect(ctx->store, meta, channels, count, sid, &load);
     if (st != JUG_STORE_OK) {
         free(channels);

@@ -291,9 +291,8 @@ void jugHoldStart(jugContext *ctx, const char *sid, long long ack, int timeout_m
 
 void jugHeldReadArgs(const jugHeld *h, int can_hold, jugPollArgs *args) {
     int hold = can_hold && h->may_wait ? (h->ops->one_batch ? 1 : 2) : 0;
-    int max_held = jugHostSharedHoldLimit();
     *args = (jugPollArgs){h->ack, h->ack, HOLD_BATCH, h->token, hold, h->hold_ms + SLOT_MARGIN_MS,
-                          max_held, max_held > 0 ? jugHostHoldReserve() : 0};
+                          jugHostSharedHoldLimit(), jugHostHoldReserve()};
 }
 
 int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *r, int can_hold) {
