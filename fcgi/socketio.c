@@ -55,6 +55,9 @@
 /* An unknown session is answered after this: an old IE XDomainRequest
  * re-polls at once on any answer, and must not spin. */
 #define SIO_UNKNOWN_DELAY_MS 1000
+/* The longest a jsonp-polling answer has the browser wait before it polls
+ * again: well below the client's close timeout. */
+#define SIO_JSONP_WAIT_MAX_MS 10000
 #define SIO_BATCH 200
 #define SIO_JSON_DEPTH 64
 #define SIO_COOKIE "jug_sio"
@@ -99,32 +102,41 @@ static void respondText(jugContext *ctx, int status, const char *text) {
     respond(ctx, status, CT_TEXT, text, strlen(text), NULL);
 }
 
-/* "io.j[<index>](<literal of text>);" */
-static char *jsonpWrap(const char *index, const char *text, size_t len, size_t *outlen) {
+/* "io.j[<index>](<literal of text>);", or with delay_ms > 0 the same call
+ * made by the browser that much later: "setTimeout(function(){io.j[..](..);},<ms>);". */
+static char *jsonpWrap(const char *index, const char *text, size_t len, int delay_ms, size_t *outlen) {
     size_t litlen;
     char *lit = jugSioJsString(text, len, &litlen);
     if (!lit) return NULL;
-    size_t n = strlen(index) + litlen + 9;   /* io.j[ ]( ); */
+    size_t n = strlen(index) + litlen + 9 + 48;   /* io.j[ ]( ); and the setTimeout around it */
     char *out = malloc(n + 1);
-    if (out) *outlen = (size_t)snprintf(out, n + 1, "io.j[%s](%s);", index, lit);
+    if (out && delay_ms > 0)
+        *outlen = (size_t)snprintf(out, n + 1, "setTimeout(function(){io.j[%s](%s);},%d);", index, lit, delay_ms);
+    else if (out)
+        *outlen = (size_t)snprintf(out, n + 1, "io.j[%s](%s);", index, lit);
     free(lit);
     return out;
 }
 
-/* A payload as the transport carries it in a poll answer. */
-static void respondPayload(sioReq *r, const char *payload, size_t len) {
+/* A payload as the transport carries it in a poll answer; jsonp-polling
+ * can have the browser wait delay_ms before it takes it (and polls again). */
+static void respondPayloadLater(sioReq *r, const char *payload, size_t len, int delay_ms) {
     if (r->transport != T_JSONP) {
         respond(r->ctx, 200, CT_TEXT, payload, len, NULL);
         return;
     }
     size_t n;
-    char *body = jsonpWrap(r->jsonp, payload, len, &n);
+    char *body = jsonpWrap(r->jsonp, payload, len, delay_ms, &n);
     if (!body) {
         respondText(r->ctx, 500, "out of memory");
         return;
     }
     respond(r->ctx, 200, CT_JS, body, n, "X-XSS-Protection: 0\r\n");
     free(body);
+}
+
+static void respondPayload(sioReq *r, const char *payload, size_t len) {
+    respondPayloadLater(r, payload, len, 0);
 }
 
 /* Redis is unusable: 503 (the client reconnects), logged once per episode
@@ -295,12 +307,20 @@ static void cookiePath(const jugContext *ctx, char *out, size_t outlen) {
     out[n] = '\0';
 }
 
-/* The transports this host serves, best first (the client takes the first
- * it can use): htmlfile where the host offers the project's htmlfile stream
- * (host.h: not under mod_fcgid or CGI, and as `transports` says). websocket
- * and flashsocket never: no FastCGI server passes them through. */
+/* The transports this host serves, best first: socket.io-client 0.8.7 keeps
+ * the server's order when the server names fewer than the client knows (its
+ * io.util.intersect), so a page that forces none takes the first.
+ * htmlfile where the host offers the project's htmlfile stream (host.h: not
+ * under mod_fcgid or CGI, and as `transports` says). Where a held request
+ * pins a process (hold slots are counted), jsonp-polling before
+ * xhr-polling: a poll that finds no slot free is answered at once with a
+ * script that waits in the browser, where an xhr-polling one can only be
+ * answered later (sioPollOps). websocket and flashsocket never: no FastCGI
+ * server passes them through. */
 static const char *sioTransports(void) {
-    return jugHostOffers("htmlfile") ? "htmlfile,xhr-polling,jsonp-polling" : "xhr-polling,jsonp-polling";
+    int html = jugHostOffers("htmlfile"), pinning = jugHostSharedHoldLimit() > 0;
+    if (pinning) return html ? "htmlfile,jsonp-polling,xhr-polling" : "jsonp-polling,xhr-polling";
+    return html ? "htmlfile,xhr-polling,jsonp-polling" : "xhr-polling,jsonp-polling";
 }
 
 /* A decimal index (jsonp, i) as it is reflected into a script: digits only. */
@@ -373,7 +393,7 @@ static void handshake(jugContext *ctx) {
         return;
     }
     size_t len;
-    char *js = jsonpWrap(jsonp, body, (size_t)n, &len);
+    char *js = jsonpWrap(jsonp, body, (size_t)n, 0, &len);
     if (js) respond(ctx, 200, "application/javascript", js, len, cookie);
     else respondText(ctx, 500, "out of memory");
     free(js);
@@ -381,10 +401,13 @@ static void handshake(jugContext *ctx) {
 
 /* ---- polling GET: a long-poll of the held-request machinery ---- */
 
+/* jsonp-polling has the browser do the wait (the request ends at once);
+ * the other transports can only be answered later. */
 static void unknownSession(sioReq *r, int delay) {
     jugLog(JUG_LOG_INFO, "socket.io: unknown or expired session");
-    if (delay && !jugShuttingDown()) sleepMs(SIO_UNKNOWN_DELAY_MS);
-    respondPayload(r, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
+    int later = delay && r->transport == T_JSONP ? SIO_UNKNOWN_DELAY_MS : 0;
+    if (delay && !later && !jugShuttingDown()) sleepMs(SIO_UNKNOWN_DELAY_MS);
+    respondPayloadLater(r, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1, later);
 }
 
 /* A held GET's state (copied into the held request: at most 64 bytes). */
@@ -471,10 +494,14 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
          * too little and repeat it). The client reconnects and gets it then. */
         respond(ctx, 503, CT_TEXT, "unavailable", 11, "Retry-After: 2\r\n");
     } else {
+        /* Not held for want of a slot (jsonp-polling, sioJsonpPollOps): the
+         * browser waits the retry interval before its next GET, the host's
+         * process is free at once. */
+        int wait = !p->count && h && h->retry_ms > 0 ? h->retry_ms : 0;
         size_t len;
         const char *body = p->count ? unframed(p, &len) : SIO_NOOP;
         if (!p->count) len = 3;
-        respondPayload(&r, body, len);
+        respondPayloadLater(&r, body, len, wait < SIO_JSONP_WAIT_MAX_MS ? wait : SIO_JSONP_WAIT_MAX_MS);
     }
     /* Not when Redis failed: each call would stall the loop for its timeout;
      * not when superseded: the lease is the newer GET's. */
@@ -487,13 +514,28 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
     return ctx->res->gone ? -1 : 0;
 }
 
-/* A GET not held for want of a slot (mod_fcgid, CGI) is answered after the
- * retry interval: socket.io pages poll again at once. */
+/* A GET not held for want of a slot (mod_fcgid, CGI): socket.io pages poll
+ * again the moment they are answered. An xhr-polling GET can only be
+ * answered after the retry interval (its process stays busy that long);
+ * a jsonp-polling one is answered at once with a script that waits in the
+ * browser (sioPollEnd), which is why such hosts offer jsonp-polling first
+ * (sioTransports). */
 static const jugStreamOps sioPollOps = {
     .one_batch = 1,
     .wait_unheld = 1,
     .state_size = sizeof(sioPoll),
     .name = "longpoll",
+    .message = sioPollMessage,
+    .keepalive = sioPollKeepalive,
+    .end = sioPollEnd,
+    .superseded = sioPollSuperseded,
+};
+
+static const jugStreamOps sioJsonpPollOps = {
+    .one_batch = 1,
+    .wait_unheld = 0,
+    .state_size = sizeof(sioPoll),
+    .name = "jsonp",
     .message = sioPollMessage,
     .keepalive = sioPollKeepalive,
     .end = sioPollEnd,
@@ -536,7 +578,7 @@ static void pollGet(sioReq *r) {
     }
     sioPoll p = {NULL, 0, 0, 0, ack, ack, ""};
     if (r->transport == T_JSONP) snprintf(p.jsonp, sizeof(p.jsonp), "%s", r->jsonp);
-    jugHoldStart(ctx, r->sid, ack, hold_s * 1000, &sioPollOps, &p);
+    jugHoldStart(ctx, r->sid, ack, hold_s * 1000, r->transport == T_JSONP ? &sioJsonpPollOps : &sioPollOps, &p);
 }
 
 /* ---- htmlfile: a stream of the held-request machinery in socket.io's envelope ---- */
