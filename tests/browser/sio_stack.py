@@ -5,8 +5,9 @@
 # (npm pack; nothing of it is kept), and serves its public/index.html and
 # public/application.js UNCHANGED from the document root of a lighttpd that
 # also routes /socket.io/ to juggernaut.fcgi, or (--web apache) of a shared
-# host's Apache + mod_fcgid where a .htaccess does that, with redis-server
-# and a poller.
+# host's Apache + mod_fcgid where a .htaccess does that, or (--web nginx) of
+# an nginx with README's location for /socket.io/, with redis-server and a
+# poller.
 # It also serves swapped.html: index.html with only its script tag pointing
 # at the worker's application.js (this project's client).
 # Prints one JSON line {"url", "redis", "prefix"} when ready (or {"skip"}
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 import jugtest as jt  # noqa: E402
 import webservers  # noqa: E402
-from siotest import SioLighttpd, SioSharedApache  # noqa: E402
+from siotest import SioLighttpd, SioNginx, SioSharedApache  # noqa: E402
 
 # A held GET ends after 4 s; the original client's close timeout is 25 s.
 # Debug logs say, on a failure, why a handshake made a new session.
@@ -70,9 +71,13 @@ def build(web):
         env.web = SioSharedApache(os.path.join(env.dir, "apache"), jt.WORKER_BIN, env.config_path,
                                   account=webservers.unprivileged_account())
         return env, env.web.docroot
-    env = jt.Env("sio-browser", web=SioLighttpd, **SETTINGS)
+    env = jt.Env("sio-" + web, web=SioNginx if web == "nginx" else SioLighttpd, **SETTINGS)
     docroot = os.path.join(env.dir, "htdocs")
     os.makedirs(docroot)
+    if web == "nginx":
+        # Its workers run unprivileged: the pages must be readable to them.
+        for d in (env.dir, docroot):
+            webservers.open_for_workers(d)
     env.web.docroot = docroot
     return env, docroot
 

@@ -36,6 +36,26 @@ class SioLighttpd(jt.Lighttpd):
                                             jt.LIGHTTPD_MODULES], log).start()
 
 
+class SioNginx(webservers.Nginx):
+    """nginx with conf/nginx.conf's server block, plus the location README
+    ("Coming from Juggernaut") tells a site to add for /socket.io/, taken
+    from README itself, and a document root (docroot) for the pages."""
+
+    name = "nginx (socket.io)"
+    docroot = None
+
+    def site_config(self, socket_path):
+        with open(os.path.join(jt.SRCDIR, "README.md")) as f:
+            m = re.search(r"^  \| nginx \| `(location /socket\.io/ \{.*\})` \|$", f.read(), re.M)
+        if not m:
+            raise AssertionError("README has no nginx location for /socket.io/")
+        location = m.group(1).replace("unix:/run/juggernaut/fcgi.sock", "unix:" + socket_path)
+        text = super().site_config(socket_path).rstrip()
+        if not text.endswith("}"):
+            raise AssertionError("conf/nginx.conf does not end with its server block's }")
+        return text[:-1] + "    root %s;\n    %s\n}\n" % (self.docroot, location)
+
+
 def frame(*packets):
     """A framed payload: U+FFFD <UTF-16 length> U+FFFD <packet> ..."""
     return "".join("%s%d%s%s" % (FFFD, len(p.encode("utf-16-le")) // 2, FFFD, p) for p in packets)
