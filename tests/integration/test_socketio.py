@@ -9,8 +9,8 @@
 # GET, framed answers, noop, framed POSTs with astral characters), the
 # Juggernaut messages and their server events, except with the sid the page
 # sees, acknowledgement (a lost answer is sent again), jsonp-polling (form
-# POST, ASCII-only literals), htmlfile (padding, scripts, rollover), errors
-# and CORS.
+# POST, ASCII-only literals), htmlfile (padding, scripts, rollover), any
+# worker answering any request of a session and expiry, errors and CORS.
 import json
 import os
 import re
@@ -458,6 +458,38 @@ def t_htmlfile(env):
 
 
 # ---- Redis unavailable
+
+@test
+def t_any_worker_and_expiry(env):
+    """any worker answers any request of a session (no sticky sessions); a page gone silent leaves at expiry"""
+    other = SioLighttpd(os.path.join(env.dir, "second-web"), jt.WORKER_BIN, env.config_path)
+    os.makedirs(other.dir)
+    events = env.redis.subscribe("juggernaut:unsubscribe")
+    try:
+        other.start()
+        a, b = sio(env), Sio(other.port)
+        sid, _ = a.handshake()
+        jt.equal(b.get(sid).body, b"1::", "the first GET, through the other web server and worker")
+        jt.equal(b.post(sid, message({"type": "subscribe", "channel": "channel1"})).body, b"1", "subscribe POST")
+        publish(env, "channel1", "across")
+        jt.equal(a.get(sid).body, b'3:::{"data":"across","channel":"channel1"}', "delivery through the first")
+        publish(env, "channel1", "and back")
+        jt.equal(b.get(sid).body, b'3:::{"data":"and back","channel":"channel1"}', "and through the other")
+        # The page goes away without 0:: (a closed tab): its session expires.
+        silent = time.monotonic()
+        # (Sessions of the tests before expire meanwhile too.)
+        mine = lambda: [e for e in (json.loads(t) for _, t in events.wait(0, 0)) if e["session_id"] == sid]  # noqa: E731
+        got = jt.wait_for(mine, SETTINGS["session_ttl"] * 3, "the session's unsubscribe event")
+        took = time.monotonic() - silent
+        jt.equal(got, [{"channel": "channel1", "meta": None, "session_id": sid}], "unsubscribe event at expiry")
+        jt.check(took >= SETTINGS["session_ttl"] - 1, "left after %.1f s, not before session_ttl" % took)
+        jt.equal(a.get(sid).body, b"7:::1+0", "the expired session is unknown")
+    finally:
+        events.close()
+        other.stop()
+        reports = jt.sanitizer_reports(other.logs)
+        jt.check(not reports, "sanitizer reports of the second worker", reports)
+
 
 @test
 def t_redis_down(env):
