@@ -457,7 +457,7 @@ def t_htmlfile(env):
              "is not sent again", scripts)
 
 
-# ---- Redis unavailable
+# ---- sessions across workers, expiry
 
 @test
 def t_any_worker_and_expiry(env):
@@ -490,6 +490,8 @@ def t_any_worker_and_expiry(env):
         reports = jt.sanitizer_reports(other.logs)
         jt.check(not reports, "sanitizer reports of the second worker", reports)
 
+
+# ---- Redis unavailable
 
 @test
 def t_redis_down(env):
