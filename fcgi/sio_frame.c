@@ -410,3 +410,24 @@ char *jugSioFormPayload(const char *body, size_t len, size_t *outlen) {
     *outlen = (size_t)ol;
     return out;
 }
+
+const char *jugSioCookieNext(const char **pos, const char *name, size_t *len) {
+    const char *c = *pos;
+    size_t nl = strlen(name);
+    while (c && *c) {
+        while (*c == ' ' || *c == ';') c++;
+        size_t n = strcspn(c, ";");
+        const char *item = c;
+        c += n;
+        if (n > nl && !strncmp(item, name, nl) && item[nl] == '=') {
+            const char *v = item + nl + 1;
+            size_t vlen = n - nl - 1;
+            while (vlen > 0 && v[vlen - 1] == ' ') vlen--;
+            *pos = c;
+            *len = vlen;
+            return v;
+        }
+    }
+    *pos = c;
+    return NULL;
+}

@@ -108,4 +108,10 @@ char *jugSioJsString(const char *s, size_t len, size_t *outlen);
  * encoding is bad, the value is not a JSON string, or it holds a NUL. */
 char *jugSioFormPayload(const char *body, size_t len, size_t *outlen);
 
+/* The cookies called name in a Cookie header ("a=1; b=2"), one per call:
+ * start with *pos = header; returns the next one's value (trailing spaces
+ * left out, *len bytes, pointing into the header) and moves *pos past it,
+ * or NULL when there is none left. */
+const char *jugSioCookieNext(const char **pos, const char *name, size_t *len);
+
 #endif

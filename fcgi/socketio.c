@@ -273,22 +273,14 @@ static int holdSeconds(const jugConfig *cfg) {
 
 /* The session id in the Cookie header, if well formed. */
 static int cookieSid(const jugContext *ctx, char sid[JUG_SID_LEN + 1]) {
-    const char *c = FCGX_GetParam("HTTP_COOKIE", ctx->req->fcgx->envp);
-    static const char name[] = SIO_COOKIE "=";
-    while (c && *c) {
-        while (*c == ' ' || *c == ';') c++;
-        size_t n = strcspn(c, ";");
-        if (n > sizeof(name) - 1 && !strncmp(c, name, sizeof(name) - 1)) {
-            const char *v = c + sizeof(name) - 1;
-            size_t vlen = n - (sizeof(name) - 1);
-            while (vlen > 0 && v[vlen - 1] == ' ') vlen--;
-            if (jugSidValid(v, vlen)) {
-                memcpy(sid, v, JUG_SID_LEN);
-                sid[JUG_SID_LEN] = '\0';
-                return 1;
-            }
+    const char *pos = FCGX_GetParam("HTTP_COOKIE", ctx->req->fcgx->envp), *v;
+    size_t vlen;
+    while ((v = jugSioCookieNext(&pos, SIO_COOKIE, &vlen)) != NULL) {
+        if (jugSidValid(v, vlen)) {
+            memcpy(sid, v, JUG_SID_LEN);
+            sid[JUG_SID_LEN] = '\0';
+            return 1;
         }
-        c += n;
     }
     return 0;
 }

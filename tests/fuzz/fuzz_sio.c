@@ -1,6 +1,7 @@
 /* fuzz_sio.c -- libFuzzer target for the socket.io framing (fcgi/sio_frame.c):
  * payload decoding (what a page POSTs), packets, the jsonp-polling "d=" form,
- * URLs, deliveries as packets and the ASCII-only JavaScript literals.
+ * URLs, the Cookie header, deliveries as packets and the ASCII-only
+ * JavaScript literals.
  * Checks: a decoded payload encodes back to the same bytes; packets point
  * inside their text; a literal is printable ASCII, strict JSON, holds no
  * "</" or "<!", and decodes back (through the "d=" form) to the input when
@@ -110,6 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (path.kind == JUG_SIO_PATH_TRANSPORT) ORACLE_CHECK(path.transport >= s && path.transport_len > 0);
     const char *res = jugSioResource(s);
     ORACLE_CHECK(!res || (res >= s && !strncmp(res, "socket.io/", 10)));
+    const char *pos = s, *v, *prev = s;
+    while ((v = jugSioCookieNext(&pos, "jug_sio", &n)) != NULL) {
+        ORACLE_CHECK(v >= prev && v + n <= s + strlen(s) && pos >= v + n && !memchr(v, ';', n));
+        prev = pos;
+    }
     free(s);
     return 0;
 }

@@ -218,6 +218,29 @@ static void testPath(void) {
     TAP_OK(p.kind == JUG_SIO_PATH_INVALID, "an empty segment: invalid");
 }
 
+/* Every value of cookie name in header, joined by "|". */
+static char *cookies(const char *header, const char *name) {
+    static char out[256];
+    const char *pos = header, *v;
+    size_t n, used = 0;
+    out[0] = '\0';
+    while ((v = jugSioCookieNext(&pos, name, &n)) != NULL)
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%.*s", used ? "|" : "", (int)n, v);
+    return out;
+}
+
+static void testCookie(void) {
+    TAP_STR_EQ(cookies("jug_sio=abc", "jug_sio"), "abc", "one cookie");
+    TAP_STR_EQ(cookies("a=1; jug_sio=abc ; b=2", "jug_sio"), "abc", "among others, trailing space dropped");
+    TAP_STR_EQ(cookies("jug_sio=x;jug_sio=y", "jug_sio"), "x|y", "every cookie of the name, in order");
+    TAP_STR_EQ(cookies("xjug_sio=1; jug_siox=2; jug_sio", "jug_sio"), "", "only the exact name with '='");
+    TAP_STR_EQ(cookies("jug_sio=", "jug_sio"), "", "an empty value");
+    TAP_STR_EQ(cookies(" ; ;; ", "jug_sio"), "", "separators only");
+    const char *pos = NULL;
+    size_t n;
+    TAP_OK(jugSioCookieNext(&pos, "jug_sio", &n) == NULL, "no Cookie header");
+}
+
 int main(void) {
     testUtf16();
     testDecode();
@@ -227,5 +250,6 @@ int main(void) {
     testJsString();
     testForm();
     testPath();
+    testCookie();
     return tapDone();
 }
