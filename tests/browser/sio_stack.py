@@ -9,7 +9,8 @@
 # an nginx with README's location for /socket.io/, with redis-server and a
 # poller.
 # It also serves swapped.html: index.html with only its script tag pointing
-# at the worker's application.js (this project's client).
+# at the worker's application.js (this project's client), and copied.html:
+# the same with javascripts/juggernaut.js, a copy of the client in the site.
 # Prints one JSON line {"url", "redis", "prefix"} when ready (or {"skip"}
 # when npm or a server is missing), then answers one JSON line per command:
 #   restart-web | logs
@@ -109,6 +110,13 @@ def main():
             raise RuntimeError("index.html of %s has no %s" % (PACKAGE, tag))
         with open(os.path.join(docroot, "swapped.html"), "w") as f:
             f.write(page.replace(tag, '<script src="%s/application.js"' % worker))
+        # And with a copy of juggernaut.js kept with the site's files (as
+        # shipped: the worker did not write its base path into it).
+        copies = os.path.join(docroot, "javascripts")
+        os.mkdir(copies)
+        jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), copies)
+        with open(os.path.join(docroot, "copied.html"), "w") as f:
+            f.write(page.replace(tag, '<script src="javascripts/juggernaut.js"'))
         static = os.path.join(env.dir, "static")
         os.mkdir(static)
         jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), static)
@@ -116,8 +124,9 @@ def main():
             os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
         jt.write_config(env.config_path, env.redis.url, static_dir=static,
                         **dict(SETTINGS, **({"threads": 1} if web == "apache" else {})))
-        for name in ("index.html", "application.js", "swapped.html"):
+        for name in ("index.html", "application.js", "swapped.html", "copied.html", "javascripts/juggernaut.js"):
             os.chmod(os.path.join(docroot, name), 0o644)
+        os.chmod(copies, 0o755)
         env.start()
         reply({"url": "http://127.0.0.1:%d" % env.web.port, "redis": env.redis.socket_path,
                "prefix": env.prefix})

@@ -391,6 +391,30 @@ for (const web of WEBS) {
   } });
 }
 
+// A copy of juggernaut.js kept with the site's files finds the worker at the
+// documented default, /juggernaut on the page's host and port (README,
+// "Where the client finds the worker"); a shared host's worker is not there,
+// and such a page passes url (not tested here).
+for (const web of WEBS.filter((w) => w !== "apache")) {
+  tests.push({ web, name: `${web}: the 2.1.1 page with a copy of juggernaut.js in javascripts/ finds the worker at /juggernaut`,
+    fn: async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.on("pageerror", (e) => consoleLog.push(`copied pageerror: ${e.message}`));
+      try {
+        await page.goto(`${info.url}/copied.html`, { waitUntil: "domcontentloaded" });
+        await waitLog(page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
+        equal(await page.evaluate(() => window.jug.url), `${info.url}/juggernaut`, "the client's worker URL");
+        const sid = await page.evaluate(() => window.jug.sessionID);
+        await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
+        publish({ channels: ["channel1"], data: "to the copy" });
+        await until(async () => (await gotData(page)).includes("to the copy"), 10000, "a message");
+      } finally {
+        await context.close();
+      }
+    } });
+}
+
 // ------------------------------------------------------------ run
 
 async function main() {
