@@ -159,10 +159,28 @@ async function settled(s) {
   return s.handshakes.sid;
 }
 
+// How many jsonp-polling answers had the browser wait before its next GET
+// (no hold slot free on a shared host, docs/PROTOCOL.md "socket.io").
+function countWaits(page) {
+  const w = { waits: 0, answers: 0 };
+  page.on("response", async (r) => {
+    if (!/\/jsonp-polling\//.test(r.url()) || r.request().method() !== "GET") return;
+    try {
+      const text = await r.text();
+      w.answers++;
+      if (text.startsWith("setTimeout(")) w.waits++;
+    } catch {
+      // the page went away
+    }
+  });
+  return w;
+}
+
 async function openPage(mode) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const handshakes = trackHandshakes(page);
+  const jsonp = countWaits(page);
   page.on("pageerror", (e) => consoleLog.push(`${mode} pageerror: ${e.message}`));
   page.on("console", (m) => consoleLog.push(`${mode} console.${m.type()}: ${m.text()}`));
   if (mode !== "default") {
@@ -180,7 +198,7 @@ async function openPage(mode) {
   }
   // Not "load": a JSONP poll held while the page loads would hold that back.
   await page.goto(`${info.url}/index.html`, { waitUntil: "domcontentloaded" });
-  return { context, page, handshakes };
+  return { context, page, handshakes, jsonp };
 }
 
 const logLines = async (page) => (await page.$eval("#log", (e) => e.value)).split("\n").filter(Boolean);
@@ -344,6 +362,7 @@ for (const web of WEBS) for (const mode of modesOf(web)) {
     publish({ channels: ["channel2"], data: "still here" });
     await waitLog(s.page, (l) => l.includes("c2: still here"), 10000, "channel2's message");
     equal((await gotData(s.page)).slice(before), [], "nothing more on channel1");
+    if (s.jsonp.answers) diag(`${web} ${mode}: ${s.jsonp.waits} of ${s.jsonp.answers} jsonp-polling answers had the browser wait`);
     await s.context.close();
   });
 }
