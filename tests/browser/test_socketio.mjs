@@ -367,22 +367,33 @@ for (const web of WEBS) for (const mode of modesOf(web)) {
   });
 }
 
+// Page file (swapped.html, copied.html: the 2.1.1 page with this project's
+// client) loaded in a fresh context, once it says Connected: fn(page, sid)
+// with the session's subscribe event seen, then the context is closed.
+async function withClientPage(file, fn) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (e) => consoleLog.push(`${file} pageerror: ${e.message}`));
+  try {
+    await page.goto(`${info.url}/${file}`, { waitUntil: "domcontentloaded" });
+    await waitLog(page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
+    const sid = await page.evaluate(() => window.jug.sessionID);
+    await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
+    await fn(page, sid);
+  } finally {
+    await context.close();
+  }
+}
+
 // The 2.1.1 page with only its script tag swapped for this project's client
 // as the worker serves it (application.js): its {secure, host, port} options
 // must lead the client to the worker, on a shared host too.
 for (const web of WEBS) {
-  tests.push({ web, name: `${web}: the 2.1.1 page with only its script tag swapped chats through the worker`, fn: async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on("pageerror", (e) => consoleLog.push(`swapped pageerror: ${e.message}`));
-    try {
-      await page.goto(`${info.url}/swapped.html`, { waitUntil: "domcontentloaded" });
-      await waitLog(page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
+  tests.push({ web, name: `${web}: the 2.1.1 page with only its script tag swapped chats through the worker`,
+    fn: () => withClientPage("swapped.html", async (page, sid) => {
       const url = await page.evaluate(() => window.jug.url);
       equal(url, `${info.url}${web === "apache" ? "/cgi-bin/juggernaut.fcgi" : "/juggernaut"}`,
         "the client's worker URL, from the served script and the page's host/port");
-      const sid = await page.evaluate(() => window.jug.sessionID);
-      await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
       if (web === "apache") {
         // A stock shared host (mod_fcgid buffers output): the automatic client
         // goes straight to long-poll, the transport the worker offers first.
@@ -404,10 +415,7 @@ for (const web of WEBS) {
       diag(`${web}: the swapped page got the message ${ms} ms after it was published`);
       check(ms < 2000, `the message took ${ms} ms to reach the page (held poll)`);
       equal(await page.evaluate(() => typeof window.Juggernaut.Message), "function", "Juggernaut.Message");
-    } finally {
-      await context.close();
-    }
-  } });
+    }) });
 }
 
 // A copy of juggernaut.js kept with the site's files finds the worker at the
@@ -416,22 +424,11 @@ for (const web of WEBS) {
 // and such a page passes url (not tested here).
 for (const web of WEBS.filter((w) => w !== "apache")) {
   tests.push({ web, name: `${web}: the 2.1.1 page with a copy of juggernaut.js in javascripts/ finds the worker at /juggernaut`,
-    fn: async () => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      page.on("pageerror", (e) => consoleLog.push(`copied pageerror: ${e.message}`));
-      try {
-        await page.goto(`${info.url}/copied.html`, { waitUntil: "domcontentloaded" });
-        await waitLog(page, (l) => l.includes("Connected"), 15000, "Connected in the page's log");
-        equal(await page.evaluate(() => window.jug.url), `${info.url}/juggernaut`, "the client's worker URL");
-        const sid = await page.evaluate(() => window.jug.sessionID);
-        await until(() => events.of("juggernaut:subscribe", sid).length >= 1, 5000, "juggernaut:subscribe");
-        publish({ channels: ["channel1"], data: "to the copy" });
-        await until(async () => (await gotData(page)).includes("to the copy"), 10000, "a message");
-      } finally {
-        await context.close();
-      }
-    } });
+    fn: () => withClientPage("copied.html", async (page) => {
+      equal(await page.evaluate(() => window.jug.url), `${info.url}/juggernaut`, "the client's worker URL");
+      publish({ channels: ["channel1"], data: "to the copy" });
+      await until(async () => (await gotData(page)).includes("to the copy"), 10000, "a message");
+    }) });
 }
 
 // ------------------------------------------------------------ run
