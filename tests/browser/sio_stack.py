@@ -10,7 +10,8 @@
 # poller.
 # It also serves swapped.html: index.html with only its script tag pointing
 # at the worker's application.js (this project's client), and copied.html:
-# the same with javascripts/juggernaut.js, a copy of the client in the site.
+# the same with javascripts/juggernaut.js, a copy of the client in the site;
+# cross.html: index.html naming host 127.0.0.1, loaded from localhost.
 # Prints one JSON line {"url", "redis", "prefix"} when ready (or {"skip"}
 # when npm or a server is missing), then answers one JSON line per command:
 #   restart-web | logs
@@ -117,6 +118,13 @@ def main():
         jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), copies)
         with open(os.path.join(docroot, "copied.html"), "w") as f:
             f.write(page.replace(tag, '<script src="javascripts/juggernaut.js"'))
+        # And as a page of another site whose Juggernaut is at 127.0.0.1
+        # (loaded from localhost: a cross-origin page).
+        host = "host: document.location.hostname"
+        if host not in page:
+            raise RuntimeError("index.html of %s has no %s" % (PACKAGE, host))
+        with open(os.path.join(docroot, "cross.html"), "w") as f:
+            f.write(page.replace(host, 'host: "127.0.0.1"'))
         static = os.path.join(env.dir, "static")
         os.mkdir(static)
         jt.shutil.copy(os.path.join(SRCDIR, "client-js", "juggernaut.js"), static)
@@ -124,7 +132,8 @@ def main():
             os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
         jt.write_config(env.config_path, env.redis.url, static_dir=static,
                         **dict(SETTINGS, **({"threads": 1} if web == "apache" else {})))
-        for name in ("index.html", "application.js", "swapped.html", "copied.html", "javascripts/juggernaut.js"):
+        for name in ("index.html", "application.js", "swapped.html", "copied.html", "cross.html",
+                     "javascripts/juggernaut.js"):
             os.chmod(os.path.join(docroot, name), 0o644)
         os.chmod(copies, 0o755)
         env.start()
