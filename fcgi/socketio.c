@@ -476,6 +476,7 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
     const jugHeld *h = ctx->held;
     sioReq r = {ctx, p->jsonp[0] ? T_JSONP : T_XHR, h ? h->sid : "", p->jsonp};
     char num[24];
+    int wait = 0;   /* ms the browser waits before its next GET */
     if (!strcmp(reason, JUG_END_EXPIRED)) {
         respondPayload(&r, SIO_UNKNOWN, sizeof(SIO_UNKNOWN) - 1);
     } else if (!strcmp(reason, JUG_END_UNAVAILABLE)) {
@@ -489,17 +490,19 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
         /* Not held for want of a slot (jsonp-polling, sioJsonpPollOps): the
          * browser waits the retry interval before its next GET, the host's
          * process is free at once. */
-        int wait = !p->count && h && h->retry_ms > 0 ? h->retry_ms : 0;
+        if (r.transport == T_JSONP && !p->count && h && h->retry_ms > 0)
+            wait = h->retry_ms < SIO_JSONP_WAIT_MAX_MS ? h->retry_ms : SIO_JSONP_WAIT_MAX_MS;
         size_t len;
         const char *body = p->count ? unframed(p, &len) : SIO_NOOP;
         if (!p->count) len = 3;
-        respondPayloadLater(&r, body, len, wait < SIO_JSONP_WAIT_MAX_MS ? wait : SIO_JSONP_WAIT_MAX_MS);
+        respondPayloadLater(&r, body, len, wait);
     }
     /* Not when Redis failed: each call would stall the loop for its timeout;
-     * not when superseded: the lease is the newer GET's. */
+     * not when superseded: the lease is the newer GET's. The lease lasts
+     * until the page's next GET (after the browser's wait). */
     if (h && !p->superseded && strcmp(reason, JUG_END_UNAVAILABLE) != 0) {
         if (ctx->res->gone || jugShuttingDown()) dropKey(ctx, 1, h->sid);
-        else setLease(ctx, h->sid, SIO_LEASE_NEXT_MS);
+        else setLease(ctx, h->sid, SIO_LEASE_NEXT_MS + wait);
     }
     free(p->payload);
     p->payload = NULL;

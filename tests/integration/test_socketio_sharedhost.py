@@ -67,6 +67,12 @@ def t_jsonp_waits_in_the_browser(env):
         jt.check(m, "GET %d: the noop, called after a wait" % n, r)
         jt.check(0 < int(m.group(1)) <= 10000, "the wait is short of the client's close timeout", m.group(1))
         jt.check(took < HOLD / 2, "GET %d answered in %.2f s, not held nor delayed" % (n, took))
+    # The page is still using the session while its browser waits: a
+    # handshake naming it (another tab of the site) does not take it over.
+    lease = env.redis.command("PTTL", "%ssession:%s:siohold" % (env.prefix, sid))
+    jt.check(lease > int(m.group(1)), "the lease (%s ms) lasts past the browser's wait (%s ms)" % (lease, m.group(1)))
+    other, _ = s.handshake(cookie="jug_sio=" + sid)
+    jt.check(other != sid, "a handshake with the page's cookie meanwhile gets a session of its own")
     # What is pending goes at once, without a wait.
     env.redis.publish_raw(json.dumps({"channels": ["channel1"], "data": "hello"}))
     answers = []
