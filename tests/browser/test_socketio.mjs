@@ -21,6 +21,7 @@
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
 import { spawnSync } from "node:child_process";
+import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -454,6 +455,50 @@ for (const web of WEBS.filter((w) => w !== "apache")) {
       publish({ channels: ["channel1"], data: "to the copy" });
       await until(async () => (await gotData(page)).includes("to the copy"), 10000, "a message");
     }) });
+}
+
+// htmlfile (old IE only: Chromium has no ActiveXObject("htmlfile")) is
+// offered where the host streams, and there its stream really streams
+// through the web server as configured: the connect packet comes long before
+// the stream's end (stream_max_duration). The shared host offers none.
+function httpGet(url, onData, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        body += chunk;
+        if (onData && onData(body)) {
+          req.destroy();
+          resolve({ status: res.statusCode, headers: res.headers, body });
+        }
+      });
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url} in ${timeoutMs} ms`)));
+  });
+}
+
+for (const web of WEBS) {
+  tests.push({ web, name: `${web}: htmlfile is offered only where it streams${web === "apache" ? " (not here)" : ", and streams"}`,
+    fn: async () => {
+      const hs = await httpGet(`${info.url}/socket.io/1/?t=1`, null, 10000);
+      equal(hs.status, 200, "handshake status");
+      const [sid, , , transports] = hs.body.split(":");
+      if (web === "apache") {
+        equal(transports, "jsonp-polling,xhr-polling", "transports on the shared host");
+        return;
+      }
+      equal(transports, "htmlfile,xhr-polling,jsonp-polling", "transports");
+      const started = Date.now();
+      const r = await httpGet(`${info.url}/socket.io/1/htmlfile/${sid}?t=2`, (b) => b.includes('<script>_("1::");</script>'),
+        10000);
+      const ms = Date.now() - started;
+      check(r.body.includes('<script>_("1::");</script>'), "the connect packet in the stream", r.body.slice(0, 400));
+      check(ms < 5000, `the connect packet took ${ms} ms: the stream is buffered`);
+      equal(r.headers["content-type"], "text/html; charset=UTF-8", "Content-Type");
+    } });
 }
 
 // ------------------------------------------------------------ run
