@@ -1,23 +1,27 @@
 // test_socketio.mjs -- the original Juggernaut 2.1.1 demo page, unchanged, in
-// headless Chromium against juggernaut.fcgi behind lighttpd, then behind a
-// shared host's Apache + mod_fcgid configured by .htaccess (sio_stack.py
-// installs the npm package at test time; nothing of it is committed). TAP.
+// headless Chromium against juggernaut.fcgi behind lighttpd, a shared host's
+// Apache + mod_fcgid configured by .htaccess, and nginx with README's
+// location for /socket.io/ (sio_stack.py installs the npm package at test
+// time; nothing of it is committed). TAP.
 //
 // For xhr-polling and jsonp-polling forced as the original page allows
 // (io.transports, set when application.js defines Juggernaut), and for the
-// client's own choice: it connects, meta and subscribe reach Redis as server
-// events, messages published with redis-cli (compact JSON as Node and Ruby
-// send it, spaced as Python's json.dumps) arrive in order (escaping
-// included), except with the page's jug.sessionID is honoured, a custom event
-// reaches juggernaut:custom, the page carries on (same session, nothing
-// lost) after lighttpd and the worker restart, unsubscribe publishes
-// juggernaut:unsubscribe and stops that channel. Messages also come from
-// real Ruby, Python and Node programs publishing as Juggernaut's README shows
-// (publishers/; skipped where ruby, Debian's python3-redis or npm's redis is
-// missing). The client's own choice is xhr-polling behind lighttpd and
-// jsonp-polling on the shared host (the handshake offers it first there).
-// And the same page with only its script tag swapped for this project's
-// client served by the worker.
+// client's own choice (nginx: that one only): it connects, meta and
+// subscribe reach Redis as server events, messages published with redis-cli
+// (compact JSON as Node and Ruby send it, spaced as Python's json.dumps)
+// arrive in order (escaping included), except with the page's jug.sessionID
+// is honoured, a custom event reaches juggernaut:custom, the page carries on
+// (same session, nothing lost) after the web server and the worker restart,
+// unsubscribe publishes juggernaut:unsubscribe and stops that channel.
+// Messages also come from real Ruby, Python and Node programs publishing as
+// Juggernaut's README shows (publishers/; skipped where ruby, Debian's
+// python3-redis or npm's redis is missing). The client's own choice is
+// xhr-polling behind lighttpd and nginx and jsonp-polling on the shared host
+// (the handshake offers it first there).
+// Then, on each server: the page on another origin; the page with only its
+// script tag swapped for this project's client served by the worker, and
+// (not on the shared host) with a copy of juggernaut.js in the site; and
+// htmlfile offered only where it streams.
 //
 //   cd tests/browser && npm ci && JUG_BUILDDIR=/path/to/build node test_socketio.mjs
 import { spawnSync } from "node:child_process";
