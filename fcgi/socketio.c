@@ -515,27 +515,15 @@ static int sioPollEnd(jugContext *ctx, const char *reason, void *state) {
  * a jsonp-polling one is answered at once with a script that waits in the
  * browser (sioPollEnd), which is why such hosts offer jsonp-polling first
  * (sioTransports). */
-static const jugStreamOps sioPollOps = {
-    .one_batch = 1,
-    .wait_unheld = 1,
-    .state_size = sizeof(sioPoll),
-    .name = "longpoll",
-    .message = sioPollMessage,
-    .keepalive = sioPollKeepalive,
-    .end = sioPollEnd,
-    .superseded = sioPollSuperseded,
-};
-
-static const jugStreamOps sioJsonpPollOps = {
-    .one_batch = 1,
-    .wait_unheld = 0,
-    .state_size = sizeof(sioPoll),
-    .name = "jsonp",
-    .message = sioPollMessage,
-    .keepalive = sioPollKeepalive,
-    .end = sioPollEnd,
-    .superseded = sioPollSuperseded,
-};
+#define SIO_POLL_OPS(transport_name, wait)                                      \
+    {                                                                          \
+        .one_batch = 1, .wait_unheld = (wait), .state_size = sizeof(sioPoll), \
+        .name = (transport_name), .message = sioPollMessage,                   \
+        .keepalive = sioPollKeepalive, .end = sioPollEnd,                      \
+        .superseded = sioPollSuperseded,                                       \
+    }
+static const jugStreamOps sioPollOps = SIO_POLL_OPS("longpoll", 1);
+static const jugStreamOps sioJsonpPollOps = SIO_POLL_OPS("jsonp", 0);
 
 /* Is the session there? Answers 7:::1+0 (or 503) and returns -1 if not. */
 static int sessionAlive(sioReq *r, long long ack) {
