@@ -42,7 +42,7 @@ typedef struct jugHeld {
     int may_wait;                 /* a stream, or a long-poll with a timeout */
     int delaying;                 /* not held: answered empty at deadline_ms (ops->wait_unheld) */
     int slot;                     /* holds a host-wide slot in <prefix>holds */
-    long long lost;               /* deliveries trimmed from the queue (told to a long-poll) */
+    long long lost;               /* deliveries its client missed (-1: an unknown number), told first */
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
     int written;                  /* deliveries written since the last flush */
     int touch_probed;             /* a keepalive went out to see the browser is there */

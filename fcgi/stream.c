@@ -12,6 +12,7 @@
 #include "autoconfig.h"
 #include "hold.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@
 /* How long after its probing keepalive a stream's session is touched. */
 #define TOUCH_PROBE_MS 500
 
+/* At most one summary line per this about clients told they missed some. */
+#define MISSED_LOG_MS 10000
+
 static atomic_ullong tokenCounter;
 
 long long jugNowMs(void) {
@@ -54,6 +58,41 @@ const char *jugStreamControlJson(const char *reason) {
                "\"message\":\"unknown or expired session: connect again\"}";
     return "{\"event\":\"error\",\"error\":\"unavailable\","
            "\"message\":\"the message store is unreachable: reconnect later\"}";
+}
+
+void jugStreamMissedJson(char *buf, size_t len, long long lost) {
+    if (lost < 0) snprintf(buf, len, "{\"event\":\"missed\",\"missed\":true}");
+    else snprintf(buf, len, "{\"event\":\"missed\",\"missed\":%lld}", lost);
+}
+
+/* Sessions told they missed deliveries: the first of a period is logged on
+ * its own, the rest counted in one line when the next period begins, so a
+ * burst past max_queue over many sessions makes two lines, not one each. */
+static void logMissed(const char *what, const char *sid, long long lost) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static long long periodEnd, sessions, deliveries, unknown;
+    long long now = jugNowMs();
+    pthread_mutex_lock(&lock);
+    if (now >= periodEnd) {
+        if (sessions > 0)
+            jugLog(JUG_LOG_WARNING, "%lld more session(s) were told they missed %lld deliveries "
+                   "(max_queue)%s in the last %d s", sessions, deliveries,
+                   unknown ? " or an unknown number (Redis lost data)" : "", MISSED_LOG_MS / 1000);
+        sessions = deliveries = unknown = 0;
+        periodEnd = now + MISSED_LOG_MS;
+        pthread_mutex_unlock(&lock);
+        if (lost < 0)
+            jugLog(JUG_LOG_WARNING, "%s %s: told the client it missed deliveries: Redis lost data "
+                   "since its last request", what, sid);
+        else
+            jugLog(JUG_LOG_WARNING, "%s %s: told the client it missed %lld deliveries trimmed from "
+                   "its queue (max_queue)", what, sid, lost);
+        return;
+    }
+    sessions++;
+    if (lost < 0) unknown++;
+    else deliveries += lost;
+    pthread_mutex_unlock(&lock);
 }
 
 int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
@@ -306,9 +345,7 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
         h->ended = 1;
         return 0;
     }
-    if (r->lost > 0)
-        jugLog(JUG_LOG_WARNING, "%s %s: %lld deliveries were trimmed from its queue (max_queue)", what, h->sid,
-               r->lost);
+    if (r->lost != 0) logMissed(what, h->sid, r->lost);
     h->lost = r->lost;
     h->seq = r->seq;
     h->slot = r->held == 1 && jugHostSharedHoldLimit() > 0;
@@ -326,6 +363,14 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
     if (!one_batch && streamStart(h) != 0) {
         h->ended = 1;
         return 0;
+    }
+    if (!one_batch && h->lost != 0 && h->ops->missed) {
+        char json[64];
+        jugStreamMissedJson(json, sizeof(json), h->lost);
+        if (h->ops->missed(&h->ctx, json, h->state) != 0) {
+            h->ended = 1;
+            return 0;
+        }
     }
     jugHeldDeliverBatch(h, &r->d);
     long long now = jugNowMs();

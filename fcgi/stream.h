@@ -28,6 +28,9 @@ typedef struct jugStreamOps {
      * (end then says JUG_END_TIMEOUT, and answers what the op kept of the
      * deliveries it had); 0 (or no op): it ends now with JUG_END_SUPERSEDED. */
     int (*superseded)(jugContext *ctx, void *state);
+    /* Optional: write the control record json (jugStreamMissedJson) that
+     * tells the client it missed deliveries; written before any delivery. */
+    int (*missed)(jugContext *ctx, const char *json, void *state);
 } jugStreamOps;
 
 /* The session_id and ack (or Last-Event-ID) every stream starts from. On
@@ -44,5 +47,10 @@ void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStre
  * "superseded", "session_expired" or "unavailable" (multipart and htmlfile
  * frame these). */
 const char *jugStreamControlJson(const char *reason);
+
+/* The control record {"event":"missed","missed":<n>} (n deliveries of the
+ * session were dropped before its client had them; lost < 0: an unknown
+ * number, Redis lost data, "missed":true) into buf. */
+void jugStreamMissedJson(char *buf, size_t len, long long lost);
 
 #endif

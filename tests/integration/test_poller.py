@@ -196,7 +196,8 @@ def t_wrong_password(env):
 
 @test
 def t_reset_after_lost_writes(env):
-    """Redis lost writes: juggernaut:reset, then a subscribe event for each surviving session's channels"""
+    """Redis lost writes: juggernaut:reset, then a subscribe event for each surviving session's
+    channels; each survivor's client is told it missed deliveries ("missed": true)"""
     live_pollers(env, 1)
     c = env.client(["room1", "room2"], meta={"name": "ann"})
     sub = env.redis.subscribe("juggernaut:reset", "juggernaut:subscribe")
@@ -213,6 +214,12 @@ def t_reset_after_lost_writes(env):
         jt.equal(json.loads(got[0][1]), {"reason": "redis_lost_data"}, "reset payload")
         jt.equal(sorted((m["channel"], m["meta"]) for m in mine),
                  [("room1", {"name": "ann"}), ("room2", {"name": "ann"})], "re-announced")
+        # Deliveries queued for the session may have gone with the data: its
+        # client is told, once, that it missed an unknown number.
+        def poll():
+            return env.http.get("poll", {"session_id": c.sid, "ack": 0, "timeout": 0}).json()
+        jt.equal(poll(), {"messages": [], "missed": True}, "the survivor's next poll")
+        jt.equal(poll(), {"messages": []}, "told once")
         sub.clear()
         time.sleep(LEASE_MS / 1000)
         jt.equal(sub.wait(1, timeout=0.1), [], "no second reset without a new loss")
