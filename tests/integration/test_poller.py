@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # test_poller.py -- the poller under faults: exact takeover whatever the
-# payloads, fan-outs Redis refuses (maxmemory) kept and retried, one log line
-# for refused credentials, SIGHUP and SIGTERM, and the reset event after
+# payloads, fan-outs Redis refuses (maxmemory) kept and retried (and given
+# up on, with one error line, after 30 s), one log line for refused
+# credentials, SIGHUP (log reopened) and SIGTERM, and the reset event after
 # Redis lost writes (docs/PROTOCOL.md, 5 and "Server events").
 import json
 import os
@@ -126,21 +127,31 @@ def hup_pending(pid):
 
 @test
 def t_sighup(env):
-    """SIGHUP does not stop the poller; SIGTERM afterwards leaves no pidfile"""
+    """SIGHUP does not stop the poller and reopens its log file (logrotate: the moved file
+    is left, a new one written); SIGTERM afterwards leaves no pidfile"""
     pidfile = os.path.join(env.dir, "hup.pid")
     log = os.path.join(env.dir, "poller-hup.log")
-    p = jt.Process("poller hup", [jt.POLLER_BIN, "-c", env.config_path, "-i", "hup",
-                                  "-p", pidfile], log).start()
+    logfile = os.path.join(env.dir, "poller-hup-file.log")
+    conf = jt.write_config(os.path.join(env.dir, "hup.conf"), env.redis.url, poller_lease_ms=LEASE_MS,
+                           log=logfile)
+    p = jt.Process("poller hup", [jt.POLLER_BIN, "-c", conf, "-i", "hup", "-p", pidfile], log).start()
+
+    def read(path):
+        return open(path, errors="replace").read() if os.path.exists(path) else ""
     try:
-        jt.wait_for(lambda: "subscribed" in open(log).read(), 10, "the poller to subscribe")
+        jt.wait_for(lambda: "subscribed" in read(logfile), 10, "the poller to subscribe")
+        os.rename(logfile, logfile + ".1")               # what logrotate does
         os.kill(p.pid, signal.SIGHUP)
         jt.wait_for(lambda: not p.alive() or not hup_pending(p.pid), 5, "SIGHUP to be delivered")
         jt.check(p.alive(), "SIGHUP killed the poller", jt.tail(log))
         jt.check(os.path.exists(pidfile), "pidfile gone after SIGHUP")
+        jt.wait_for(lambda: "log reopened" in read(logfile), 5, "a new log file after SIGHUP")
+        jt.check("log reopened" not in read(logfile + ".1"), "the moved file got the new lines")
         os.kill(p.pid, signal.SIGTERM)
         p.proc.wait(5)
         jt.equal(p.proc.returncode, 0, "exit status after SIGTERM")
         jt.check(not os.path.exists(pidfile), "stale pidfile after SIGTERM")
+        jt.check("stopping on signal" in read(logfile), "the stop is logged in the new file", read(logfile))
     finally:
         p.stop()
 
@@ -166,6 +177,32 @@ def t_maxmemory_retried(env):
     for p in env.pollers:
         text = log_text(p)
         jt.check(text.count("refused a fan-out") <= 2, "one line per refusal episode", text[-2000:])
+
+
+@test
+def t_maxmemory_gives_up(env):
+    """Redis full for longer than the poller keeps a refused message (30 s): it drops it with
+    one error line saying so, and standbys forget it too (it never comes afterwards)"""
+    live_pollers(env, 2)
+    # A subscriber, so that the fan-out has work: its session lapses while
+    # Redis is full (no request can touch it); another one watches after.
+    env.client(["full"])
+    env.redis.command("CONFIG", "SET", "maxmemory", "1")
+    try:
+        jt.check(env.redis.publish(["full"], "refused") >= 1, "PUBLISH reached no poller")
+
+        def gave_up():
+            return [p for p in env.pollers if "gave up on 1 message(s) Redis refused" in log_text(p)]
+        jt.wait_for(gave_up, 45, "the poller to give up on the refused message", interval=0.5)
+    finally:
+        env.redis.command("CONFIG", "SET", "maxmemory", "0")
+    env.wait_pollers(2, timeout=20)
+    c = env.client(["full"])
+    env.redis.publish(["full"], "after")
+    exactly_once(c.collect(1, within=2 * LEASE_MS / 1000 + 8, settle=1.0), ["after"],
+                 "after Redis has room again (the dropped one never comes)")
+    lines = [ln for p in env.pollers for ln in log_text(p).splitlines() if "gave up on" in ln]
+    jt.equal(len(lines), 1, "error lines about the dropped message: %r" % lines)
 
 
 @test
