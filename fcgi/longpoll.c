@@ -85,6 +85,7 @@ static int pollKeepalive(jugContext *ctx, void *state) {
 
 static const jugStreamOps pollOps = {
     .one_batch = 1,
+    .answers_missed = 1,
     .state_size = sizeof(pollState),
     .name = "longpoll",
     .message = pollMessage,

@@ -126,6 +126,21 @@ void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id) {
     jugStatsAdd(JUG_STAT_DELIVERIES, 1);
 }
 
+int jugHeldMissed(jugHeld *h, long long lost) {
+    if (lost == 0) return 0;
+    logMissed(h->req.endpoint_name, h->sid, lost);
+    if (h->ops->answers_missed) {
+        /* A long-poll says it in its answer; an unknown number wins. */
+        h->lost = lost < 0 || h->lost < 0 ? -1 : h->lost + lost;
+        return 0;
+    }
+    if (!h->ops->missed) return 0;
+    char json[64];
+    jugStreamMissedJson(json, sizeof(json), lost);
+    if (h->ops->missed(&h->ctx, json, h->state) != 0) return -1;
+    return jugResponseFlush(h->ctx.res);
+}
+
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d) {
     for (int i = 0; i < d->count; i++) jugHeldDeliver(h, d->items[i], d->lens[i], d->ids[i]);
 }
@@ -345,8 +360,6 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
         h->ended = 1;
         return 0;
     }
-    if (r->lost != 0) logMissed(what, h->sid, r->lost);
-    h->lost = r->lost;
     h->seq = r->seq;
     h->slot = r->held == 1 && jugHostSharedHoldLimit() > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
@@ -364,25 +377,21 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
         h->ended = 1;
         return 0;
     }
-    if (!one_batch && h->lost != 0 && h->ops->missed) {
-        char json[64];
-        jugStreamMissedJson(json, sizeof(json), h->lost);
-        if (h->ops->missed(&h->ctx, json, h->state) != 0) {
-            h->ended = 1;
-            return 0;
-        }
+    if (jugHeldMissed(h, r->lost) != 0) {
+        h->ended = 1;
+        return 0;
     }
     jugHeldDeliverBatch(h, &r->d);
     long long now = jugNowMs();
-    if (one_batch && (r->held != 1 || r->d.count > 0)) {
-        if (r->d.count == 0 && h->retry_ms > 0 && h->ops->wait_unheld) {
+    if (one_batch && (r->held != 1 || r->d.count > 0 || h->lost)) {
+        if (r->d.count == 0 && !h->lost && h->retry_ms > 0 && h->ops->wait_unheld) {
             /* Answered empty after its retry interval, held by no slot and
              * listening to nothing (socket.io pages poll again at once). */
             h->deadline_ms = now + h->retry_ms;
             h->delaying = 1;
             return 1;
         }
-        jugHeldEnd(h, r->d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
+        jugHeldEnd(h, r->d.count > 0 || h->lost ? JUG_END_BATCH : JUG_END_TIMEOUT);
         return 0;
     }
     if (!one_batch) jugHeldFlush(h);

@@ -13,6 +13,7 @@ typedef struct jugStreamOps {
     int one_batch;               /* long-poll: no headers first; ends with the first batch */
     int wait_unheld;             /* long-poll not held (no slot): answer empty after its retry
                                     interval instead of telling the client to wait */
+    int answers_missed;          /* long-poll: its answer says "missed" (jugHeld.lost) */
     size_t state_size;           /* bytes of state jugHoldStart copies (at most 64) */
     const char *name;            /* as in the `transports` setting: "sse", "longpoll", ... */
     const char *content_type;

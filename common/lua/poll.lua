@@ -62,8 +62,9 @@ else
 end
 
 -- Deliveries this client never had and never will: trimmed from the queue
--- (max_queue) with an id above its ack (a trimmed delivery at or below the
--- ack reached it: a stream wrote it, a long-poll answered it), or gone with
+-- (max_queue) with an id above its ack and above "after" (a trimmed delivery
+-- at or below either reached it: a stream wrote it, a long-poll answered
+-- it), or gone with
 -- Redis's data (announce.lua marks every session that survived a loss with
 -- "gap": how many is not known, -1).
 local lost = 0
@@ -72,7 +73,7 @@ if trim[1] or trim[3] then
   redis.call('HDEL', skey, 'lost', 'lostid', 'gap')
   if trim[3] then
     lost = -1
-  elseif (tonumber(trim[2]) or 0) > ack then
+  elseif (tonumber(trim[2]) or 0) > math.max(ack, after) then
     lost = tonumber(trim[1]) or 0
   end
 end

@@ -13,6 +13,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jugtest as jt  # noqa: E402
+from webcases import Stream, parse_sse  # noqa: E402
 
 suite = jt.Suite("test_poller", time_limit=170)
 test = suite.test
@@ -237,9 +238,16 @@ def t_reset_after_lost_writes(env):
     channels; each survivor's client is told it missed deliveries ("missed": true)"""
     live_pollers(env, 1)
     c = env.client(["room1", "room2"], meta={"name": "ann"})
+    streaming, polling = env.http.connect(["room3"]), env.http.connect(["room3"])
     sub = env.redis.subscribe("juggernaut:reset", "juggernaut:subscribe")
+    stream = Stream(env.web, "sse", {"session_id": streaming})
+    held = Stream(env.web, "poll", {"session_id": polling, "timeout": 3}, wait_headers=False)
     try:
-        # What a restart from an older snapshot does to the renewal counter.
+        env.wait_held(polling)
+        # What a restart from an older snapshot does to the renewal counter
+        # (once the poller has seen it above 1, whichever test ran before).
+        jt.wait_for(lambda: int(env.redis.command("GET", env.prefix + "alive") or 0) >= 3,
+                    LEASE_MS / 1000 + 5, "the poller to renew its lease twice")
         env.redis.command("SET", env.prefix + "alive", "1")
         def ours():
             got = sub.wait(1, timeout=0)
@@ -257,11 +265,21 @@ def t_reset_after_lost_writes(env):
             return env.http.get("poll", {"session_id": c.sid, "ack": 0, "timeout": 0}).json()
         jt.equal(poll(), {"messages": [], "missed": True}, "the survivor's next poll")
         jt.equal(poll(), {"messages": []}, "told once")
+        # Requests held meanwhile are told at once: a stream in a record, a
+        # long-poll answered before its timeout.
+        def missed_records(body):
+            return [r for r in parse_sse(body) if r.get("event") == "missed"]
+        rec = stream.wait(missed_records, 1, 3, "the stream's missed record")
+        jt.equal(rec, [{"event": "missed", "missed": True}], "the held stream's missed records")
+        answer = held.answer(2, "the held long-poll's answer")
+        jt.equal(answer.json(), {"messages": [], "missed": True}, "the held long-poll's answer")
         sub.clear()
         time.sleep(LEASE_MS / 1000)
         jt.equal(sub.wait(1, timeout=0.1), [], "no second reset without a new loss")
     finally:
         sub.close()
+        stream.close()
+        held.close()
 
 
 def setup():
