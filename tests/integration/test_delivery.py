@@ -295,8 +295,9 @@ def t_older_snapshot(env):
             if r.status != 200:
                 return False
             reply = r.json()
-            # "d" may come back: the poller still held it, unconfirmed, and
-            # fans it out again (the client never had it), with a new id.
+            # "d" may come back: if the poller lost the answer to its fan-out
+            # with the connection, it makes it again (the counter went back:
+            # PROTOCOL.md 5), with a new id; the client never had it.
             again.extend(reply["messages"])
             told["missed"] = reply.get("missed")
             return "missed" in reply
