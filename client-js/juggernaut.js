@@ -49,8 +49,9 @@
  * Events: "connect", "disconnect", "reconnect" ({newSession: bool}),
  * "message" (every delivery {id, channel, data}), "data" (channel, data),
  * "data:<channel>" (data, channel), "error" ({code, message, status}),
- * "missed" (n: deliveries the server dropped for this session because its
- * queue overflowed; reload the page's state).
+ * "missed" (n: deliveries the server dropped for this session before it
+ * had them, because its queue overflowed; null: an unknown number, because
+ * Redis lost data; reload the page's state).
  * A poll the server could not hold answers with "retry": the next poll
  * waits that long (a connect answer with "retry": the first one). A
  * request "superseded" by a newer one of the same session (the session
@@ -462,6 +463,13 @@
       es.onmessage = function (ev) { h.text(ev.data, ev.lastEventId); };
       es.addEventListener("keepalive", function () { h.record({event: "keepalive"}); }, false);
       es.addEventListener("reconnect", function () { h.record({event: "reconnect"}); }, false);
+      es.addEventListener("missed", function (ev) {
+        var obj;
+        try { obj = jsonParse(jug._env, ev.data); } catch (e) { obj = {}; }
+        if (!obj || typeof obj !== "object") obj = {};
+        obj.event = "missed";
+        h.record(obj);
+      }, false);
       es.addEventListener("juggernaut-error", function (ev) {
         var obj;
         try { obj = jsonParse(jug._env, ev.data); } catch (e) { obj = {}; }
@@ -1152,6 +1160,10 @@
         this._pump();
         return false;
       }
+      if (obj.event === "missed") {
+        this._missed(obj.missed);
+        return true;
+      }
       if (obj.event === "error") {
         if (obj.error === "superseded") {
           this._superseded(st);
@@ -1251,13 +1263,22 @@
    * (not held: wait that long before the next poll), "superseded" (a newer
    * request of this session took over). Returns false to stop here. */
   proto._pollAdvice = function (obj, st) {
-    if (typeof obj.missed === "number" && obj.missed > 0) this.trigger("missed", obj.missed);
+    this._missed(obj.missed);
     if (obj.superseded === true) {
       this._superseded(st);
       return false;
     }
     if (typeof obj.retry === "number" && obj.retry > 0) st.retry = obj.retry;
     return true;
+  };
+
+  /* "missed" from the server (a poll answer's field, a stream's record): a
+   * count of deliveries this session never had, or true when the count is
+   * not known (Redis lost data). The page hears "missed" with the count or
+   * null, and should reload its state. */
+  proto._missed = function (missed) {
+    if (typeof missed === "number" && missed > 0) this.trigger("missed", missed);
+    else if (missed === true) this.trigger("missed", null);
   };
 
   /* Another request of this session (another tab using the same session,

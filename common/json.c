@@ -493,17 +493,25 @@ int jugJsonMember(jugJsonSpan v, const char *name, jugJsonSpan *value) {
     return -1;
 }
 
-char *jugJsonStringDup(jugJsonSpan v, size_t *outlen) {
+/* jugJsonStringDup and its lenient sibling: one decoder. */
+static char *stringDup(jugJsonSpan v, int lenient, size_t *outlen, const char **after) {
     if (jugJsonTypeOf(v) != JUG_JSON_STRING) return NULL;
     const char *p = v.p + 1, *end = v.p + v.len;
-    /* Decoding never lengthens: an escape is at least as long as its UTF-8. */
+    /* Decoding never lengthens: an escape is at least as long as its UTF-8
+     * (U+FFFD's 3 bytes stand for a 6-byte escape, a raw byte for itself). */
     char *out = malloc(v.len), *o = out;
     if (!out) return NULL;
     for (;;) {
         uint32_t cp;
         charStatus st = readChar(&p, end, &cp);
         if (st == CH_END) break;
-        if (st != CH_OK) {
+        if (lenient && st == CH_SURROGATE) {
+            p += 6;                          /* the lone \uXXXX */
+            cp = 0xFFFD;
+        } else if (lenient && st == CH_UTF8) {
+            *o++ = *p++;                     /* as it came */
+            continue;
+        } else if (st != CH_OK) {
             free(out);
             return NULL;
         }
@@ -511,7 +519,16 @@ char *jugJsonStringDup(jugJsonSpan v, size_t *outlen) {
     }
     *o = '\0';
     if (outlen) *outlen = (size_t)(o - out);
+    if (after) *after = p;
     return out;
+}
+
+char *jugJsonStringDup(jugJsonSpan v, size_t *outlen) {
+    return stringDup(v, 0, outlen, NULL);
+}
+
+char *jugJsonStringDupLenient(jugJsonSpan v, size_t *outlen, const char **after) {
+    return stringDup(v, 1, outlen, after);
 }
 
 int jugJsonNumber(jugJsonSpan v, double *out) {

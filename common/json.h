@@ -1,8 +1,9 @@
 /* json.h -- the one JSON scanner: checking and reading JSON texts.
  *
  * Everything that checks or reads a JSON text goes through here: published
- * messages (common/message.c), meta/data parameters (fcgi/request.c) and
- * deliveries taken apart by the Jugglite stream (fcgi/transport_sse.c).
+ * messages (common/message.c), meta/data parameters (fcgi/request.c),
+ * deliveries taken apart by the Jugglite stream (fcgi/transport_sse.c) and
+ * socket.io's messages and jsonp-polling form (fcgi/socketio.c, sio_frame.c).
  *
  * jugJsonCheck() accepts exactly what every client of a delivery can decode:
  * RFC 8259 as browsers' JSON.parse reads it, in well-formed UTF-8 (RFC 3629:
@@ -102,6 +103,14 @@ int jugJsonMember(jugJsonSpan v, const char *name, jugJsonSpan *value);
  * length (which counts any "\u0000") in *outlen if not NULL. NULL if v is
  * not a well-formed string or memory ran out. */
 char *jugJsonStringDup(jugJsonSpan v, size_t *outlen);
+
+/* The same for a string literal a browser wrote that no check has passed
+ * (socket.io's jsonp-polling form): an escaped lone surrogate becomes
+ * U+FFFD, as a browser's UTF-8 encoder makes it, and bytes that are not
+ * UTF-8 are copied as they are; anything else that is not a well-formed
+ * string literal gives NULL. *after (if not NULL) is set just past its
+ * closing quote. */
+char *jugJsonStringDupLenient(jugJsonSpan v, size_t *outlen, const char **after);
 
 /* The number value v as a double. Returns 0, or -1 if v is not a number. */
 int jugJsonNumber(jugJsonSpan v, double *out);

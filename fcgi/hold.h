@@ -42,7 +42,7 @@ typedef struct jugHeld {
     int may_wait;                 /* a stream, or a long-poll with a timeout */
     int delaying;                 /* not held: answered empty at deadline_ms (ops->wait_unheld) */
     int slot;                     /* holds a host-wide slot in <prefix>holds */
-    long long lost;               /* deliveries trimmed from the queue (told to a long-poll) */
+    long long lost;               /* long-poll: deliveries its client missed (-1: an unknown number) */
     int retry_ms;                 /* a long-poll not held: when to poll again (0: at once) */
     int written;                  /* deliveries written since the last flush */
     int touch_probed;             /* a keepalive went out to see the browser is there */
@@ -98,6 +98,11 @@ void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id);
 void jugHeldFlush(jugHeld *h);
 /* Deliveries read from Redis again (resync): written in order. */
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d);
+/* Its client missed lost deliveries for good (-1: an unknown number; 0:
+ * nothing to do): logged (without flooding), and told where the transport
+ * can (a stream writes a missed record now, a long-poll's answer carries
+ * "missed"; socket.io and Jugglite have no way). -1 when the write failed. */
+int jugHeldMissed(jugHeld *h, long long lost);
 /* Timers: deadline, keepalive. Returns 1 if its session wants a touch. */
 int jugHeldTick(jugHeld *h, long long now_ms);
 /* End it with a reason (JUG_END_*): the transport frames it. */

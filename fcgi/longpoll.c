@@ -61,6 +61,7 @@ static int pollEnd(jugContext *ctx, const char *reason, void *state) {
         int n = snprintf(tail, sizeof(tail), "]");
         if (h && h->retry_ms > 0) n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"retry\":%d", h->retry_ms);
         if (h && h->lost > 0) n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"missed\":%lld", h->lost);
+        if (h && h->lost < 0) n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"missed\":true");
         if (!strcmp(reason, JUG_END_SUPERSEDED))
             n += snprintf(tail + n, sizeof(tail) - (size_t)n, ",\"superseded\":true");
         snprintf(tail + n, sizeof(tail) - (size_t)n, "}");
@@ -84,6 +85,7 @@ static int pollKeepalive(jugContext *ctx, void *state) {
 
 static const jugStreamOps pollOps = {
     .one_batch = 1,
+    .answers_missed = 1,
     .state_size = sizeof(pollState),
     .name = "longpoll",
     .message = pollMessage,

@@ -563,8 +563,10 @@ static void resync(jugHeld *h) {
     }
     if (r.seq > h->seq) h->seq = r.seq;
     indexChannels(h);
+    jugHeldMissed(h, r.lost);   /* Redis lost data meanwhile (announce.lua), or trimmed */
     jugHeldDeliverBatch(h, &r.d);
     jugPollResultFree(&r);
+    if (h->ops->one_batch && h->lost) jugHeldEnd(h, JUG_END_BATCH);   /* tells it now */
     jugHeldFlush(h);
     settle(h);
 }

@@ -6,6 +6,7 @@
  * U+FFFD a browser would make of them). */
 #include "autoconfig.h"
 #include "sio_frame.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,85 +303,22 @@ static long formDecode(const char *s, size_t len, char *out) {
     return (long)o;
 }
 
-static int hex4(const char *s, size_t left, unsigned *v) {
-    if (left < 4) return -1;
-    *v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexValue(s[k]);
-        if (h < 0) return -1;
-        *v = *v * 16 + (unsigned)h;
-    }
-    return 0;
-}
-
-static size_t utf8Put(char *o, unsigned cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Decode the JSON string literal s[0..len) (quotes included, nothing around
- * it but JSON whitespace) into out; returns its length or -1. A lone
- * surrogate becomes U+FFFD, as a browser's UTF-8 encoder would make it.
- * out needs len bytes: no escape decodes longer than it is written. */
-static long jsonString(const char *s, size_t len, char *out) {
-    size_t i = 0, o = 0;
+ * it but JSON whitespace): malloc'd, its length in *outlen; NULL if it is
+ * not one. A lone surrogate becomes U+FFFD, as a browser's UTF-8 encoder
+ * would make it (common/json.c, the one JSON scanner). */
+static char *jsonString(const char *s, size_t len, size_t *outlen) {
+    size_t i = 0;
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-    if (i >= len || s[i++] != '"') return -1;
-    for (;;) {
-        if (i >= len) return -1;
-        unsigned char c = (unsigned char)s[i++];
-        if (c == '"') break;
-        if (c < 0x20) return -1;
-        if (c != '\\') {
-            out[o++] = (char)c;
-            continue;
-        }
-        if (i >= len) return -1;
-        char e = s[i++];
-        unsigned cp;
-        switch (e) {
-        case '"': case '\\': case '/': out[o++] = e; continue;
-        case 'b': out[o++] = '\b'; continue;
-        case 'f': out[o++] = '\f'; continue;
-        case 'n': out[o++] = '\n'; continue;
-        case 'r': out[o++] = '\r'; continue;
-        case 't': out[o++] = '\t'; continue;
-        case 'u': break;
-        default: return -1;
-        }
-        if (hex4(s + i, len - i, &cp) < 0) return -1;
-        i += 4;
-        if (cp >= 0xd800 && cp <= 0xdbff && len - i >= 6 && s[i] == '\\' && s[i + 1] == 'u') {
-            unsigned lo;
-            if (hex4(s + i + 2, len - i - 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                i += 6;
-            }
-        }
-        if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-        if (cp == 0) return -1;
-        o += utf8Put(out + o, cp);
+    const char *after = NULL;
+    char *out = jugJsonStringDupLenient((jugJsonSpan){s + i, len - i}, outlen, &after);
+    if (!out) return NULL;
+    while (after < s + len && (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r')) after++;
+    if (after != s + len) {
+        free(out);
+        return NULL;
     }
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-    return i == len ? (long)o : -1;
+    return out;
 }
 
 char *jugSioFormPayload(const char *body, size_t len, size_t *outlen) {
@@ -398,16 +336,15 @@ char *jugSioFormPayload(const char *body, size_t len, size_t *outlen) {
     }
     if (!value) return NULL;
     char *decoded = malloc(vlen + 1);
-    char *out = malloc(vlen + 1);
-    long dl = decoded && out ? formDecode(value, vlen, decoded) : -1;
-    long ol = dl < 0 ? -1 : jsonString(decoded, (size_t)dl, out);
+    long dl = decoded ? formDecode(value, vlen, decoded) : -1;
+    size_t ol = 0;
+    char *out = dl < 0 ? NULL : jsonString(decoded, (size_t)dl, &ol);
     free(decoded);
-    if (ol < 0 || memchr(out, '\0', (size_t)ol)) {
+    if (out && memchr(out, '\0', ol)) {
         free(out);
         return NULL;
     }
-    out[ol] = '\0';
-    *outlen = (size_t)ol;
+    if (out) *outlen = ol;
     return out;
 }
 

@@ -12,6 +12,7 @@
 #include "autoconfig.h"
 #include "hold.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@
 /* How long after its probing keepalive a stream's session is touched. */
 #define TOUCH_PROBE_MS 500
 
+/* At most one summary line per this about clients told they missed some. */
+#define MISSED_LOG_MS 10000
+
 static atomic_ullong tokenCounter;
 
 long long jugNowMs(void) {
@@ -54,6 +58,41 @@ const char *jugStreamControlJson(const char *reason) {
                "\"message\":\"unknown or expired session: connect again\"}";
     return "{\"event\":\"error\",\"error\":\"unavailable\","
            "\"message\":\"the message store is unreachable: reconnect later\"}";
+}
+
+void jugStreamMissedJson(char *buf, size_t len, long long lost) {
+    if (lost < 0) snprintf(buf, len, "{\"event\":\"missed\",\"missed\":true}");
+    else snprintf(buf, len, "{\"event\":\"missed\",\"missed\":%lld}", lost);
+}
+
+/* Sessions told they missed deliveries: the first of a period is logged on
+ * its own, the rest counted in one line when the next period begins, so a
+ * burst past max_queue over many sessions makes two lines, not one each. */
+static void logMissed(const char *what, const char *sid, long long lost) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static long long periodEnd, sessions, deliveries, unknown;
+    long long now = jugNowMs();
+    pthread_mutex_lock(&lock);
+    if (now >= periodEnd) {
+        if (sessions > 0)
+            jugLog(JUG_LOG_WARNING, "%lld more session(s) were told they missed %lld deliveries "
+                   "(max_queue)%s in the last %d s", sessions, deliveries,
+                   unknown ? " or an unknown number (Redis lost data)" : "", MISSED_LOG_MS / 1000);
+        sessions = deliveries = unknown = 0;
+        periodEnd = now + MISSED_LOG_MS;
+        pthread_mutex_unlock(&lock);
+        if (lost < 0)
+            jugLog(JUG_LOG_WARNING, "%s %s: told the client it missed deliveries: Redis lost data "
+                   "since its last request", what, sid);
+        else
+            jugLog(JUG_LOG_WARNING, "%s %s: told the client it missed %lld deliveries trimmed from "
+                   "its queue (max_queue)", what, sid, lost);
+        return;
+    }
+    sessions++;
+    if (lost < 0) unknown++;
+    else deliveries += lost;
+    pthread_mutex_unlock(&lock);
 }
 
 int jugStreamSession(jugContext *ctx, const char **sid, long long *ack) {
@@ -85,6 +124,21 @@ void jugHeldDeliver(jugHeld *h, const char *item, size_t len, long long id) {
     h->last = id;
     h->written++;
     jugStatsAdd(JUG_STAT_DELIVERIES, 1);
+}
+
+int jugHeldMissed(jugHeld *h, long long lost) {
+    if (lost == 0) return 0;
+    logMissed(h->req.endpoint_name, h->sid, lost);
+    if (h->ops->answers_missed) {
+        /* A long-poll says it in its answer; an unknown number wins. */
+        h->lost = lost < 0 || h->lost < 0 ? -1 : h->lost + lost;
+        return 0;
+    }
+    if (!h->ops->missed) return 0;
+    char json[64];
+    jugStreamMissedJson(json, sizeof(json), lost);
+    if (h->ops->missed(&h->ctx, json, h->state) != 0) return -1;
+    return jugResponseFlush(h->ctx.res);
 }
 
 void jugHeldDeliverBatch(jugHeld *h, const jugDeliveries *d) {
@@ -306,10 +360,6 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
         h->ended = 1;
         return 0;
     }
-    if (r->lost > 0)
-        jugLog(JUG_LOG_WARNING, "%s %s: %lld deliveries were trimmed from its queue (max_queue)", what, h->sid,
-               r->lost);
-    h->lost = r->lost;
     h->seq = r->seq;
     h->slot = r->held == 1 && jugHostSharedHoldLimit() > 0;
     if (r->held == 2 || (h->may_wait && !can_hold))
@@ -327,17 +377,21 @@ int jugHeldBegin(jugHeld *h, jugStore *store, jugStoreStatus st, jugPollResult *
         h->ended = 1;
         return 0;
     }
+    if (jugHeldMissed(h, r->lost) != 0) {
+        h->ended = 1;
+        return 0;
+    }
     jugHeldDeliverBatch(h, &r->d);
     long long now = jugNowMs();
-    if (one_batch && (r->held != 1 || r->d.count > 0)) {
-        if (r->d.count == 0 && h->retry_ms > 0 && h->ops->wait_unheld) {
+    if (one_batch && (r->held != 1 || r->d.count > 0 || h->lost)) {
+        if (r->d.count == 0 && !h->lost && h->retry_ms > 0 && h->ops->wait_unheld) {
             /* Answered empty after its retry interval, held by no slot and
              * listening to nothing (socket.io pages poll again at once). */
             h->deadline_ms = now + h->retry_ms;
             h->delaying = 1;
             return 1;
         }
-        jugHeldEnd(h, r->d.count > 0 ? JUG_END_BATCH : JUG_END_TIMEOUT);
+        jugHeldEnd(h, r->d.count > 0 || h->lost ? JUG_END_BATCH : JUG_END_TIMEOUT);
         return 0;
     }
     if (!one_batch) jugHeldFlush(h);

@@ -13,6 +13,7 @@ typedef struct jugStreamOps {
     int one_batch;               /* long-poll: no headers first; ends with the first batch */
     int wait_unheld;             /* long-poll not held (no slot): answer empty after its retry
                                     interval instead of telling the client to wait */
+    int answers_missed;          /* long-poll: its answer says "missed" (jugHeld.lost) */
     size_t state_size;           /* bytes of state jugHoldStart copies (at most 64) */
     const char *name;            /* as in the `transports` setting: "sse", "longpoll", ... */
     const char *content_type;
@@ -28,6 +29,9 @@ typedef struct jugStreamOps {
      * (end then says JUG_END_TIMEOUT, and answers what the op kept of the
      * deliveries it had); 0 (or no op): it ends now with JUG_END_SUPERSEDED. */
     int (*superseded)(jugContext *ctx, void *state);
+    /* Optional: write the control record json (jugStreamMissedJson) that
+     * tells the client it missed deliveries; written before any delivery. */
+    int (*missed)(jugContext *ctx, const char *json, void *state);
 } jugStreamOps;
 
 /* The session_id and ack (or Last-Event-ID) every stream starts from. On
@@ -44,5 +48,10 @@ void jugStreamRun(jugContext *ctx, const char *sid, long long ack, const jugStre
  * "superseded", "session_expired" or "unavailable" (multipart and htmlfile
  * frame these). */
 const char *jugStreamControlJson(const char *reason);
+
+/* The control record {"event":"missed","missed":<n>} (n deliveries of the
+ * session were dropped before its client had them; lost < 0: an unknown
+ * number, Redis lost data, "missed":true) into buf. */
+void jugStreamMissedJson(char *buf, size_t len, long long lost);
 
 #endif

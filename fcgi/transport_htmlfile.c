@@ -46,6 +46,10 @@ static int htmlfileKeepalive(jugContext *ctx, void *state) {
     return writeScript(ctx, state, json, strlen(json));
 }
 
+static int htmlfileMissed(jugContext *ctx, const char *json, void *state) {
+    return writeScript(ctx, state, json, strlen(json));
+}
+
 static int htmlfileEnd(jugContext *ctx, const char *reason, void *state) {
     const char *json = jugStreamControlJson(reason);
     if (writeScript(ctx, state, json, strlen(json)) != 0) return -1;
@@ -73,6 +77,7 @@ static const jugStreamOps htmlfileOps = {
     .message = htmlfileMessage,
     .keepalive = htmlfileKeepalive,
     .end = htmlfileEnd,
+    .missed = htmlfileMissed,
 };
 
 void jugHandleHtmlfile(jugContext *ctx) {

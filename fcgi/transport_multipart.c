@@ -48,6 +48,11 @@ static int multipartEnd(jugContext *ctx, const char *reason, void *state) {
     return writePart(ctx, json, strlen(json));
 }
 
+static int multipartMissed(jugContext *ctx, const char *json, void *state) {
+    (void)state;
+    return writePart(ctx, json, strlen(json));
+}
+
 static const jugStreamOps multipartOps = {
     .name = "multipart",
     .content_type = "multipart/mixed; boundary=\"jugpart\"",
@@ -55,6 +60,7 @@ static const jugStreamOps multipartOps = {
     .message = multipartMessage,
     .keepalive = multipartKeepalive,
     .end = multipartEnd,
+    .missed = multipartMissed,
 };
 
 void jugHandleMultipart(jugContext *ctx) {

@@ -101,6 +101,13 @@ static int sseEnd(jugContext *ctx, const char *reason, void *state) {
     return writeStr(ctx, "\n");
 }
 
+/* A named event: plain onmessage handlers do not see it. */
+static int sseMissed(jugContext *ctx, const char *json, void *state) {
+    (void)state;
+    if (writeStr(ctx, "event: missed\n") != 0 || writeDataLines(ctx, json, strlen(json)) != 0) return -1;
+    return writeStr(ctx, "\n");
+}
+
 static const jugStreamOps sseOps = {
     .name = "sse",
     .content_type = "text/event-stream; charset=utf-8",
@@ -108,6 +115,7 @@ static const jugStreamOps sseOps = {
     .message = sseMessage,
     .keepalive = sseKeepalive,
     .end = sseEnd,
+    .missed = sseMissed,
 };
 
 void jugHandleSse(jugContext *ctx) {

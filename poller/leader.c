@@ -232,9 +232,14 @@ int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms) {
     int rc = leaseCall(l, c, l->cfg->poller_lease_ms, v);
     if (rc) return rc < 0 ? -1 : 0;
     long long state = v[0], seq = v[1], alive = v[2], known = l->known_seq;
-    if (state > 0 && l->alive_seen > 0 && alive <= l->alive_seen) {
-        jugLog(JUG_LOG_DEBUG, "renewal count %lld after %lld: Redis lost writes", alive,
-               l->alive_seen);
+    /* Either counter going back means Redis lost writes: the renewals (a
+     * loss of more than a renewal period), or the delivery counter, which
+     * only grows and which this poller saw after its own fan-outs (a loss of
+     * any fan-out it made, however recent; it fans out again only after
+     * this call once it reconnected). */
+    if (state > 0 && ((l->alive_seen > 0 && alive <= l->alive_seen) || seq < known)) {
+        jugLog(JUG_LOG_DEBUG, "renewal count %lld after %lld, delivery counter %lld after %lld: "
+               "Redis lost writes", alive, l->alive_seen, seq, known);
         l->data_lost = 1;
     }
     l->alive_seen = alive;

@@ -832,6 +832,33 @@ test("missed: n fires the missed event before the answer's messages", function (
   only(assert, env, "poll");
 });
 
+test("missed: true (Redis lost data) fires missed with null", function (assert) {
+  var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env, seen = [];
+  s.jug.on("missed", function (n) { seen.push(n); });
+  only(assert, env, "poll").respond(200, '{"messages":[],"missed":true}');
+  env.advance(0);
+  assert.eq(seen, [null], "one missed event, count unknown");
+});
+
+test("a stream's missed record fires missed (sse event, multipart part), not a message", function (assert) {
+  var s = connectedOffer({eventSource: true}, {transports: ["sse", "longpoll"]}), env = s.env, seen = [];
+  s.jug.on("missed", function (n) { seen.push("missed:" + n); });
+  s.jug.on("message", function (m) { seen.push("id:" + m.id); });
+  var es = env.sources[0];
+  es.fireOpen();
+  es.emit("missed", '{"event":"missed","missed":3}');
+  es.message('{"id":12,"channel":"a","data":1}', "12");
+  assert.eq(seen, ["missed:3", "id:12"], "sse");
+  assert.ok(!es.closed, "the stream goes on");
+  s = connectedOffer({}, {transports: ["multipart", "longpoll"]});
+  seen = [];
+  s.jug.on("missed", function (n) { seen.push("missed:" + n); });
+  var x = only(assert, s.env, "multipart");
+  x.chunk('--jugpart\r\nContent-Type: application/json\r\n\r\n{"event":"missed","missed":true}\r\n');
+  assert.eq(seen, ["missed:null"], "multipart");
+  assert.ok(!x.aborted, "the stream goes on");
+});
+
 test("a handler of missed may disconnect: nothing delivered or polled after", function (assert) {
   var s = connectedOffer({}, {transports: ["longpoll"]}), env = s.env;
   s.jug.on("missed", function () { s.jug.disconnect(); });

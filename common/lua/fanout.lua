@@ -51,8 +51,13 @@ for k = 0, nchannels - 1 do
       if n == 1 then
         redis.call('EXPIRE', queue, backstop)
       elseif n > max_queue then
+        -- The oldest go; the session remembers how many and the newest of
+        -- them, so that its next request can tell whether its client had
+        -- them already (a stream wrote them, a long-poll answered them).
+        local newest = jug_delivery_id(redis.call('LINDEX', queue, n - max_queue - 1))
         redis.call('LTRIM', queue, n - max_queue, -1)
         redis.call('HINCRBY', session_prefix .. sid, 'lost', n - max_queue)
+        redis.call('HSET', session_prefix .. sid, 'lostid', string.format('%d', newest))
         trimmed = trimmed + 1
       end
       pushes = pushes + 1

@@ -15,7 +15,8 @@
 -- too few processes to keep one free).
 --
 -- Reply: {items, lost, held, seq, channels, sessions, connects, live}:
--- lost = deliveries trimmed from the queue since the last poll; held = 0
+-- lost = deliveries this client missed since the last poll (trimmed from
+-- the queue, -1: an unknown number, Redis lost data); held = 0
 -- not held, 1 held, 2 refused for want of a slot (also a long-poll answered
 -- with items then: it waits before polling again); seq and channels (held
 -- only) are what the worker needs to wait in memory; sessions, connects and
@@ -60,9 +61,22 @@ else
   items = redis.call('LRANGE', queue, lo, lo + max_batch - 1)
 end
 
-local lost = redis.call('HGET', skey, 'lost')
-if lost then redis.call('HDEL', skey, 'lost') end
-lost = tonumber(lost) or 0
+-- Deliveries this client never had and never will: trimmed from the queue
+-- (max_queue) with an id above its ack and above "after" (a trimmed delivery
+-- at or below either reached it: a stream wrote it, a long-poll answered
+-- it), or gone with
+-- Redis's data (announce.lua marks every session that survived a loss with
+-- "gap": how many is not known, -1).
+local lost = 0
+local trim = redis.call('HMGET', skey, 'lost', 'lostid', 'gap')
+if trim[1] or trim[3] then
+  redis.call('HDEL', skey, 'lost', 'lostid', 'gap')
+  if trim[3] then
+    lost = -1
+  elseif (tonumber(trim[2]) or 0) > math.max(ack, after) then
+    lost = tonumber(trim[1]) or 0
+  end
+end
 
 if token == '' then return {items, lost, 0} end
 local old = jug_notify_holder(prefix, skey, sid, 'S', now, token)

@@ -19,7 +19,10 @@
 #  - plain CGI: a long-poll is held and a publish answers it; with every
 #    slot taken, the retry interval follows the sessions per slot;
 #  - 200 held long-polls cost one lighttpd worker process no more threads
-#    than `threads` + 2, and one publish answers them all.
+#    than `threads` + 2, and one publish answers them all;
+#  - one client holding max_held_per_process streams (more than `threads`)
+#    starves nobody: short requests are answered at once, a stream beyond
+#    the limit gets 503 + Retry-After at once (issue 8, case 3).
 #
 # Each group of tests runs its own Redis, poller and web server(s) (their
 # settings differ), all in temporary directories, stopped by PID. Every wait
@@ -981,6 +984,57 @@ def t_idle_cost(lab):
     finally:
         for p in polls:
             p.close()
+
+
+BOUND_HELD = 6         # max_held_per_process of the bound test
+
+
+@test
+def t_held_bounded(lab):
+    """one client holding more streams than the worker has threads, up to max_held_per_process:
+    short requests are answered at once, a stream beyond the limit is refused at once
+    with 503 + Retry-After, a long-poll told to retry; a freed place is used again"""
+    env = lab.env("bound", threads=IDLE_THREADS, max_held_per_process=BOUND_HELD, poll_timeout=20)
+    sids = [env.http.connect(["bound"]) for _ in range(BOUND_HELD + 1)]
+    streams = []
+    try:
+        streams = [Stream(env.web, "sse", {"session_id": sid}) for sid in sids[:BOUND_HELD]]
+        jt.wait_for(lambda: held_count(env, sids[:BOUND_HELD]) == BOUND_HELD, 20,
+                    "%d streams held (threads %d)" % (BOUND_HELD, IDLE_THREADS))
+
+        def quick(what, fn):
+            started = time.monotonic()
+            r = fn()
+            took = time.monotonic() - started
+            jt.check(took < 3.0, "%s took %.1f s while the worker holds its limit" % (what, took))
+            return r
+        for _ in range(3):
+            r = quick("connect", lambda: env.http.post("connect", {"channel": "other"}))
+            jt.equal(r.status, 200, "connect: %r" % r)
+        r = quick("subscribe", lambda: env.http.post("subscribe", {"session_id": sids[-1], "channel": "more"}))
+        jt.equal(r.status, 200, "subscribe: %r" % r)
+        r = quick("a stream beyond the limit", lambda: env.http.get("sse", {"session_id": sids[-1]}))
+        jt.equal(r.status, 503, "status of a stream beyond the limit: %r" % r)
+        jt.check(r.headers.get("retry-after", "").isdigit(), "503 carries Retry-After", r.headers)
+        jt.equal(r.json().get("error"), "unavailable", "error code")
+        r = quick("a long-poll beyond the limit",
+                  lambda: env.http.get("poll", {"session_id": sids[-1], "timeout": 20}))
+        jt.equal(r.status, 200, "status of a long-poll beyond the limit: %r" % r)
+        jt.check(r.json().get("retry", 0) > 0, "the long-poll is told when to poll again", r.json())
+        # A place freed is a place to hold again.
+        streams.pop().close()
+
+        def held_again():
+            s = Stream(env.web, "sse", {"session_id": sids[-1]})
+            if s.status == 200:
+                streams.append(s)
+                return True
+            s.close()
+            return False
+        jt.wait_for(held_again, 10, "a stream held in the freed place", interval=0.2)
+    finally:
+        for s in streams:
+            s.close()
 
 
 def setup():

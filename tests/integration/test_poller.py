@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # test_poller.py -- the poller under faults: exact takeover whatever the
-# payloads, fan-outs Redis refuses (maxmemory) kept and retried, one log line
-# for refused credentials, SIGHUP and SIGTERM, and the reset event after
+# payloads, fan-outs Redis refuses (maxmemory) kept and retried (and given
+# up on, with one error line, after 30 s), one log line for refused
+# credentials, SIGHUP (log reopened) and SIGTERM, and the reset event after
 # Redis lost writes (docs/PROTOCOL.md, 5 and "Server events").
 import json
 import os
@@ -12,6 +13,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jugtest as jt  # noqa: E402
+from webcases import Stream, parse_sse  # noqa: E402
 
 suite = jt.Suite("test_poller", time_limit=170)
 test = suite.test
@@ -126,21 +128,31 @@ def hup_pending(pid):
 
 @test
 def t_sighup(env):
-    """SIGHUP does not stop the poller; SIGTERM afterwards leaves no pidfile"""
+    """SIGHUP does not stop the poller and reopens its log file (logrotate: the moved file
+    is left, a new one written); SIGTERM afterwards leaves no pidfile"""
     pidfile = os.path.join(env.dir, "hup.pid")
     log = os.path.join(env.dir, "poller-hup.log")
-    p = jt.Process("poller hup", [jt.POLLER_BIN, "-c", env.config_path, "-i", "hup",
-                                  "-p", pidfile], log).start()
+    logfile = os.path.join(env.dir, "poller-hup-file.log")
+    conf = jt.write_config(os.path.join(env.dir, "hup.conf"), env.redis.url, poller_lease_ms=LEASE_MS,
+                           log=logfile)
+    p = jt.Process("poller hup", [jt.POLLER_BIN, "-c", conf, "-i", "hup", "-p", pidfile], log).start()
+
+    def read(path):
+        return open(path, errors="replace").read() if os.path.exists(path) else ""
     try:
-        jt.wait_for(lambda: "subscribed" in open(log).read(), 10, "the poller to subscribe")
+        jt.wait_for(lambda: "subscribed" in read(logfile), 10, "the poller to subscribe")
+        os.rename(logfile, logfile + ".1")               # what logrotate does
         os.kill(p.pid, signal.SIGHUP)
         jt.wait_for(lambda: not p.alive() or not hup_pending(p.pid), 5, "SIGHUP to be delivered")
         jt.check(p.alive(), "SIGHUP killed the poller", jt.tail(log))
         jt.check(os.path.exists(pidfile), "pidfile gone after SIGHUP")
+        jt.wait_for(lambda: "log reopened" in read(logfile), 5, "a new log file after SIGHUP")
+        jt.check("log reopened" not in read(logfile + ".1"), "the moved file got the new lines")
         os.kill(p.pid, signal.SIGTERM)
         p.proc.wait(5)
         jt.equal(p.proc.returncode, 0, "exit status after SIGTERM")
         jt.check(not os.path.exists(pidfile), "stale pidfile after SIGTERM")
+        jt.check("stopping on signal" in read(logfile), "the stop is logged in the new file", read(logfile))
     finally:
         p.stop()
 
@@ -166,6 +178,32 @@ def t_maxmemory_retried(env):
     for p in env.pollers:
         text = log_text(p)
         jt.check(text.count("refused a fan-out") <= 2, "one line per refusal episode", text[-2000:])
+
+
+@test
+def t_maxmemory_gives_up(env):
+    """Redis full for longer than the poller keeps a refused message (30 s): it drops it with
+    one error line saying so, and standbys forget it too (it never comes afterwards)"""
+    live_pollers(env, 2)
+    # A subscriber, so that the fan-out has work: its session lapses while
+    # Redis is full (no request can touch it); another one watches after.
+    env.client(["full"])
+    env.redis.command("CONFIG", "SET", "maxmemory", "1")
+    try:
+        jt.check(env.redis.publish(["full"], "refused") >= 1, "PUBLISH reached no poller")
+
+        def gave_up():
+            return [p for p in env.pollers if "gave up on 1 message(s) Redis refused" in log_text(p)]
+        jt.wait_for(gave_up, 45, "the poller to give up on the refused message", interval=0.5)
+    finally:
+        env.redis.command("CONFIG", "SET", "maxmemory", "0")
+    env.wait_pollers(2, timeout=20)
+    c = env.client(["full"])
+    env.redis.publish(["full"], "after")
+    exactly_once(c.collect(1, within=2 * LEASE_MS / 1000 + 8, settle=1.0), ["after"],
+                 "after Redis has room again (the dropped one never comes)")
+    lines = [ln for p in env.pollers for ln in log_text(p).splitlines() if "gave up on" in ln]
+    jt.equal(len(lines), 1, "error lines about the dropped message: %r" % lines)
 
 
 @test
@@ -196,12 +234,20 @@ def t_wrong_password(env):
 
 @test
 def t_reset_after_lost_writes(env):
-    """Redis lost writes: juggernaut:reset, then a subscribe event for each surviving session's channels"""
+    """Redis lost writes: juggernaut:reset, then a subscribe event for each surviving session's
+    channels; each survivor's client is told it missed deliveries ("missed": true)"""
     live_pollers(env, 1)
     c = env.client(["room1", "room2"], meta={"name": "ann"})
+    streaming, polling = env.http.connect(["room3"]), env.http.connect(["room3"])
     sub = env.redis.subscribe("juggernaut:reset", "juggernaut:subscribe")
+    stream = Stream(env.web, "sse", {"session_id": streaming})
+    held = Stream(env.web, "poll", {"session_id": polling, "timeout": 3}, wait_headers=False)
     try:
-        # What a restart from an older snapshot does to the renewal counter.
+        env.wait_held(polling)
+        # What a restart from an older snapshot does to the renewal counter
+        # (once the poller has seen it above 1, whichever test ran before).
+        jt.wait_for(lambda: int(env.redis.command("GET", env.prefix + "alive") or 0) >= 3,
+                    LEASE_MS / 1000 + 5, "the poller to renew its lease twice")
         env.redis.command("SET", env.prefix + "alive", "1")
         def ours():
             got = sub.wait(1, timeout=0)
@@ -213,11 +259,30 @@ def t_reset_after_lost_writes(env):
         jt.equal(json.loads(got[0][1]), {"reason": "redis_lost_data"}, "reset payload")
         jt.equal(sorted((m["channel"], m["meta"]) for m in mine),
                  [("room1", {"name": "ann"}), ("room2", {"name": "ann"})], "re-announced")
+        # Deliveries queued for the session may have gone with the data: its
+        # client is told, once, that it missed an unknown number.
+        def poll():
+            return env.http.get("poll", {"session_id": c.sid, "ack": 0, "timeout": 0}).json()
+        jt.equal(poll(), {"messages": [], "missed": True}, "the survivor's next poll")
+        jt.equal(poll(), {"messages": []}, "told once")
+        # Requests held meanwhile are told at once: a stream in a record, a
+        # long-poll answered before its timeout.
+        def missed_records(body):
+            return [r for r in parse_sse(body) if r.get("event") == "missed"]
+        rec = stream.wait(missed_records, 1, 3, "the stream's missed record")
+        jt.equal(rec, [{"event": "missed", "missed": True}], "the held stream's missed records")
+        answer = held.answer(2, "the held long-poll's answer")
+        jt.equal(answer.json(), {"messages": [], "missed": True}, "the held long-poll's answer")
         sub.clear()
-        time.sleep(LEASE_MS / 1000)
+        # Two more renewals, however slow the machine: no second reset.
+        alive = int(env.redis.command("GET", env.prefix + "alive"))
+        jt.wait_for(lambda: int(env.redis.command("GET", env.prefix + "alive")) >= alive + 2,
+                    LEASE_MS / 1000 + 5, "two more renewals")
         jt.equal(sub.wait(1, timeout=0.1), [], "no second reset without a new loss")
     finally:
         sub.close()
+        stream.close()
+        held.close()
 
 
 def setup():

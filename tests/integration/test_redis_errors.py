@@ -3,9 +3,10 @@
 #
 # A real redis-server is driven into each state the worker must answer with
 # 503 and Retry-After rather than 500 "internal" (issue 8): out of memory
-# (maxmemory with noeviction), a read-only replica and a replica that lost
-# its master, a password set after start (NOAUTH), and loading a data set
-# after a restart (LOADING, kept long by a per-key load delay). Each state is
+# (maxmemory with noeviction), a long script running (BUSY), a read-only
+# replica and a replica that lost its master, a password set after start
+# (NOAUTH), and loading a data set after a restart (LOADING, kept long by a
+# per-key load delay). Each state is
 # one episode in the worker's log: one line when it starts, a count at most
 # every 10 s while it lasts, one line when Redis answers again -- never a
 # line per request.
@@ -144,6 +145,46 @@ def t_noauth(env):
     wait_served(env)
     check_episodes(log, ["(NOAUTH"], failed)
     env.wait_pollers(1, timeout=40)
+
+
+@test
+def t_busy(env):
+    """Redis busy running a long script (BUSY): 503 + Retry-After, one log line, then served again"""
+    sid = env.http.connect(["x"])
+    log = WorkerLog(env)
+    env.redis.command("CONFIG", "SET", "busy-reply-threshold", "100")
+    runner = admin(env)
+    runner.send("EVAL", "while true do end", "0")   # never answers until killed
+    try:
+        jt.wait_for(lambda: "busy" in busy_state(env), 10, "Redis to answer BUSY")
+        failed = failing_requests(env, sid, 5)
+    finally:
+        killer = admin(env)
+        try:
+            jt.wait_for(lambda: script_killed(killer), 10, "SCRIPT KILL to end the script")
+        finally:
+            killer.close()
+            runner.close()
+        env.redis.command("CONFIG", "SET", "busy-reply-threshold", "5000")
+    wait_served(env)
+    check_episodes(log, ["(BUSY)"], failed)
+    env.wait_pollers(1, timeout=40)
+
+
+def busy_state(env):
+    """What a PING answers now: "PONG" or the error text, lower case."""
+    try:
+        return str(env.redis.command("PING")).lower()
+    except jt.RedisError as e:
+        return str(e).lower()
+
+
+def script_killed(conn):
+    try:
+        conn.command("SCRIPT", "KILL")
+        return True
+    except jt.RedisError as e:
+        return "notbusy" in str(e).lower()
 
 
 def loading(env):

@@ -177,6 +177,16 @@ static void testReaders(void) {
     free(s);
     TAP_OK(!jugJsonStringDup(span("\"\\ud800\""), NULL) && !jugJsonStringDup(span("12"), NULL),
            "no decoding of a lone surrogate or a non-string");
+    const char *after = NULL, *text = "\"\\ud800x\xff\\udc00\\ud83d\\ude00\" tail";
+    s = jugJsonStringDupLenient(span(text), &len, &after);
+    TAP_OK(s && len == 12 && !memcmp(s, "\xef\xbf\xbdx\xff\xef\xbf\xbd\xf0\x9f\x98\x80", 12),
+           "lenient: lone surrogates become U+FFFD, a byte that is not UTF-8 stays, pairs join");
+    TAP_OK(after == text + strlen(text) - 5, "lenient: after is past the closing quote");
+    free(s);
+    TAP_OK(!jugJsonStringDupLenient(span("\"a\\x\""), NULL, NULL) &&
+           !jugJsonStringDupLenient(span("\"a"), NULL, NULL) &&
+           !jugJsonStringDupLenient(span("\"\n\""), NULL, NULL),
+           "lenient: a bad escape, no closing quote, a raw control character: refused");
 
     double d = 0;
     TAP_OK(jugJsonNumber(span("-2.5e3"), &d) == 0 && d == -2500.0 && jugJsonNumber(span("x"), &d) == -1,
