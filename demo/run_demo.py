@@ -81,6 +81,8 @@ juggernaut-fcgi demo: open http://localhost:%(port)d/ in two browser windows.
   everything lives in %(dir)s (logs: lighttpd-error.log, poller-p1.log)
   publish yourself:  redis-cli -s %(sock)s PUBLISH juggernaut \\
       '{"channels":["/chat"],"data":{"name":"redis-cli","text":"hello"}}'
+  what it is doing:  curl http://localhost:%(port)d/juggernaut/status
+                     (or ?format=prometheus)
 
 Press Ctrl-C to stop.""" % dict(port=args.port, dir=env.dir, sock=env.redis.socket_path))
         sys.stdout.flush()

@@ -205,14 +205,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, PROGRAM ": %s\n", err);
         return 1;
     }
-    /* -d closes stderr: a poller started from cron would log into the void. */
-    if (daemon_mode && !strcmp(cfg.log, "stderr")) {
-        fprintf(stderr, PROGRAM ": warning: -d closes stderr, where \"log stderr\" would send the logs;"
-                        " logging to syslog instead (set log to syslog or a file path in the"
-                        " configuration to choose)\n");
-        jugLogInit(PROGRAM, "syslog", cfg.log_level, err, sizeof(err));
-    }
-
     /* The pidfile path must survive the chdir("/") of daemon mode. */
     char pidpath[PATH_MAX];
     if (pidfile && pidfile[0] != '/') {
@@ -229,6 +221,15 @@ int main(int argc, char **argv) {
     if (running) {
         jugLog(JUG_LOG_DEBUG, "already running as pid %d (%s): nothing to do", running, pidfile);
         return 0;
+    }
+
+    /* -d closes stderr: a poller started from cron would log into the void.
+     * Said only when one starts: cron would mail it every minute. */
+    if (daemon_mode && !strcmp(cfg.log, "stderr")) {
+        fprintf(stderr, PROGRAM ": warning: -d closes stderr, where \"log stderr\" would send the logs;"
+                        " logging to syslog instead (set log to syslog or a file path in the"
+                        " configuration to choose)\n");
+        jugLogInit(PROGRAM, "syslog", cfg.log_level, err, sizeof(err));
     }
 
     int ready = -1;

@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import jugtest as jt  # noqa: E402
 from webcases import Stream, parse_jugglite, parse_multipart  # noqa: E402
 
-suite = jt.Suite("test_streams", time_limit=90)
+# About 60 s on an idle machine; the slow-reader test alone may take up to
+# 110 s by its own deadlines (30 + 20 + 60), and took 55 s on a loaded one,
+# where 90 s for the whole file cut off a distcheck.
+suite = jt.Suite("test_streams", time_limit=240)
 test = suite.test
 
 KEEPALIVE = 1

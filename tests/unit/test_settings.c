@@ -2,8 +2,8 @@
  * is written from it, and the generator of those texts.
  *
  * With no argument (as "make check" runs it) it is a TAP test: every default
- * in the table parses, and conf/juggernaut.conf, the settings table of
- * README.md and man/juggernaut.conf.5 (under $JUG_SRCDIR) are exactly what
+ * in the table parses, and conf/juggernaut.conf.in, the settings table of
+ * README.md and man/juggernaut.conf.5.in (under $JUG_SRCDIR) are exactly what
  * the table makes of them. With an argument it prints one of them:
  *     test_settings conf | man | readme README.md
  * ("readme" prints the whole README with its table replaced), which is what
@@ -11,7 +11,10 @@
  *
  * It is built with its own copy of common/config.c compiled with
  * JUG_DATADIR set to the default prefix's, so the texts do not depend on
- * the prefix this tree was configured with. */
+ * the prefix this tree was configured with. The two templates name the
+ * installation directories as @pkgdatadir@, @sysconfdir@ and @docdir@,
+ * which make fills in like every conf/ and man/ template (Makefile.am); the
+ * README shows the default prefix's. */
 #include "autoconfig.h"
 #include "config.h"
 #include "tap.h"
@@ -73,7 +76,12 @@ static void addValues(text *t, const jugSettingInfo *s) {
     }
 }
 
-/* ---- conf/juggernaut.conf ---- */
+/* A default as the templates write it: the data directory as @pkgdatadir@. */
+static const char *templateDefault(const jugSettingInfo *s) {
+    return strcmp(s->def, JUG_DATADIR) ? s->def : "@pkgdatadir@";
+}
+
+/* ---- conf/juggernaut.conf.in ---- */
 
 /* Append words as "# " comment lines of at most 76 columns. */
 static void addComment(text *t, const char *words) {
@@ -114,7 +122,7 @@ static void makeConf(text *t) {
         add(t, "# Values: %s.\n", values.s);
         free(values.s);
         add(t, "%s%s%s%s\n", s->flags & JUG_SETTING_COMMENTED ? "#" : "", s->name, *s->def ? " " : "",
-            s->def);
+            templateDefault(s));
     }
 }
 
@@ -146,7 +154,7 @@ static int makeReadme(text *t, const char *readme) {
     return 0;
 }
 
-/* ---- man/juggernaut.conf.5 ---- */
+/* ---- man/juggernaut.conf.5.in ---- */
 
 /* Text for roff: backslashes and hyphens escaped, no line starting with a dot. */
 static void addRoff(text *t, const char *s) {
@@ -160,12 +168,12 @@ static void addRoff(text *t, const char *s) {
 }
 
 static void makeMan(text *t) {
-    add(t, ".\\\" juggernaut.conf.5 -- generated from common/settings.def by \"make update-settings\".\n"
-           ".TH JUGGERNAUT.CONF 5 \"\" \"juggernaut-fcgi\" \"File Formats Manual\"\n"
+    add(t, ".\\\" juggernaut.conf.5.in -- generated from common/settings.def by \"make update-settings\".\n"
+           ".TH JUGGERNAUT.CONF 5 \"\" \"juggernaut-fcgi @PACKAGE_VERSION@\" \"File Formats Manual\"\n"
            ".SH NAME\n"
            "juggernaut.conf \\- configuration of juggernaut.fcgi and juggernaut\\-poller\n"
            ".SH SYNOPSIS\n"
-           ".I sysconfdir\\fB/juggernaut.conf\\fR\n"
+           ".I @sysconfdir@/juggernaut.conf\n"
            ".SH DESCRIPTION\n"
            "Both programs of juggernaut\\-fcgi, the FastCGI worker\n"
            ".BR juggernaut.fcgi (8)\n"
@@ -199,9 +207,8 @@ static void makeMan(text *t) {
         add(t, "\n.br\nDefault: ");
         if (*s->def) {
             add(t, "\\fB");
-            addRoff(t, s->def);
+            addRoff(t, templateDefault(s));
             add(t, "\\fR");
-            if (s->flags & JUG_SETTING_COMMENTED) add(t, " (with the default prefix)");
         } else {
             add(t, "empty");
         }
@@ -214,12 +221,10 @@ static void makeMan(text *t) {
            ".TP\n.B JUGGERNAUT_REDIS_URL\n"
            "Replaces\n.BR redis_url .\n"
            ".SH FILES\n"
-           ".TP\n.IB sysconfdir /juggernaut.conf\n"
-           "The default configuration file;\n"
-           ".I sysconfdir\n"
-           "is chosen when the package is built\n"
-           "(/usr/local/etc by default, /etc in distribution packages).\n"
-           "The example installed with the documentation lists every key with its default.\n"
+           ".TP\n.I @sysconfdir@/juggernaut.conf\n"
+           "The configuration file when neither\n.B \\-c\nnor\n.B JUGGERNAUT_CONFIG\nnames another.\n"
+           ".TP\n.I @docdir@/examples/juggernaut.conf\n"
+           "The example: every key with its description and default.\n"
            ".SH SIGNALS\n"
            "The programs read this file only when they start.\n"
            "On\n.B SIGHUP\n"
@@ -290,8 +295,8 @@ static int runTests(void) {
     text conf = {0}, man = {0}, readme = {0};
     makeConf(&conf);
     makeMan(&man);
-    checkSame(srcdir, "conf/juggernaut.conf", conf.s);
-    checkSame(srcdir, "man/juggernaut.conf.5", man.s);
+    checkSame(srcdir, "conf/juggernaut.conf.in", conf.s);
+    checkSame(srcdir, "man/juggernaut.conf.5.in", man.s);
     char path[1024];
     snprintf(path, sizeof(path), "%s/README.md", srcdir);
     char *old = readFile(path);
