@@ -44,7 +44,7 @@ int jugFanoutTransient(const char *error) {
 
 /* Run fanout.lua for a parsed message and read its reply. */
 static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const char *poller_id,
-                                 const jugMessage *msg, const char *hash, jugFanoutReport *rep) {
+                                 const jugMessage *msg, const char *tag, jugFanoutReport *rep) {
     int argc = 9 + msg->except_count + msg->channel_count;
     const char **argv = malloc(sizeof(char *) * (size_t)argc);
     if (!argv) {
@@ -59,7 +59,7 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
     int n = 0;
     argv[n++] = cfg->key_prefix;
     argv[n++] = poller_id;
-    argv[n++] = hash;
+    argv[n++] = tag;
     argv[n++] = max_queue;
     argv[n++] = backstop;
     argv[n++] = msg->data_json;
@@ -88,7 +88,7 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
         rep->last_id = rep->first_id + msg->channel_count - 1;
         rep->pushes = r->element[1]->integer;
         rep->trimmed = r->element[2]->integer;
-        jugLog(JUG_LOG_DEBUG, "message %s: %d channel(s), ids from %lld, %lld push(es)", hash,
+        jugLog(JUG_LOG_DEBUG, "message %s: %d channel(s), ids from %lld, %lld push(es)", tag,
                msg->channel_count, rep->first_id, rep->pushes);
     } else {
         snprintf(rep->error, sizeof(rep->error), "unexpected reply type %d", r->type);
@@ -100,7 +100,7 @@ static jugFanoutResult runScript(redisContext *c, const jugConfig *cfg, const ch
 
 jugFanoutResult jugFanoutDeliver(redisContext *c, const jugConfig *cfg, const char *poller_id,
                                  const char *channel, const char *payload, size_t len,
-                                 const char *hash, jugFanoutReport *report) {
+                                 const char *tag, jugFanoutReport *report) {
     jugFanoutReport ignored;
     jugFanoutReport *rep = report ? report : &ignored;
     memset(rep, 0, sizeof(*rep));
@@ -117,7 +117,7 @@ jugFanoutResult jugFanoutDeliver(redisContext *c, const jugConfig *cfg, const ch
                  channel ? "Jugglite channel " : cfg->channel, channel ? channel : "", err, preview);
         return JUG_FANOUT_INVALID;
     }
-    jugFanoutResult result = runScript(c, cfg, poller_id, &msg, hash, rep);
+    jugFanoutResult result = runScript(c, cfg, poller_id, &msg, tag, rep);
     jugMessageFree(&msg);
     return result;
 }

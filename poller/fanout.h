@@ -36,11 +36,13 @@ typedef struct jugFanoutReport {
 void jugFanoutHash(char out[JUG_HASH_LEN + 1], const char *channel, const char *payload, size_t len);
 
 /* Deliver one message. channel is NULL for a message published on the app
- * channel, else the Jugglite channel (namespace already removed). Nothing is
- * logged here: the caller decides (it rate-limits). report may be NULL. */
+ * channel, else the Jugglite channel (namespace already removed); tag is
+ * what the notification names the message by ("<hash> <token> <index>",
+ * see leader.h). Nothing is logged here: the caller decides (it
+ * rate-limits). report may be NULL. */
 jugFanoutResult jugFanoutDeliver(redisContext *c, const jugConfig *cfg, const char *poller_id,
                                  const char *channel, const char *payload, size_t len,
-                                 const char *hash, jugFanoutReport *report);
+                                 const char *tag, jugFanoutReport *report);
 
 /* 1 if a Redis error reply is a transient refusal worth retrying. */
 int jugFanoutTransient(const char *error);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "redis.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ void jugLeaderInit(jugLeader *l, const jugConfig *cfg, const char *id) {
     memset(l, 0, sizeof(*l));
     l->cfg = cfg;
     l->id = id;
+    l->last_notifier = -1;
 }
 
 static jugRemembered *entry(jugLeader *l, size_t i) {
@@ -92,7 +94,8 @@ void jugLeaderRemember(jugLeader *l, const char *channel, const char *payload, s
         if (!l->count) return;
         overflow(l);
     }
-    jugRemembered e = {NULL, malloc(len + 1), len, "", now_ms, JUG_HANDLED_NOT};
+    jugRemembered e = {NULL, malloc(len + 1), len, "", now_ms, JUG_HANDLED_NOT,
+                       l->listening ? l->sub : l->sub + 1, l->listening ? ++l->received : 0};
     if (channel) e.channel = strdup(channel);
     if (!e.payload || (channel && !e.channel)) {
         jugLog(JUG_LOG_ERROR, "out of memory: message %s dropped", hash);
@@ -110,12 +113,93 @@ void jugLeaderRemember(jugLeader *l, const char *channel, const char *payload, s
 
 /* ---- notifications ---- */
 
-/* The active poller handled the message with this hash: forget the oldest
- * entry if it is that message. Whatever our role: a poller that believes it
- * is active may have lost the lease without knowing yet. */
-static void confirm(jugLeader *l, const char *hash, size_t hashlen) {
-    if (!l->count || hashlen != JUG_HASH_LEN || memcmp(entry(l, 0)->hash, hash, hashlen)) return;
-    dropOldest(l);
+/* Everything up to message idx of our subscription sub was handled by
+ * the active poller: forget it. Whatever our role: a poller that believes
+ * it is active may have lost the lease without knowing yet. */
+static void handledThrough(jugLeader *l, unsigned sub, long long idx) {
+    while (l->count && (entry(l, 0)->sub < sub || (entry(l, 0)->sub == sub && entry(l, 0)->idx <= idx)))
+        dropOldest(l);
+}
+
+static void owe(jugLeader *l, const char *fmt, ...) {
+    if (l->nowed == JUG_OWED_MAX) {
+        jugLog(JUG_LOG_WARNING, "poller %s: too many notify lines waiting; one not sent", l->id);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->owed[l->nowed++], sizeof(l->owed[0]), fmt, ap);
+    va_end(ap);
+}
+
+/* "J <token>/<n>": each J line we publish is unique. */
+static void oweJoin(jugLeader *l) {
+    owe(l, "J %s/%u", l->token, ++l->joins_sent);
+}
+
+/* Our subscription number, if token is one of ours ("<our id>/<n>"). */
+static int ownSub(const jugLeader *l, const char *token, size_t len, unsigned *sub) {
+    size_t idlen = strlen(l->id);
+    if (len <= idlen + 1 || memcmp(token, l->id, idlen) || token[idlen] != '/') return 0;
+    *sub = (unsigned)strtoul(token + idlen + 1, NULL, 10);
+    return 1;
+}
+
+static jugPeer *peer(jugLeader *l, const char *token, size_t len) {
+    if (len >= JUG_TOKEN_MAX) return NULL;
+    for (size_t i = 0; i < JUG_PEERS_KEPT; i++)
+        if (strlen(l->peers[i].token) == len && !memcmp(l->peers[i].token, token, len)) return &l->peers[i];
+    jugPeer *p = &l->peers[l->peers_next];
+    if (l->last_notifier == (int)l->peers_next) l->last_notifier = -1;
+    l->peers_next = (l->peers_next + 1) % JUG_PEERS_KEPT;
+    memset(p, 0, sizeof(*p));
+    memcpy(p->token, token, len);
+    return p;
+}
+
+/* A line about message idx of the subscription token: ours, or a peer's
+ * mapped onto ours (or kept for when its mapping comes). */
+static void notified(jugLeader *l, const char *token, size_t len, long long idx) {
+    unsigned sub;
+    if (ownSub(l, token, len, &sub)) {
+        handledThrough(l, sub, idx);
+        return;
+    }
+    jugPeer *p = peer(l, token, len);
+    if (!p) return;
+    l->last_notifier = (int)(p - l->peers);
+    if (p->mapped) handledThrough(l, l->sub, idx - p->offset);
+    else if (idx > p->notified) p->notified = idx;
+}
+
+/* "J <label>": remember where it came; the active poller answers it. */
+static void joinSeen(jugLeader *l, const char *token, size_t len) {
+    if (len >= JUG_TOKEN_MAX || !l->listening) return;
+    jugJoinSeen *j = &l->joins[l->joins_next];
+    l->joins_next = (l->joins_next + 1) % JUG_JOINS_KEPT;
+    memcpy(j->token, token, len);
+    j->token[len] = '\0';
+    j->at = l->received;
+    l->last_join_at = l->received;
+    if (l->role == JUG_ROLE_ACTIVE) owe(l, "A %s %s %lld", l->token, j->token, l->received);
+}
+
+/* "A <token> <J's label> <its count>": the peer's numbers, mapped. */
+static void answerSeen(jugLeader *l, const char *token, size_t len, const char *join, size_t joinlen,
+                       long long at) {
+    unsigned sub;
+    if (ownSub(l, token, len, &sub)) return;
+    for (size_t n = 1; n <= JUG_JOINS_KEPT; n++) {   /* the newest first */
+        jugJoinSeen *j = &l->joins[(l->joins_next + JUG_JOINS_KEPT - n) % JUG_JOINS_KEPT];
+        if (strlen(j->token) != joinlen || memcmp(j->token, join, joinlen)) continue;
+        jugPeer *p = peer(l, token, len);
+        if (!p) return;
+        p->offset = at - j->at;
+        p->mapped = 1;
+        if (p->notified) handledThrough(l, l->sub, p->notified - p->offset);
+        p->notified = 0;
+        return;
+    }
 }
 
 /* Our takeover marker is back: every notification the previous holder
@@ -123,11 +207,24 @@ static void confirm(jugLeader *l, const char *hash, size_t hashlen) {
  * handled ourselves (as an earlier leader) and is still here lost its
  * notification: never again. The rest nobody delivered. */
 static void markerBack(jugLeader *l) {
+    /* The last holder never answered a J line we saw: it handled nothing
+     * we received after the last one, and we cannot tell what before. */
+    const jugPeer *last = l->last_notifier >= 0 ? &l->peers[l->last_notifier] : NULL;
+    if (last && !last->mapped && last->notified) {
+        size_t before = l->count;
+        handledThrough(l, l->sub, l->last_join_at);
+        if (l->count < before) {
+            l->unplaced += (long long)(before - l->count);
+            jugLog(JUG_LOG_WARNING, "poller %s: %zu message(s) received just before the previous "
+                   "poller answered our start could not be placed: dropped", l->id, before - l->count);
+        }
+    }
     while (l->count && entry(l, 0)->handled != JUG_HANDLED_NOT) dropOldest(l);
     for (size_t i = 0; i < l->count; i++) entry(l, i)->handled = JUG_HANDLED_NOT;
     l->next = 0;
     l->role = JUG_ROLE_ACTIVE;
     l->retry_since = l->retry_at = 0;
+    oweJoin(l);   /* so that the others can map our lines */
     if (l->count)
         jugLog(JUG_LOG_INFO, "poller %s is now active: replaying %zu message(s) the previous "
                "poller had not delivered", l->id, l->count);
@@ -135,20 +232,58 @@ static void markerBack(jugLeader *l) {
         jugLog(JUG_LOG_INFO, "poller %s is now active: nothing to replay", l->id);
 }
 
+void jugLeaderListening(jugLeader *l) {
+    l->listening = 1;
+    l->sub++;
+    l->received = 0;
+    snprintf(l->token, sizeof(l->token), "%.160s/%u", l->id, l->sub);
+    memset(l->joins, 0, sizeof(l->joins));
+    memset(l->peers, 0, sizeof(l->peers));
+    l->joins_next = l->peers_next = 0;
+    l->last_join_at = 0;
+    l->last_notifier = -1;
+    oweJoin(l);
+}
+
+/* The next space-separated word of [*p, end) (the last one may end the
+ * line); NULL if there is none. */
+static const char *word(const char **p, const char *end, size_t *len) {
+    const char *w = *p;
+    while (*p < end && **p != ' ' && **p != '\n') (*p)++;
+    *len = (size_t)(*p - w);
+    if (*p < end && **p == ' ') (*p)++;
+    return *len ? w : NULL;
+}
+
+static long long number(const char *w, size_t len) {
+    long long n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (w[i] < '0' || w[i] > '9' || n > (1LL << 58)) return -1;
+        n = n * 10 + (w[i] - '0');
+    }
+    return len ? n : -1;
+}
+
 void jugLeaderNotification(jugLeader *l, const char *text, size_t len) {
-    const char *end = text + len, *p = text + 2;
+    const char *end = text + len, *p = text + 2, *a, *b, *c;
+    size_t alen, blen, clen;
     if (len < 2 || text[1] != ' ') return;
     switch (text[0]) {
-    case 'M':    /* M <first id> <hash>\n... */
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p >= end || *p++ != ' ') return;
+    case 'M':    /* M <first id> <hash> <token> <index>\n... */
+        if (!word(&p, end, &alen)) return;
         /* fall through */
-    case 'D': {  /* D <hash> */
-        const char *h = p;
-        while (p < end && *p != '\n') p++;
-        confirm(l, h, (size_t)(p - h));
+    case 'D':    /* D <hash> <token> <index> */
+        if (!word(&p, end, &alen) || !(b = word(&p, end, &blen)) || !(c = word(&p, end, &clen))) return;
+        if (number(c, clen) > 0) notified(l, b, blen, number(c, clen));
         return;
-    }
+    case 'J':    /* J <label> */
+        if ((a = word(&p, end, &alen))) joinSeen(l, a, alen);
+        return;
+    case 'A':    /* A <token> <J's label> <count> */
+        if ((a = word(&p, end, &alen)) && (b = word(&p, end, &blen)) && (c = word(&p, end, &clen)) &&
+            number(c, clen) >= 0)
+            answerSeen(l, a, alen, b, blen, number(c, clen));
+        return;
     case 'T':
         if (l->role == JUG_ROLE_TAKING && len == strlen(l->marker) && !memcmp(text, l->marker, len))
             markerBack(l);
@@ -169,11 +304,26 @@ static int publishNotify(jugLeader *l, redisContext *c, const char *text) {
     return 0;
 }
 
+/* What our lines name a message by: "<hash> <token> <index>". */
+static void tagOf(const jugLeader *l, const jugRemembered *e, char *out, size_t outlen) {
+    snprintf(out, outlen, "%s %.160s/%u %lld", e->hash, l->id, e->sub, e->idx);
+}
+
 /* We dropped a message: tell the standbys so they forget it too. */
-static int publishDropped(jugLeader *l, redisContext *c, const char *hash) {
-    char line[JUG_HASH_LEN + 3];
-    snprintf(line, sizeof(line), "D %s", hash);
+static int publishDropped(jugLeader *l, redisContext *c, const jugRemembered *e) {
+    char line[JUG_TAG_MAX + 3];
+    snprintf(line, sizeof(line), "D ");
+    tagOf(l, e, line + 2, sizeof(line) - 2);
     return publishNotify(l, c, line);
+}
+
+static int publishOwed(jugLeader *l, redisContext *c) {
+    size_t sent = 0;
+    int rc = 0;
+    while (sent < l->nowed && (rc = publishNotify(l, c, l->owed[sent])) == 0) sent++;
+    memmove(l->owed, l->owed + sent, (l->nowed - sent) * sizeof(l->owed[0]));
+    l->nowed -= sent;
+    return rc;
 }
 
 static void becomeStandby(jugLeader *l, const char *why) {
@@ -276,6 +426,7 @@ int jugLeaderRelease(jugLeader *l, redisContext *c) {
 }
 
 void jugLeaderLost(jugLeader *l) {
+    l->listening = 0;
     if (l->role == JUG_ROLE_ACTIVE) {
         /* What we delivered will not be confirmed now: forget it. The message
          * in flight (UNSURE, the oldest left) is settled by the next tick. */
@@ -316,7 +467,7 @@ static int refused(jugLeader *l, redisContext *c, long long now_ms, const char *
         jugRemembered *e = entry(l, l->next++);
         e->handled = JUG_HANDLED_YES;
         dropped++;
-        if (rc == 0 && publishDropped(l, c, e->hash) < 0) rc = -1;
+        if (rc == 0 && publishDropped(l, c, e) < 0) rc = -1;
     }
     if (dropped) {
         l->given_up += (long long)dropped;
@@ -346,12 +497,16 @@ int jugLeaderPump(jugLeader *l, redisContext *c, long long now_ms) {
                "reconnecting", l->id, JUG_MARKER_WAIT_MS);
         return -1;
     }
+    /* Before any message received after a J line: our answer to it. */
+    if (publishOwed(l, c) < 0) return -1;
     if (l->role != JUG_ROLE_ACTIVE || l->resync || now_ms < l->retry_at) return 0;
     for (int done = 0; l->next < l->count && done < PUMP_BATCH; done++) {
         jugRemembered *e = entry(l, l->next);
         jugFanoutReport rep;
+        char tag[JUG_TAG_MAX];
+        tagOf(l, e, tag, sizeof(tag));
         jugFanoutResult res = jugFanoutDeliver(c, l->cfg, l->id, e->channel, e->payload, e->len,
-                                               e->hash, &rep);
+                                               tag, &rep);
         switch (res) {
         case JUG_FANOUT_DONE:
             e->handled = JUG_HANDLED_YES;
@@ -368,7 +523,7 @@ int jugLeaderPump(jugLeader *l, redisContext *c, long long now_ms) {
             e->handled = JUG_HANDLED_YES;
             l->next++;
             dropped(l, res, e->hash, rep.error);
-            if (publishDropped(l, c, e->hash) < 0) return -1;
+            if (publishDropped(l, c, e) < 0) return -1;
             break;
         case JUG_FANOUT_NOTLEADER:
             becomeStandby(l, "another poller holds the lease");

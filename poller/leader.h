@@ -2,19 +2,32 @@
  *
  * Every poller, active or standby, subscribes on ONE connection to the app
  * channel and to <prefix>notify, and keeps each message it receives until
- * the notification that the active poller handled it comes in on that
- * connection: "M <first id> <hash>" (published by fanout.lua after the
- * pushes) or "D <hash>" (the active poller dropped it: invalid, or it gave
- * up). Pub/sub keeps order on one connection and a message's notification is
- * published after the message, so the buffer holds exactly the messages
- * nobody has handled yet, whatever their payloads. A notification is matched
- * against the oldest buffered message only; one that does not match is for a
- * message published before this poller subscribed, and is ignored.
+ * the active poller says it handled it. Pub/sub keeps order on one
+ * connection, so every poller sees the messages published after it
+ * subscribed, and the lines about them, in the same order; what differs is
+ * only where each started. Positions say which message a line is about,
+ * whatever the payloads:
+ * - each poller numbers the messages of each subscription 1, 2, ... and
+ *   names the subscription "<poller id>/<n>" (its token);
+ * - the active poller's lines carry the token and number of the message:
+ *   "M <first id> <hash> <token> <index>" (fanout.lua, after the pushes) and
+ *   "D <hash> <token> <index>" (dropped: invalid, or it gave up);
+ * - a poller that has subscribed publishes "J <token>/<n>"; every poller notes
+ *   how many messages it had received when a J line came, and the active one
+ *   answers "A <its token> <J's label> <its count then>", before it handles
+ *   any message received after the J. From one answer a poller knows how the
+ *   active poller's numbers map onto its own (the difference is constant on
+ *   one subscription each), and forgets everything up to the mapped index of
+ *   each line (lines that came before the answer are applied when it comes).
+ *   A poller that becomes active publishes a J line of its own.
  *
  * A poller that takes the lease publishes "T <id> <n>" on <prefix>notify and
- * delivers nothing until that marker comes back: every notification the
- * previous holder published before the lease changed hands has then been
- * consumed, and what is left in the buffer is what it did not deliver.
+ * delivers nothing until that marker comes back: every line the previous
+ * holder published before the lease changed hands has then been consumed,
+ * and what is left in the buffer is what it did not deliver. (If that poller
+ * never answered a J line we saw, the messages we received before the last
+ * J line cannot be placed: they are dropped and logged; the window is the
+ * moment between a poller's subscription and the active poller's answer.)
  *
  * The active poller delivers buffered messages in order. A transient refusal
  * (OOM, LOADING, BUSY, READONLY, MASTERDOWN...) keeps the message and retries
@@ -31,6 +44,11 @@
 
 #define JUG_RETRY_GIVEUP_MS 30000   /* a refused message is kept this long */
 #define JUG_MARKER_WAIT_MS 5000     /* our T marker must be back within this */
+#define JUG_TOKEN_MAX 176           /* "<poller id>/<subscription>" */
+#define JUG_JOINS_KEPT 32           /* J lines whose position we remember */
+#define JUG_PEERS_KEPT 8            /* other pollers' subscriptions we map */
+#define JUG_OWED_MAX 32             /* J and A lines waiting to be published */
+#define JUG_TAG_MAX (JUG_HASH_LEN + JUG_TOKEN_MAX + 24)   /* "<hash> <token> <index>" */
 
 /* What this poller did with a buffered message. */
 typedef enum {
@@ -53,7 +71,23 @@ typedef struct jugRemembered {
     char hash[JUG_HASH_LEN + 1];
     long long at_ms;        /* monotonic receive time */
     jugHandled handled;
+    unsigned sub;           /* our subscription it came on */
+    long long idx;          /* its number on that subscription */
 } jugRemembered;
+
+/* A J line: how many messages we had received when it came. */
+typedef struct jugJoinSeen {
+    char token[JUG_TOKEN_MAX];
+    long long at;
+} jugJoinSeen;
+
+/* Another poller's subscription that notified or answered. */
+typedef struct jugPeer {
+    char token[JUG_TOKEN_MAX];
+    int mapped;
+    long long offset;       /* its index minus ours, once mapped */
+    long long notified;     /* the highest index it notified before it was mapped */
+} jugPeer;
 
 typedef struct jugLeader {
     const jugConfig *cfg;
@@ -75,6 +109,21 @@ typedef struct jugLeader {
     /* counts for the summary log lines (one per JUG_SUMMARY_MS at most) */
     long long next_summary, trim_msgs, trim_queues, invalid, given_up, forgotten, overflowed;
     char last_invalid[600];
+    /* positions (see the top of this file) */
+    unsigned sub;           /* our subscriptions so far; 0: none yet */
+    int listening;          /* every subscription of the connection is confirmed */
+    long long received;     /* messages received on the current one */
+    char token[JUG_TOKEN_MAX];
+    jugJoinSeen joins[JUG_JOINS_KEPT];
+    size_t joins_next;      /* ring: the slot to overwrite next */
+    unsigned joins_sent;    /* J lines we published (each names itself by its number) */
+    long long last_join_at; /* our count at the latest J line (0: none) */
+    jugPeer peers[JUG_PEERS_KEPT];
+    size_t peers_next;
+    int last_notifier;      /* the peer that notified last, -1: none */
+    char owed[JUG_OWED_MAX][2 * JUG_TOKEN_MAX + 32];
+    size_t nowed;
+    long long unplaced;     /* messages dropped at takeovers because they could not be placed */
 } jugLeader;
 
 void jugLeaderInit(jugLeader *l, const jugConfig *cfg, const char *id);
@@ -84,15 +133,22 @@ void jugLeaderFree(jugLeader *l);
 void jugLeaderRemember(jugLeader *l, const char *channel, const char *payload, size_t len,
                        const char *hash, long long now_ms);
 
-/* A message on <prefix>notify. Only M, D and our own T lines matter here. */
+/* Redis confirmed every subscription of a new connection, in the order of
+ * what it sends: a new token, messages numbered from 1, a J line to
+ * publish. Messages received before (between two confirmations) have no
+ * number (0), and J lines before are not used. */
+void jugLeaderListening(jugLeader *l);
+
+/* A message on <prefix>notify: M, D, J, A and our own T lines matter here. */
 void jugLeaderNotification(jugLeader *l, const char *text, size_t len);
 
 /* Take or renew the lease (every poller_lease_ms / 3); settle after a
  * reconnect; start a takeover. Returns 0, or -1 when the connection failed. */
 int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms);
 
-/* Deliver what is due, at most a batch. Returns 1 if more is due right
- * away, 0 if not, -1 when the connection failed. */
+/* Publish the J and A lines we owe, then deliver what is due, at most a
+ * batch. Returns 1 if more is due right away, 0 if not, -1 when the
+ * connection failed. */
 int jugLeaderPump(jugLeader *l, redisContext *c, long long now_ms);
 
 /* When jugLeaderPump or jugLeaderTick next needs to run besides the lease

@@ -190,6 +190,10 @@ static void serviceTimers(jugPollerLoop *p) {
 static void onMessage(void *ctx, jugSubscriberKind kind, const char *channel, const char *payload,
                       size_t len) {
     jugPollerLoop *p = ctx;
+    if (kind == JUG_SUB_LISTENING) {
+        jugLeaderListening(&p->leader);
+        return;
+    }
     if (kind == JUG_SUB_NOTIFY) {
         jugLeaderNotification(&p->leader, payload, len);
         return;

@@ -16,7 +16,9 @@
 typedef enum {
     JUG_SUB_APP,        /* a message on the app channel (channel is NULL) */
     JUG_SUB_JUGGLITE,   /* a Jugglite message (channel: namespace removed) */
-    JUG_SUB_NOTIFY      /* a line on <prefix>notify (channel is NULL) */
+    JUG_SUB_NOTIFY,     /* a line on <prefix>notify (channel is NULL) */
+    JUG_SUB_LISTENING   /* every subscription is confirmed: from here on we get
+                           everything published (payload is NULL) */
 } jugSubscriberKind;
 
 typedef void jugSubscriberHandler(void *ctx, jugSubscriberKind kind, const char *channel,
@@ -27,6 +29,7 @@ typedef struct jugSubscriber {
     redisContext *c;
     char notify[256];   /* <prefix>notify */
     int confirmed;      /* 1 once Redis confirmed the SUBSCRIBE */
+    int unconfirmed;    /* confirmations still to come (channels and pattern) */
 } jugSubscriber;
 
 /* Connect and send the subscriptions. Returns 0 or -1 with err. */

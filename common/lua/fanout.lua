@@ -1,5 +1,5 @@
 -- fanout.lua -- deliver one published message to every subscriber, in one call.
--- ARGV: prefix, poller id, message hash, max queue, backstop s, data JSON,
+-- ARGV: prefix, poller id, message tag ("<hash> <token> <index>"), max queue, backstop s, data JSON,
 --       SSE event name ("" for none), SSE event id ("" for none),
 --       except count, except ids..., channel...
 --
@@ -8,7 +8,7 @@
 -- notification on <prefix>notify tells every worker process, which hands the
 -- delivery to the requests it holds from memory (docs/PROTOCOL.md, 4).
 -- Returns {first delivery id, pushes, queues trimmed}.
-local prefix, me, hash = ARGV[1], ARGV[2], ARGV[3]
+local prefix, me, tag = ARGV[1], ARGV[2], ARGV[3]
 local max_queue, backstop = tonumber(ARGV[4]), tonumber(ARGV[5])
 local data, event, event_id = ARGV[6], ARGV[7], ARGV[8]
 if redis.call('GET', prefix .. 'poller:lease') ~= me then
@@ -64,7 +64,7 @@ for k = 0, nchannels - 1 do
     end
   end
 end
-redis.call('SET', prefix .. 'poller:last', hash)
-redis.call('PUBLISH', prefix .. 'notify', 'M ' .. string.format('%d', base + 1) .. ' ' .. hash .. '\n' ..
+redis.call('SET', prefix .. 'poller:last', tag)
+redis.call('PUBLISH', prefix .. 'notify', 'M ' .. string.format('%d', base + 1) .. ' ' .. tag .. '\n' ..
            table.concat(channels, ' ') .. '\n' .. table.concat(except_list, ' ') .. '\n' .. tail)
 return {base + 1, pushes, trimmed}
