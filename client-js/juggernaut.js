@@ -459,24 +459,22 @@
         es.onopen = es.onmessage = es.onerror = null;
         try { es.close(); } catch (e) { /* gone */ }
       }
+      /* A named SSE event whose data is a JSON object: a control record. */
+      function recordAs(name) {
+        return function (ev) {
+          var obj;
+          try { obj = jsonParse(jug._env, ev.data); } catch (e) { obj = {}; }
+          if (!obj || typeof obj !== "object") obj = {};
+          obj.event = name;
+          h.record(obj);
+        };
+      }
       es.onopen = function () { h.opened(); };
       es.onmessage = function (ev) { h.text(ev.data, ev.lastEventId); };
       es.addEventListener("keepalive", function () { h.record({event: "keepalive"}); }, false);
       es.addEventListener("reconnect", function () { h.record({event: "reconnect"}); }, false);
-      es.addEventListener("missed", function (ev) {
-        var obj;
-        try { obj = jsonParse(jug._env, ev.data); } catch (e) { obj = {}; }
-        if (!obj || typeof obj !== "object") obj = {};
-        obj.event = "missed";
-        h.record(obj);
-      }, false);
-      es.addEventListener("juggernaut-error", function (ev) {
-        var obj;
-        try { obj = jsonParse(jug._env, ev.data); } catch (e) { obj = {}; }
-        if (!obj || typeof obj !== "object") obj = {};
-        obj.event = "error";
-        h.record(obj);
-      }, false);
+      es.addEventListener("missed", recordAs("missed"), false);
+      es.addEventListener("juggernaut-error", recordAs("error"), false);
       es.onerror = function () {
         closeIt();                           /* no automatic reconnect: we resume */
         h.end(failure(0, "network", "event stream failed"));
