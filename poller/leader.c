@@ -174,7 +174,9 @@ static void notified(jugLeader *l, const char *token, size_t len, long long idx)
 
 /* "J <label>": remember where it came; the active poller answers it. */
 static void joinSeen(jugLeader *l, const char *token, size_t len) {
+    unsigned sub;
     if (len >= JUG_TOKEN_MAX || !l->listening) return;
+    if (!ownSub(l, token, len, &sub)) l->others_seen = 1;
     jugJoinSeen *j = &l->joins[l->joins_next];
     l->joins_next = (l->joins_next + 1) % JUG_JOINS_KEPT;
     memcpy(j->token, token, len);
@@ -378,6 +380,7 @@ static void settle(jugLeader *l, long long seq, long long known) {
 int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms) {
     forgetStale(l, now_ms);
     jugLeaderSummary(l, now_ms, 0);
+    if (now_ms < l->yield_until) return 0;   /* lease.lua would take the lease back */
     long long v[3];
     int rc = leaseCall(l, c, l->cfg->poller_lease_ms, v);
     if (rc) return rc < 0 ? -1 : 0;
@@ -407,8 +410,13 @@ int jugLeaderTick(jugLeader *l, redisContext *c, long long now_ms) {
     if (l->resync) {
         settle(l, seq, known);
         if (state == 1) {
-            jugLog(JUG_LOG_INFO, "poller %s is active again (still held the lease)%s", l->id,
-                   l->count ? ": delivering what it had received" : "");
+            /* What was published while we reconnected reached the standbys,
+             * not us: deliver what we received before, then let one of them
+             * take over (it follows our lines, so it replays exactly the rest). */
+            l->handover = l->others_seen;
+            jugLog(JUG_LOG_INFO, "poller %s is active again (still held the lease)%s%s", l->id,
+                   l->count ? ": delivering what it had received" : "",
+                   l->handover ? ", then handing the lease to a standby" : "");
             l->role = JUG_ROLE_ACTIVE;
             return 0;
         }
@@ -502,6 +510,7 @@ int jugLeaderPump(jugLeader *l, redisContext *c, long long now_ms) {
     if (l->role != JUG_ROLE_ACTIVE || l->resync || now_ms < l->retry_at) return 0;
     for (int done = 0; l->next < l->count && done < PUMP_BATCH; done++) {
         jugRemembered *e = entry(l, l->next);
+        if (l->handover && e->sub >= l->sub) break;   /* the standby's now */
         jugFanoutReport rep;
         char tag[JUG_TAG_MAX];
         tagOf(l, e, tag, sizeof(tag));
@@ -535,6 +544,13 @@ int jugLeaderPump(jugLeader *l, redisContext *c, long long now_ms) {
             l->next++;
             return -1;
         }
+    }
+    if (l->handover && (l->next == l->count || entry(l, l->next)->sub >= l->sub)) {
+        l->handover = 0;
+        if (jugLeaderRelease(l, c) < 0) return -1;
+        becomeStandby(l, "handed the lease over: a standby has what was published while it reconnected");
+        l->yield_until = now_ms + l->cfg->poller_lease_ms;   /* a standby's turn to take it */
+        return 0;
     }
     return l->next < l->count;
 }

@@ -94,6 +94,9 @@ typedef struct jugLeader {
     const char *id;
     jugRole role;
     int resync;             /* reconnected while active: settle the lease first */
+    int handover;           /* ...and still held it: deliver the older messages, then release it */
+    int others_seen;        /* another poller's J line came (a standby may exist) */
+    long long yield_until;  /* after a handover: no lease call before this */
     jugRemembered *ring;    /* circular buffer of unconfirmed messages, oldest first */
     size_t head, count, cap;
     size_t next;            /* entries [0, next) were handled by us, the rest not */
