@@ -226,6 +226,7 @@ static void markerBack(jugLeader *l) {
     l->next = 0;
     l->role = JUG_ROLE_ACTIVE;
     l->retry_since = l->retry_at = 0;
+    l->handover = 0;
     oweJoin(l);   /* so that the others can map our lines */
     if (l->count)
         jugLog(JUG_LOG_INFO, "poller %s is now active: replaying %zu message(s) the previous "
@@ -332,6 +333,7 @@ static void becomeStandby(jugLeader *l, const char *why) {
     if (l->role != JUG_ROLE_STANDBY) jugLog(JUG_LOG_INFO, "poller %s is now standby: %s", l->id, why);
     l->role = JUG_ROLE_STANDBY;
     l->retry_since = l->retry_at = 0;
+    l->handover = 0;
 }
 
 static int startTakeover(jugLeader *l, redisContext *c, long long now_ms) {
