@@ -191,6 +191,7 @@ static void onMessage(void *ctx, jugSubscriberKind kind, const char *channel, co
                       size_t len) {
     jugPollerLoop *p = ctx;
     if (kind == JUG_SUB_LISTENING) {
+        subscribed(p);
         jugLeaderListening(&p->leader);
         return;
     }
@@ -240,7 +241,6 @@ void jugPollerLoopStep(jugPollerLoop *p) {
             connectionLost(p, err);
             return;
         }
-        if (p->sub.confirmed && !p->subscribed) subscribed(p);
         pump(p);
     }
     if (p->lost)

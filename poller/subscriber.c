@@ -12,7 +12,6 @@
 
 int jugSubscriberConnect(jugSubscriber *s, const jugConfig *cfg, char *err, size_t errlen) {
     s->cfg = cfg;
-    s->confirmed = 0;
     s->unconfirmed = cfg->jugglite_namespace[0] ? 3 : 2;
     if (jugNotifyChannel(s->notify, sizeof(s->notify), cfg->key_prefix) < 0) {
         snprintf(err, errlen, "key_prefix too long");
@@ -85,7 +84,6 @@ static int dispatch(jugSubscriber *s, redisReply *r, jugSubscriberHandler *handl
         if (channel)
             handler(ctx, JUG_SUB_JUGGLITE, channel, r->element[3]->str, r->element[3]->len);
     } else if (!strcmp(kind, "subscribe") || !strcmp(kind, "psubscribe")) {
-        if (!strcmp(kind, "subscribe")) s->confirmed = 1;
         jugLog(JUG_LOG_DEBUG, "%s %s confirmed", kind,
                isString(r->element[1]) ? r->element[1]->str : "?");
         if (s->unconfirmed > 0 && --s->unconfirmed == 0) handler(ctx, JUG_SUB_LISTENING, NULL, NULL, 0);

@@ -28,7 +28,6 @@ typedef struct jugSubscriber {
     const jugConfig *cfg;
     redisContext *c;
     char notify[256];   /* <prefix>notify */
-    int confirmed;      /* 1 once Redis confirmed the SUBSCRIBE */
     int unconfirmed;    /* confirmations still to come (channels and pattern) */
 } jugSubscriber;
 
